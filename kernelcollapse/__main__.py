@@ -1,0 +1,5 @@
+import sys
+
+from kernelcollapse.cli import main
+
+sys.exit(main())

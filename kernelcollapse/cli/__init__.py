@@ -1,0 +1,59 @@
+"""Command-line interface: ``kernelcollapse <command> ...``.
+
+Each sub-command lives in its own module of this package and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to the
+function that runs it.  Heavy imports (JAX, matplotlib) happen inside those
+functions, so ``kernelcollapse --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Order is the order of ``kernelcollapse --help``.
+_COMMANDS = (
+    "theory",
+    "simulate",
+    "sweep",
+    "exponent",
+    "tune",
+    "reproduce",
+    "zoo",
+    "bench",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kernelcollapse",
+        description="Model collapse in ridge and kernel regression: theory, simulation, tuning.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in _COMMANDS:
+        modname = f"{__name__}.{name}"
+        try:
+            module = importlib.import_module(modname)
+        except ModuleNotFoundError as exc:  # a command not built yet is simply absent
+            if exc.name == modname:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args.func(args)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        # Bad input is the user's to fix: say what, without a traceback.
+        print(f"kernelcollapse {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return int(code or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Argument helpers shared by the sub-commands: grids of numbers, problems, output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def number_list(text: str) -> np.ndarray:
+    """Parse ``"0.1,1,10"`` or ``"log:1e-4:10:20"`` (log-spaced) or ``"lin:0:1:5"``."""
+    text = text.strip()
+    try:
+        if text.startswith(("log:", "lin:")):
+            kind, a, b, k = text.split(":")
+            a, b, k = float(a), float(b), int(k)
+            if kind == "log":
+                if a <= 0 or b <= 0:
+                    raise ValueError
+                return np.logspace(math.log10(a), math.log10(b), k)
+            return np.linspace(a, b, k)
+        return np.array([float(v) for v in text.split(",") if v.strip()], dtype=np.float64)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, 'log:START:STOP:COUNT' or "
+            f"'lin:START:STOP:COUNT', got {text!r}"
+        ) from None
+
+
+def int_list(text: str) -> np.ndarray:
+    values = number_list(text)
+    if not np.all(values == np.round(values)):
+        raise argparse.ArgumentTypeError(f"expected integers, got {text!r}")
+    return values.astype(np.int64)
+
+
+def scalar_or_array(values: np.ndarray):
+    """One value stays a Python scalar so results come out as scalars."""
+    values = np.asarray(values)
+    return values.item() if values.size == 1 else values
+
+
+def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("problem (spectrum and teacher)")
+    g.add_argument("--spectrum", choices=("isotropic", "power_law"), default="isotropic",
+                   help="built-in spectrum (default: isotropic)")
+    g.add_argument("--d", type=int, default=100, help="dimension (default: 100)")
+    g.add_argument("--beta", type=float, default=2.0, help="power-law decay s_j = j^-beta")
+    g.add_argument("--r", type=float, default=0.5, help="power-law source exponent")
+    g.add_argument("--eigvals", type=Path, default=None,
+                   help=".npy file of covariance eigenvalues (overrides --spectrum)")
+    g.add_argument("--w0", type=Path, default=None,
+                   help=".npy file of teacher coefficients in the eigenbasis (with --eigvals)")
+
+
+def load_problem(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
+    from kernelcollapse import theory
+
+    if args.eigvals is not None or args.w0 is not None:
+        if args.eigvals is None or args.w0 is None:
+            raise ValueError("--eigvals and --w0 must be given together")
+        return np.load(args.eigvals), np.load(args.w0)
+    if args.spectrum == "isotropic":
+        return tuple(theory.isotropic(args.d))
+    return tuple(theory.power_law(args.d, args.beta, args.r))
+
+
+def to_jsonable(obj):
+    if isinstance(obj, dict):
+        return {k: to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def print_json(obj) -> None:
+    print(json.dumps(to_jsonable(obj), indent=2))
+
+
+def print_table(columns: dict[str, Sequence], *, floatfmt: str = ".6g") -> None:
+    """Print equal-length columns as an aligned text table."""
+    names = list(columns)
+    rows = [[_fmt(v, floatfmt) for v in col] for col in columns.values()]
+    n = len(rows[0]) if rows else 0
+    widths = [max(len(name), *(len(c) for c in col)) if n else len(name)
+              for name, col in zip(names, rows)]
+    print("  ".join(name.rjust(w) for name, w in zip(names, widths)))
+    for i in range(n):
+        print("  ".join(col[i].rjust(w) for col, w in zip(rows, widths)))
+
+
+def _fmt(value, floatfmt: str) -> str:
+    if isinstance(value, (float, np.floating)):
+        return format(float(value), floatfmt)
+    return str(value)
