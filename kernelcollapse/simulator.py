@@ -1,0 +1,246 @@
+"""Monte-Carlo simulator of model collapse in ridge regression: generator chains, downstream ridge.
+
+The public function is :func:`simulate`; it is the judge of every formula of
+:mod:`kernelcollapse.theory`.  The JAX core lives in :mod:`kernelcollapse._simulator_jax`, the
+plain numpy reference (``backend="numpy"``) in :mod:`kernelcollapse._simulator_numpy`.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+
+from kernelcollapse import _validate as v
+
+MODES = ("replace", "accumulate")
+BACKENDS = ("jax", "numpy")
+
+# Safety factor on the estimated live memory of one seed (XLA temporaries, eigh workspaces).
+_MEMORY_SAFETY = 2.0
+
+
+class SimulationResult(NamedTuple):
+    """Monte-Carlo test errors.
+
+    Attributes
+    ----------
+    mean : ndarray, shape grid
+        Mean test error over the seeds, ``grid = (len(n), len(lam))`` with the axis of a scalar
+        ``n`` or ``lam`` dropped (a 0-d float for scalar ``n`` and ``lam``).
+    stderr : ndarray, shape grid
+        Standard error of the mean, ``std(errors, ddof=1) / sqrt(seeds)``.
+    errors : ndarray, shape grid + (seeds,)
+        Test error ``||w_pred - w0||_Sigma^2`` of every seed, seeds on the last axis.
+    """
+
+    mean: np.ndarray
+    stderr: np.ndarray
+    errors: np.ndarray
+
+
+def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode="replace",
+             seeds=100, key=0, backend="jax", memory_budget=2 * 2**30) -> SimulationResult:
+    r"""Simulate model collapse: a chain of ridge generators, then a downstream ridge.
+
+    The process of the theory notes, in the eigenbasis of the covariance
+    ``Sigma = diag(eigvals)``: features ``x = z * sqrt(eigvals)``, ``z ~ N(0, I_d)``.
+
+    - Generators: ``w_0 = w0``; generation ``k + 1`` is the ridge fit
+
+      .. math:: \hat w_{k+1} = (X^\top X/m + \lambda_0 I)^{-1} X^\top Y / m
+
+      on ``m`` samples.  ``mode="replace"`` (the paper): ``X = X_k``, ``m = T0`` fresh samples
+      labelled ``Y_k = X_k w_k + sigma0 * noise``.  ``mode="accumulate"`` (Gerstgrasser et al.
+      2024): the generation-``k`` data ``(X_k, Y_k)`` are made the same way, but ``w_{k+1}`` is
+      fitted on all of ``(X_0, Y_0), ..., (X_k, Y_k)`` stacked, ``m = (k + 1) * T0``: the ``T0``
+      real samples ``X_0`` labelled by ``w0`` and every earlier generation's ``T0`` synthetic
+      samples, each labelled by the generator of its own generation, with the same ``lam0``.
+      ``lam0 = 0`` is least squares, the minimum-norm solution when ``m < d``.  Both modes
+      coincide for ``n <= 1``.
+    - Downstream: ``T`` fresh samples; the first ``round(p * T)`` rows (rounding half up,
+      ``floor(p * T + 1/2)``) are labelled by ``w_n``, the others by ``w0``, all with noise
+      ``sigma``; ridge ``lam`` with the same normalisation (minimum norm at ``lam = 0``,
+      ``T < d``).
+    - Test error ``||w_pred - w0||_Sigma^2 = sum_j eigvals_j (w_pred_j - w0_j)^2``, exact (no test
+      sample).
+
+    The work is shared across the grid: one chain per seed up to ``max(n)`` serves every ``n``
+    (the downstream design and its noise are shared across ``n`` too), one eigendecomposition of
+    the downstream Gram matrix serves every ``lam``.
+
+    Parameters
+    ----------
+    eigvals : array_like, shape (d,)
+        Covariance eigenvalues, ``> 0``.
+    w0 : array_like, shape (d,)
+        Teacher coefficients in the eigenbasis.
+    T, T0 : int
+        Downstream and per-generation sample sizes, ``>= 1``.
+    n : int or sequence of int, shape (Nn,)
+        Generations, ``>= 0`` (``0``: clean data).
+    lam : float or sequence of float, shape (L,)
+        Downstream ridge, ``>= 0``.
+    sigma, sigma0 : float
+        Label noise of the downstream data and of the generators, ``>= 0``.
+    lam0 : float, default 0.0
+        Generator ridge, ``>= 0``.
+    p : float, default 1.0
+        Fraction of the downstream samples labelled by ``w_n``, in ``[0, 1]``.
+    mode : {"replace", "accumulate"}
+        Data workflow of the generators.
+    seeds : int, default 100
+        Number of independent repetitions, ``>= 2``.
+    key : int or jax PRNG key
+        Master key: seed ``i`` uses row ``i`` of ``jax.random.split(key, seeds)``.  The results
+        for a given key do not depend on ``memory_budget`` (the chunking) nor on the backend.
+    backend : {"jax", "numpy"}
+        ``"jax"``: jit-compiled, vmapped over seeds.  ``"numpy"``: a plain numpy loop on the
+        identical draws (slow; a reference for the tests).
+    memory_budget : float, default 2 GiB
+        Bytes of working memory; the seeds are processed in equal chunks sized to fit it.
+
+    Returns
+    -------
+    SimulationResult
+        ``mean`` and ``stderr`` of shape ``(Nn, L)``, ``errors`` of shape ``(Nn, L, seeds)``;
+        the axis of a scalar ``n`` or ``lam`` is dropped.
+
+    Raises
+    ------
+    ValueError, TypeError
+        On invalid input, naming the argument, the value and the valid range.
+
+    References
+    ----------
+    E. Dohmatob, Y. Feng, J. Kempe, "Model Collapse Demystified: The Case of Regression",
+    NeurIPS 2024, arXiv:2402.07712 (the replace process).
+    M. Gerstgrasser et al., "Is Model Collapse Inevitable? Breaking the Curse of Recursion by
+    Accumulating Real and Synthetic Data", arXiv:2404.01413 (the accumulate process).
+    """
+    s, w0 = v.spectrum(eigvals, w0)
+    T = v.integer("T", T, minimum=1)
+    T0 = v.integer("T0", T0, minimum=1)
+    ns = _grid("n", n, v.nonnegative_integer)
+    lams = _grid("lam", lam, v.nonnegative)
+    sigma = v.scalar("sigma", sigma, check=v.nonnegative)
+    sigma0 = v.scalar("sigma0", sigma0, check=v.nonnegative)
+    lam0 = v.scalar("lam0", lam0, check=v.nonnegative)
+    p = v.scalar("p", p, check=v.probability)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    seeds = v.integer("seeds", seeds, minimum=2)
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    memory_budget = v.scalar("memory_budget", memory_budget, check=v.positive)
+    seed_keys = _seed_keys(key, seeds)
+
+    m_rows = math.floor(p * T + 0.5)
+    n_idx = ns.reshape(-1)
+    if m_rows == 0:  # no downstream row uses w_n: skip the chain (the draws are independent)
+        n_idx = np.zeros_like(n_idx)
+    N = int(n_idx.max())
+    lam_flat = lams.reshape(-1)
+
+    if backend == "numpy":
+        from kernelcollapse._simulator_numpy import simulate_numpy
+
+        errors = simulate_numpy(np.asarray(seed_keys), s, w0, lam_flat, n_idx, sigma, sigma0,
+                                lam0, T=T, T0=T0, mode=mode, m_rows=m_rows)
+    else:
+        errors = _simulate_jax(seed_keys, s, w0, lam_flat, n_idx, sigma, sigma0, lam0, T=T,
+                               T0=T0, N=N, mode=mode, m_rows=m_rows, memory_budget=memory_budget)
+    errors = errors.reshape(ns.shape + lams.shape + (seeds,))
+    mean = errors.mean(axis=-1)
+    stderr = errors.std(axis=-1, ddof=1) / np.sqrt(seeds)
+    return SimulationResult(mean, stderr, errors)
+
+
+def _grid(name: str, value, check) -> np.ndarray:
+    arr = check(name, value)
+    if arr.ndim > 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a scalar or a non-empty 1-D sequence, got shape "
+                         f"{arr.shape}")
+    return arr
+
+
+def _seed_keys(key, seeds: int):
+    import jax
+
+    if isinstance(key, (numbers.Integral, np.integer)) and not isinstance(key, bool):
+        if not 0 <= key < 2**63:
+            raise ValueError(f"key must be an integer in [0, 2**63), got {key!r}")
+        master = jax.random.PRNGKey(int(key))
+    else:
+        arr = key
+        if hasattr(key, "dtype") and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+            arr = jax.random.key_data(key)
+        arr = np.asarray(arr) if not isinstance(arr, jax.Array) else arr
+        if arr.shape != (2,) or arr.dtype != np.uint32:
+            raise TypeError(f"key must be an integer or a JAX PRNG key of shape (2,) uint32, "
+                            f"got {key!r}")
+        master = arr
+    return jax.random.split(master, seeds)
+
+
+def _gen_solver(d: int, T0: int, lam0: float, mode: str) -> str:
+    if T0 >= d:
+        return "primal"
+    if mode == "replace":
+        return "dual"
+    return "primal" if lam0 > 0 else "pinv"
+
+
+def seed_bytes(d: int, T: int, T0: int, N: int, Nn: int, L: int) -> float:
+    """Estimated peak working memory of one seed, in bytes (float64, with a safety factor)."""
+    r = min(T, d)
+    words = (
+        2 * T0 * d + 4 * d * d + 3 * min(T0, d) ** 2 + (N + 1) * d  # chain
+        + 2 * T * d + 3 * r * r + d * r + (r + d) * Nn * L + 2 * T * Nn  # downstream
+    )
+    return 8.0 * _MEMORY_SAFETY * words
+
+
+def chunk_size(seeds: int, per_seed: float, memory_budget: float, n_devices: int = 1) -> int:
+    """Equal chunks of seeds that fit the budget, a multiple of the number of devices."""
+    cap = max(1, int(memory_budget // per_seed))
+    n_chunks = math.ceil(seeds / cap)
+    size = math.ceil(seeds / n_chunks)
+    return n_devices * math.ceil(size / n_devices)
+
+
+def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, T, T0, N, mode, m_rows,
+                  memory_budget):
+    import jax
+    import jax.numpy as jnp
+
+    from kernelcollapse._simulator_jax import simulate_chunk
+
+    d = s.shape[0]
+    seeds = seed_keys.shape[0]
+    devices = jax.devices()
+    size = chunk_size(seeds, seed_bytes(d, T, T0, N, n_idx.size, lams.size), memory_budget,
+                      len(devices))
+    n_chunks = math.ceil(seeds / size)
+    pad = n_chunks * size - seeds
+    if pad:  # pad with copies of the first key so that one compiled function serves all chunks
+        seed_keys = jnp.concatenate([seed_keys, jnp.repeat(seed_keys[:1], pad, axis=0)])
+    sharding = None
+    if len(devices) > 1:  # split each chunk's seeds across the devices
+        from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+        sharding = NamedSharding(Mesh(np.array(devices), ("seeds",)), PartitionSpec("seeds"))
+    args = (jnp.asarray(np.sqrt(s)), jnp.asarray(w0), jnp.asarray(lams, dtype=jnp.float64),
+            jnp.asarray(n_idx, dtype=jnp.int32), jnp.float64(sigma), jnp.float64(sigma0),
+            jnp.float64(lam0))
+    static = dict(d=d, T=T, T0=T0, N=N, mode=mode, gen_solver=_gen_solver(d, T0, lam0, mode),
+                  m_rows=m_rows)
+    out = []
+    for i in range(n_chunks):
+        keys = seed_keys[i * size:(i + 1) * size]
+        if sharding is not None:
+            keys = jax.device_put(keys, sharding)
+        out.append(np.asarray(simulate_chunk(keys, *args, **static)))
+    return np.moveaxis(np.concatenate(out)[:seeds], 0, -1)
