@@ -1,0 +1,173 @@
+"""Wright–Fisher (discrete distribution refitted on its own samples): theory vs simulation.
+
+Tolerances are ``K_SE * stderr + allowance``; K_SE = 4 keeps the family-wise false
+alarm rate small across the few dozen comparisons below.  Exact formulas get no
+allowance beyond the Monte-Carlo error; diffusion approximations are checked by their
+convergence in ``N`` (their error must shrink like 1/N), not by a typed-in tolerance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kernelcollapse  # noqa: F401  (float64)
+from kernelcollapse.zoo import discrete as wf
+
+K_SE = 4.0
+
+
+def _binomial_se(p, seeds):
+    # Standard error of a frequency estimated from `seeds` chains; the 1/seeds floor
+    # covers p = 0 or 1 where the plug-in error is 0.
+    return np.sqrt(np.asarray(p) * (1 - np.asarray(p)) / seeds) + 1.0 / seeds
+
+
+@pytest.fixture(scope="module")
+def small_chain():
+    # N = 10, K = 3: fixation takes ~13 generations on average; after 300 generations
+    # P(still polymorphic) < 1e-12 (the polymorphic part of the chain decays like
+    # (1 - 1/N)^n ~ 1e-14 at n = 300), so every chain is absorbed.
+    return wf.simulate_discrete([0.6, 0.3, 0.1], N=10, generations=300, seeds=20000, seed=11,
+                                record_every=300, progress=False)
+
+
+def test_fixation_probability_equals_initial_frequency(small_chain):
+    assert np.all(small_chain.fixation_time >= 0)
+    final = small_chain.frequencies[-1]
+    fixed = (final == 1.0).mean(axis=0)
+    theory = wf.fixation_probability([0.6, 0.3, 0.1])
+    np.testing.assert_allclose(theory, [0.6, 0.3, 0.1])
+    assert np.all(np.abs(fixed - theory) <= K_SE * _binomial_se(theory, final.shape[0]))
+
+
+def test_mean_fixation_time_exact_matches_simulation(small_chain):
+    t = small_chain.fixation_time
+    exact = wf.mean_fixation_time([0.6, 0.3, 0.1], N=10, method="exact")
+    assert abs(t.mean() - exact) <= K_SE * t.std(ddof=1) / np.sqrt(t.size)
+
+
+def test_mean_loss_time_exact_matches_simulation(small_chain):
+    ext = small_chain.extinction_time[:, 2]
+    lost = ext[ext >= 0]
+    exact = wf.mean_loss_time(0.1, N=10, method="exact")
+    assert abs(lost.mean() - exact) <= K_SE * lost.std(ddof=1) / np.sqrt(lost.size)
+
+
+def test_homozygosity_matches_exact_formula():
+    p0 = np.array([0.4, 0.25, 0.2, 0.1, 0.05])
+    chain = wf.simulate_discrete(p0, N=50, generations=60, seeds=4000, seed=3,
+                                 record_every=60, progress=False)
+    n = np.array([0, 1, 5, 20, 60])
+    theory = wf.expected_homozygosity(p0, N=50, n=n)
+    assert theory[0] == pytest.approx(np.sum(p0**2))
+    sim = chain.homozygosity[n]
+    se = sim.std(axis=1, ddof=1) / np.sqrt(sim.shape[1])
+    assert np.all(np.abs(sim.mean(axis=1) - theory) <= K_SE * se + 1e-12)
+
+
+def test_loss_probability_exact_matches_simulation():
+    p0 = np.array([0.6, 0.2, 0.1, 0.05, 0.03, 0.02])
+    N, seeds = 100, 4000
+    chain = wf.simulate_discrete(p0, N=N, generations=150, seeds=seeds, seed=5,
+                                 record_every=150, progress=False)
+    n = np.array([1, 3, 10, 30, 80, 150])
+    exact = wf.loss_probability(p0, N=N, n=n)  # (K, len(n))
+    assert exact.shape == (6, 6)
+    ext = chain.extinction_time
+    sim = ((ext[:, :, None] >= 0) & (ext[:, :, None] <= n)).mean(axis=0)
+    assert np.all(np.abs(sim - exact) <= K_SE * _binomial_se(exact, seeds))
+    # The same numbers, summed: surviving categories and lost tail mass.
+    surviving, lost_mass = wf.expected_surviving(p0, N=N, n=n)
+    sim_surv = chain.surviving[n]
+    se = sim_surv.std(axis=1, ddof=1) / np.sqrt(seeds)
+    assert np.all(np.abs(sim_surv.mean(axis=1) - surviving) <= K_SE * se + 1.0 / seeds)
+    np.testing.assert_allclose(lost_mass, p0 @ exact)
+
+
+def test_loss_probability_limits():
+    n = np.array([0, 1, 10, 10_000])
+    out = wf.loss_probability(np.array([0.0, 0.3, 1.0]), N=20, n=n)
+    np.testing.assert_array_equal(out[0], 1.0)          # absent stays absent
+    np.testing.assert_array_equal(out[2], 0.0)          # a fixed category cannot be lost
+    assert out[1, 0] == 0.0 and out[1, 1] == pytest.approx(0.7**20)
+    assert out[1, -1] == pytest.approx(0.7, abs=1e-9)   # eventually lost w.p. 1 - q
+    assert np.all(np.diff(out[1]) >= 0)
+
+
+@pytest.mark.parametrize("method", ["diffusion", "branching"])
+def test_loss_approximations_converge_to_exact(method):
+    # Both approximations have O(1/N) error at fixed q, t = n/N (branching: for rare
+    # categories, small t).  Quadrupling N must cut the worst error by more than half.
+    if method == "diffusion":
+        q, t = np.array([0.02, 0.1, 0.5]), np.array([0.05, 0.2, 1.0, 3.0])
+    else:
+        q, t = np.array([0.01, 0.02]), np.array([0.05, 0.1, 0.2])
+    errors = []
+    for N in (100, 400):
+        n = np.round(t * N).astype(int)
+        exact = wf.loss_probability(q, N=N, n=n)
+        approx = wf.loss_probability(q, N=N, n=n, method=method)
+        errors.append(np.max(np.abs(approx - exact)))
+    assert errors[1] < 0.5 * errors[0]
+    assert errors[1] < 0.05
+
+
+def test_diffusion_times_converge_to_exact():
+    # Kimura–Ohta / Littler are diffusion limits: relative error O(1/N).
+    rel_fix, rel_loss = [], []
+    for N in (20, 60):  # factor 3 in N: the error must drop by more than half
+        exact = wf.mean_fixation_time([0.5, 0.3, 0.2], N=N, method="exact")
+        diff = wf.mean_fixation_time([0.5, 0.3, 0.2], N=N)
+        rel_fix.append(abs(diff / exact - 1))
+        exact = wf.mean_loss_time(0.2, N=N, method="exact")
+        rel_loss.append(abs(wf.mean_loss_time(0.2, N=N) / exact - 1))
+    assert rel_fix[1] < 0.5 * rel_fix[0] and rel_fix[1] < 0.05
+    assert rel_loss[1] < 0.5 * rel_loss[0] and rel_loss[1] < 0.05
+    # K = 2 reduces to Kimura–Ohta: -2N [p ln p + (1-p) ln(1-p)].
+    p = 0.3
+    assert wf.mean_fixation_time([p, 1 - p], N=50) == pytest.approx(
+        -100 * (p * np.log(p) + (1 - p) * np.log(1 - p)))
+
+
+def test_reproducible_and_seed_dependent():
+    a = wf.simulate_discrete([0.5, 0.5], N=20, generations=10, seeds=5, seed=1, progress=False)
+    b = wf.simulate_discrete([0.5, 0.5], N=20, generations=10, seeds=5, seed=1, progress=False)
+    c = wf.simulate_discrete([0.5, 0.5], N=20, generations=10, seeds=5, seed=2, progress=False)
+    np.testing.assert_array_equal(a.frequencies, b.frequencies)
+    assert not np.array_equal(a.frequencies, c.frequencies)
+    assert a.frequencies.shape == (11, 5, 2)
+    np.testing.assert_allclose(a.frequencies.sum(axis=2), 1.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(p0=[1.0]), "p0 must be a 1-D sequence of at least 2"),
+        (dict(p0=[0.5, 0.6]), "p0 must sum to 1"),
+        (dict(p0=[1.5, -0.5]), "p0 must be >= 0"),
+        (dict(N=0), "N must be an integer >= 1"),
+        (dict(N=2.5), "N must be an integer"),
+        (dict(generations=0), "generations must be an integer >= 1"),
+        (dict(seeds=10**7, generations=100), "increase record_every"),
+    ],
+)
+def test_simulate_rejects_bad_input(kwargs, match):
+    args = dict(p0=[0.5, 0.5], N=10, generations=5, seeds=3, progress=False) | kwargs
+    with pytest.raises(ValueError, match=match):
+        wf.simulate_discrete(**args)
+
+
+def test_theory_rejects_bad_input():
+    with pytest.raises(ValueError, match="q must be"):
+        wf.loss_probability(1.5, N=10, n=3)
+    with pytest.raises(ValueError, match="n must be non-negative integers"):
+        wf.loss_probability(0.5, N=10, n=-1)
+    with pytest.raises(ValueError, match="method must be"):
+        wf.loss_probability(0.5, N=10, n=3, method="nope")
+    with pytest.raises(ValueError, match="use method='diffusion'"):
+        wf.mean_fixation_time([0.25] * 4, N=100, method="exact")
+    with pytest.raises(ValueError, match="q must be a frequency in"):
+        wf.mean_loss_time(0.0, N=10)
+    with pytest.raises(ValueError, match="p0 must be a 1-D sequence of at least 2"):
+        wf.expected_homozygosity([1.0], N=10, n=1)
