@@ -25,9 +25,21 @@ from kernelcollapse.zoo.discrete import (
     mean_loss_time,
     simulate_discrete,
 )
+from kernelcollapse.zoo.gaussian import (
+    GaussianChain,
+    GaussianMoments,
+    chi_mean,
+    gaussian_moments,
+    simulate_gaussian,
+)
 
 __all__ = [
     "DiscreteChain",
+    "GaussianChain",
+    "GaussianMoments",
+    "chi_mean",
+    "gaussian_moments",
+    "simulate_gaussian",
     "expected_homozygosity",
     "expected_surviving",
     "fixation_probability",
