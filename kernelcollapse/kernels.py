@@ -1,0 +1,292 @@
+"""Kernels (RBF, polynomial), jit-compiled Gram matrices, and the empirical Mercer spectrum.
+
+Kernel ridge regression is ridge regression in the kernel's feature space (theory notes,
+"Kernels and real data"), so the theory of :mod:`kernelcollapse.theory` applies with ``s`` the
+Mercer eigenvalues of the kernel under the data distribution and ``w0`` the target's coefficients.
+:func:`empirical_spectrum` estimates both from a pool of ``N`` points.
+
+Convention (used throughout the package).  Diagonalise ``K/N = U diag(s) Uᵀ`` (``U`` orthonormal,
+``s`` descending).  The empirical Mercer eigenfunctions, orthonormal under the pool's empirical
+measure, are ``ψ_j(x_i) = sqrt(N)·U_ij``, so that ``K_ik = Σ_j s_j ψ_j(x_i) ψ_j(x_k)``.  The
+features are ``φ_j(x) = sqrt(s_j)·ψ_j(x)``, with second moment ``E φ φᵀ = diag(s)``.  A target
+``f(x_i) = y_i`` is written ``f = Σ_j c_j ψ_j = Σ_j w0_j φ_j``, hence
+
+    c = Uᵀy / sqrt(N),      w0 = c / sqrt(s),      ||w0||²_Σ = Σ_j s_j w0_j² = Σ_j c_j².
+
+Kernel ridge on ``T`` samples, ``α = (K_T/T + λ I)⁻¹ y/T`` and ``f̂(x) = k(x, X)·α``, is then
+exactly the ridge ``ŵ = (ΦᵀΦ/T + λ I)⁻¹ ΦᵀY/T`` of the notes, and ``E (f̂ − f)² = ||ŵ − w0||²_Σ``,
+which is what ``theory.test_error(s, w0, T=T, lam=λ, ...)`` predicts.  The part of ``y`` outside
+the kept eigenvectors (eigenvalues below ``rtol·s_max`` are dropped: the theory needs ``s > 0``
+and round-off makes the smallest ones meaningless) is returned as ``noise_var``, its mean square.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "Kernel",
+    "EmpiricalSpectrum",
+    "rbf",
+    "polynomial",
+    "median_bandwidth",
+    "inner_product_scale",
+    "gram",
+    "empirical_spectrum",
+]
+
+
+class Kernel(NamedTuple):
+    """A kernel and its parameters; build it with :func:`rbf` or :func:`polynomial`.
+
+    ``rbf``: ``k(x, x') = exp(−||x − x'||² / (2·bandwidth²))``.
+    ``polynomial``: ``k(x, x') = (scale·x·x' + offset)^degree``.
+    Unused fields are ``nan`` (floats) or ``0`` (degree).
+    """
+
+    name: str
+    bandwidth: float = float("nan")
+    degree: int = 0
+    offset: float = float("nan")
+    scale: float = float("nan")
+
+
+class EmpiricalSpectrum(NamedTuple):
+    """Mercer eigenvalues and target coefficients estimated on a pool of ``N`` points.
+
+    Attributes
+    ----------
+    eigvals : ndarray, shape (d,)
+        ``s``: the kept eigenvalues of ``K/N``, descending, all ``> rtol·s_max``.
+    w0 : ndarray, shape (d,)
+        Target coefficients ``w0 = Uᵀy / sqrt(N·s)`` (module docstring).
+    noise_var : float
+        Mean square of the labels' component outside the kept eigenvectors,
+        ``||y − U Uᵀ y||² / N`` (0 when the labels lie in their span).
+    eigvecs : ndarray, shape (N, d)
+        ``U``, the kept eigenvectors (columns) of ``K/N``.
+    """
+
+    eigvals: np.ndarray
+    w0: np.ndarray
+    noise_var: float
+    eigvecs: np.ndarray
+
+
+def _positive(name: str, value) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return value
+
+
+def rbf(bandwidth: float) -> Kernel:
+    """Gaussian (RBF) kernel ``exp(−||x − x'||²/(2 h²))`` with bandwidth ``h > 0``.
+
+    The bandwidth rule used by the package is :func:`median_bandwidth`.
+    """
+    return Kernel("rbf", bandwidth=_positive("bandwidth", bandwidth))
+
+
+def polynomial(degree: int = 3, *, offset: float = 1.0, scale: float = 1.0) -> Kernel:
+    """Polynomial kernel ``(scale·x·x' + offset)^degree``; degree >= 1, offset >= 0, scale > 0.
+
+    With ``offset >= 0`` it is positive semi-definite for every integer degree.  The scale rule
+    used by the package is :func:`inner_product_scale` (``scale·x·x`` of order one).
+    """
+    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 1:
+        raise ValueError(f"degree must be an integer >= 1, got {degree!r}")
+    offset = float(offset)
+    if not np.isfinite(offset) or offset < 0:
+        raise ValueError(f"offset must be a finite number >= 0, got {offset!r}")
+    return Kernel("polynomial", degree=int(degree), offset=offset,
+                  scale=_positive("scale", scale))
+
+
+def _as_points(name: str, x) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"{name} must be a non-empty 2-d array (points, features), "
+                         f"got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} must be finite, got NaN or inf entries")
+    return x
+
+
+def median_bandwidth(x, *, max_points: int = 1000, seed: int = 0) -> float:
+    """Median heuristic: the median Euclidean distance between distinct points.
+
+    Computed over all pairs ``i < j`` of a random subsample of at most ``max_points`` rows
+    (``numpy.random.default_rng(seed)``), which keeps the cost ``O(max_points²)``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, p)
+    max_points : int
+    seed : int
+
+    Returns
+    -------
+    float
+        ``h = median_{i<j} ||x_i − x_j||``, used as :func:`rbf` bandwidth: a typical pair of
+        points then has kernel value ``exp(−1/2)``.
+
+    References
+    ----------
+    B. Schölkopf, A. Smola, "Learning with Kernels" (2002); A. Gretton et al., "A kernel
+    two-sample test", JMLR 13 (2012) (the median heuristic).
+    """
+    x = _as_points("x", x)
+    if x.shape[0] < 2:
+        raise ValueError(f"x needs at least 2 points for a median distance, got {x.shape[0]}")
+    if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) \
+            or max_points < 2:
+        raise ValueError(f"max_points must be an integer >= 2, got {max_points!r}")
+    if x.shape[0] > max_points:
+        x = x[np.random.default_rng(seed).choice(x.shape[0], max_points, replace=False)]
+    sq = np.asarray(_sq_dist(jnp.asarray(x), jnp.asarray(x)))
+    dist = np.sqrt(sq[np.triu_indices(x.shape[0], k=1)])
+    h = float(np.median(dist))
+    if h <= 0:
+        raise ValueError("x has a zero median pairwise distance (mostly repeated points)")
+    return h
+
+
+def inner_product_scale(x) -> float:
+    """``1 / mean_i ||x_i||²``: the polynomial-kernel scale making ``scale·x·x`` one on average."""
+    x = _as_points("x", x)
+    mean_sq = float(np.mean(np.sum(x * x, axis=1)))
+    if mean_sq <= 0:
+        raise ValueError("x is identically zero: no inner-product scale")
+    return 1.0 / mean_sq
+
+
+@jax.jit
+def _sq_dist(x, y):
+    sq = jnp.sum(x * x, axis=1)[:, None] + jnp.sum(y * y, axis=1)[None, :] - 2.0 * x @ y.T
+    return jnp.maximum(sq, 0.0)  # round-off can make the expansion slightly negative
+
+
+@jax.jit
+def _rbf_gram(x, y, bandwidth):
+    return jnp.exp(-_sq_dist(x, y) / (2.0 * bandwidth**2))
+
+
+@partial(jax.jit, static_argnums=(2,))
+def _polynomial_gram(x, y, degree, offset, scale):
+    return jax.lax.integer_pow(scale * (x @ y.T) + offset, degree)
+
+
+def _gram_core(kernel: Kernel, x, y):
+    """Trusted core: jnp arrays in, Gram matrix out (callable inside other jitted code)."""
+    if kernel.name == "rbf":
+        return _rbf_gram(x, y, kernel.bandwidth)
+    return _polynomial_gram(x, y, kernel.degree, kernel.offset, kernel.scale)
+
+
+def gram(kernel: Kernel, x, y=None) -> jax.Array:
+    """Gram matrix ``K_ik = k(x_i, y_k)`` (jit-compiled; float64).
+
+    Parameters
+    ----------
+    kernel : Kernel
+        From :func:`rbf` or :func:`polynomial`.
+    x : array_like, shape (N, p)
+    y : array_like, shape (M, p), optional
+        Defaults to ``x``.
+
+    Returns
+    -------
+    jax.Array, shape (N, M)
+    """
+    if not isinstance(kernel, Kernel) or kernel.name not in ("rbf", "polynomial"):
+        raise TypeError(f"kernel must be a Kernel from rbf() or polynomial(), got {kernel!r}")
+    x = _as_points("x", x)
+    y = x if y is None else _as_points("y", y)
+    if y.shape[1] != x.shape[1]:
+        raise ValueError(f"x and y must have the same number of features, got {x.shape[1]} "
+                         f"and {y.shape[1]}")
+    return _gram_core(kernel, jnp.asarray(x), jnp.asarray(y))
+
+
+@jax.jit
+def _eigh_desc(k_over_n):
+    s, u = jnp.linalg.eigh(k_over_n)
+    return s[::-1], u[:, ::-1]
+
+
+def _spectrum_core(k_pool, labels, rtol):
+    """Trusted core of :func:`empirical_spectrum` (validated numpy inputs)."""
+    n = k_pool.shape[0]
+    s, u = (np.asarray(a) for a in _eigh_desc(jnp.asarray(k_pool) / n))
+    keep = s > rtol * s[0]
+    s, u = s[keep], u[:, keep]
+    proj = u.T @ labels
+    residual = labels - u @ proj
+    return EmpiricalSpectrum(
+        eigvals=s,
+        w0=proj / np.sqrt(n * s),
+        noise_var=float(residual @ residual / n),
+        eigvecs=u,
+    )
+
+
+def empirical_spectrum(gram_matrix, labels, *, rtol: float = 1e-10) -> EmpiricalSpectrum:
+    """Mercer eigenvalues ``s`` and target coefficients ``w0`` from a Gram matrix on a pool.
+
+    Eigen-decomposes ``K/N = U diag(s) Uᵀ``, keeps ``s_j > rtol·s_max`` and projects the labels:
+    ``w0 = Uᵀy / sqrt(N·s)`` (the convention in the module docstring, under which
+    ``theory.test_error(s, w0, T=T, lam=λ, ...)`` is the test error of kernel ridge with
+    ``α = (K/T + λI)⁻¹ y/T``).
+
+    Parameters
+    ----------
+    gram_matrix : array_like, shape (N, N)
+        Symmetric positive semi-definite ``K`` on the pool (e.g. :func:`gram`).
+    labels : array_like, shape (N,)
+        Target values ``y_i`` on the pool.
+    rtol : float
+        Relative eigenvalue threshold in ``(0, 1)``.  The default ``1e-10`` is far above the
+        float64 round-off of the eigenvalues (``~1e-16·N·s_max``) and low enough that the dropped
+        directions hold a negligible part of a smooth target (reported as ``noise_var``).
+
+    Returns
+    -------
+    EmpiricalSpectrum
+        ``eigvals`` (d,), ``w0`` (d,), ``noise_var``, ``eigvecs`` (N, d).
+
+    References
+    ----------
+    C. K. I. Williams, M. Seeger, "Using the Nyström method to speed up kernel machines", NIPS
+    (2001); B. Bordelon, A. Canatar, C. Pehlevan, "Spectrum dependent learning curves in kernel
+    regression and wide neural networks", ICML (2020); theory notes, "Kernels and real data".
+    """
+    k_pool = np.asarray(gram_matrix, dtype=np.float64)
+    if k_pool.ndim != 2 or k_pool.shape[0] != k_pool.shape[1] or k_pool.shape[0] < 2:
+        raise ValueError(f"gram_matrix must be a square (N, N) array with N >= 2, "
+                         f"got shape {k_pool.shape}")
+    if not np.all(np.isfinite(k_pool)):
+        raise ValueError("gram_matrix must be finite, got NaN or inf entries")
+    scale = np.max(np.abs(k_pool))
+    if np.max(np.abs(k_pool - k_pool.T)) > 1e-10 * max(scale, 1e-300):
+        raise ValueError("gram_matrix must be symmetric")
+    labels = np.asarray(labels, dtype=np.float64)
+    if labels.shape != (k_pool.shape[0],):
+        raise ValueError(f"labels must have shape ({k_pool.shape[0]},) to match gram_matrix, "
+                         f"got {labels.shape}")
+    if not np.all(np.isfinite(labels)):
+        raise ValueError("labels must be finite, got NaN or inf entries")
+    rtol = float(rtol)
+    if not 0 < rtol < 1:
+        raise ValueError(f"rtol must lie in (0, 1), got {rtol!r}")
+    if scale == 0:
+        raise ValueError("gram_matrix is identically zero: no spectrum")
+    return _spectrum_core(k_pool, labels, rtol)
