@@ -163,8 +163,10 @@ class ScalingLaw(NamedTuple):
         exps = {name: getattr(self, name) for name in TERMS}
         if not all(e.is_number for e in exps.values()):
             raise ValueError("dominant() needs a numeric law; use regions() for symbols")
-        low = min(exps.values())
-        return tuple(k for k, e in exps.items() if e == low)
+        vals = {k: float(e) for k, e in exps.items()}
+        low = min(vals.values())
+        # ties up to rounding (b - a - ell/beta in floating point) count as ties
+        return tuple(k for k, e in vals.items() if e <= low + 1e-12 * max(1.0, abs(low)))
 
     def subs(self, *args, **kwargs) -> ScalingLaw:
         """The law with symbols substituted, as in ``sympy.Expr.subs``."""

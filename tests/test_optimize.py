@@ -264,3 +264,42 @@ def test_recommend_without_labels_and_its_checks():
         recommend(np.full((5, 2), np.nan), n=1, T0=90, sigma0=1.0, sigma=0.5)
     with pytest.raises(ValueError, match="rank 0"):
         recommend(np.ones((5, 2)), n=1, T0=90, sigma0=1.0, sigma=0.5)
+
+
+# ----------------------------------------------------------------------------------------------
+# CLI
+# ----------------------------------------------------------------------------------------------
+
+
+def test_cli_tune_npy_and_csv(tmp_path, capsys):
+    import json
+
+    from kernelcollapse.cli import main
+
+    eigvals, w0 = power_law(20, 1.5, 0.5)
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((100, 20)) * np.sqrt(eigvals)
+    y = X @ w0 + 0.5 * rng.standard_normal(100)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    header = ",".join([f"x{i}" for i in range(20)] + ["y"])
+    np.savetxt(tmp_path / "Xy.csv", np.column_stack([X, y]), delimiter=",", header=header,
+               comments="")
+    common = ["--n", "3", "--T0", "50", "--sigma0", "1", "--json"]
+    assert main(["tune", str(tmp_path / "X.npy"), "--y", str(tmp_path / "y.npy"), *common]) == 0
+    a = json.loads(capsys.readouterr().out)
+    assert main(["tune", str(tmp_path / "Xy.csv"), "--y-column", "-1", *common]) == 0
+    b = json.loads(capsys.readouterr().out)
+    rec = recommend(X, y, n=3, T0=50, sigma0=1.0)
+    for out in (a, b):
+        assert out["lam"] == pytest.approx(rec.lam, rel=1e-6)
+        assert out["lam_clean"] == pytest.approx(rec.lam_clean, rel=1e-6)
+        assert out["sklearn_alpha"] == pytest.approx(100 * rec.lam, rel=1e-6)
+        assert out["d"] == 20 and out["sigma_estimated"] is True
+    assert main(["tune", str(tmp_path / "X.npy"), "--n", "3", "--T0", "50", "--sigma0", "1"]) == 2
+    assert "sigma" in capsys.readouterr().err
+    assert main(["tune", str(tmp_path / "missing.npy"), *common]) == 2
+    assert "no such file" in capsys.readouterr().err
+    (tmp_path / "X.txt").write_text("1,2\n")
+    assert main(["tune", str(tmp_path / "X.txt"), *common]) == 2
+    assert ".npy or .csv" in capsys.readouterr().err

@@ -305,3 +305,37 @@ def test_bias_at_r_equal_one_has_log_correction():
             f"[1e6, 10^7.5]: logarithmic correction kappa^2 log(1/kappa), "
             f"2 ell - 1/log(T) = {log_corrected:.3f}"
         )
+
+
+# ----------------------------------------------------------------------------------------------
+# CLI
+# ----------------------------------------------------------------------------------------------
+
+
+def test_cli_exponent_json(capsys):
+    import json
+
+    from kernelcollapse.cli import main
+
+    assert main(["exponent", "--beta", "2", "--r", "0.5", "--a", "0.3", "--b", "1.05",
+                 "--ell", "0.5", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["ell_crit"] == pytest.approx(2 / 3)
+    assert out["ell_star"] == pytest.approx(0.75 * 2 / 3)
+    assert out["rate_at_ell_star"] == pytest.approx(0.5)
+    assert out["clean_rate"] == pytest.approx(2 / 3)
+    assert out["bias_exponent_at_ell"] == pytest.approx(0.5)
+    assert set(out["dominant_at_ell"]) == {"bias", "collapse"}
+
+
+def test_cli_exponent_text_latex_and_errors(capsys):
+    from kernelcollapse.cli import main
+
+    assert main(["exponent", "--beta", "2", "--r", "1.5", "--a", "0", "--b", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "ell_crit" in text and "0.4" in text  # saturated: 2/(1 + 4)
+    assert main(["exponent", "--beta", "2", "--r", "0.5", "--a", "0", "--b", "2",
+                 "--latex"]) == 0
+    assert "\\begin{aligned}" in capsys.readouterr().out
+    assert main(["exponent", "--beta", "0.5", "--r", "0.5", "--a", "0", "--b", "2"]) == 2
+    assert "beta must be > 1" in capsys.readouterr().err
