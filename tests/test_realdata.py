@@ -199,3 +199,20 @@ def test_figure_theory_matches_heldout(figure_rows):
         pytest.xfail("known gap: with a 1000-image pool the empirical spectrum misses the "
                      "kernel's tail, so at small lam the theory underestimates the held-out "
                      "error: " + "; ".join(bad))
+
+
+def test_figure_without_mnist_is_a_clear_error(monkeypatch, tmp_path):
+    """No files and no network: ``run`` raises FileNotFoundError naming the variable and files."""
+
+    def unreachable(url, dest):
+        raise OSError(f"network unreachable (test): {url}")
+
+    monkeypatch.setattr(datasets, "_download", unreachable)
+    monkeypatch.delenv(datasets.ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with pytest.raises(FileNotFoundError) as info:
+        _figure_module().run(tmp_path / "out", size="tiny", progress=False,
+                             data_dir=tmp_path / "no-mnist-here")
+    assert datasets.ENV_VAR in str(info.value)
+    assert all(name in str(info.value) for name in datasets.FILES["test"])
+    assert not (tmp_path / "out").exists()
