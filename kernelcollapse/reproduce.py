@@ -1,0 +1,253 @@
+"""Discover and run the paper-figure scripts (``paper_figures/figNN_name.py``), resumably.
+
+Each script follows the conventions of :mod:`kernelcollapse.figures` (``NAME``, ``TITLE``,
+``run(out_dir, *, size, progress) -> list[Path]``).  :func:`reproduce` imports every script by
+path, runs it, and records in ``<out_dir>/manifest.json`` the size and the files of each
+finished figure, so that an interrupted run resumes without redoing finished figures (a
+figure is skipped when its manifest entry has the same size and its PNG and CSV exist,
+unless ``force``).  A figure that raises :class:`FileNotFoundError` (MNIST not available) is
+reported with instructions to get the data; any other exception is reported and the run goes
+on; the caller decides the exit status from :class:`ReproduceResult`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from kernelcollapse.figures import check_size
+
+MANIFEST = "manifest.json"
+FIGURE_GLOB = "fig*.py"
+
+
+class FigureScript(NamedTuple):
+    """One discovered figure script: its file, and ``NAME``/``TITLE`` once imported."""
+
+    stem: str
+    path: Path
+
+
+class ReproduceResult(NamedTuple):
+    """Outcome of :func:`reproduce`: names of the figures in each state, in run order.
+
+    ``failed`` maps a name to its one-line error; ``missing_data`` to the
+    FileNotFoundError message.  ``files`` maps each produced or skipped name to its paths.
+    """
+
+    done: list[str]
+    skipped: list[str]
+    missing_data: dict[str, str]
+    failed: dict[str, str]
+    files: dict[str, list[Path]]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def data_help() -> str:
+    """How to make MNIST available (printed when a figure cannot find its data)."""
+    from kernelcollapse import datasets
+
+    files = ", ".join(datasets.FILES["test"])
+    return (f"To get MNIST: set {datasets.ENV_VAR} to a directory holding the MNIST IDX files "
+            f"({files}; the training-set files too for the full set), or run once with network "
+            "access and they are downloaded and checksummed into the cache.")
+
+
+def find_figure_dir(fig_dir: str | Path | None = None) -> Path:
+    """The ``paper_figures/`` directory: ``fig_dir``, next to the package, or in the cwd.
+
+    Raises
+    ------
+    FileNotFoundError
+        None of these exists (the message lists the places looked at).
+    """
+    if fig_dir is not None:
+        candidates = [Path(fig_dir)]
+    else:
+        import kernelcollapse
+
+        candidates = [Path(kernelcollapse.__file__).resolve().parent.parent / "paper_figures",
+                      Path.cwd() / "paper_figures"]
+    for cand in candidates:
+        if cand.is_dir():
+            return cand
+    looked = ", ".join(str(c) for c in candidates)
+    raise FileNotFoundError(
+        f"no paper_figures/ directory found (looked in: {looked}); run from a checkout of the "
+        "kernelcollapse repository, or pass the directory of the figure scripts"
+    )
+
+
+def discover(fig_dir: Path) -> list[FigureScript]:
+    """The figure scripts ``fig*.py`` of ``fig_dir``, sorted by file name."""
+    return [FigureScript(p.stem, p) for p in sorted(Path(fig_dir).glob(FIGURE_GLOB))
+            if p.is_file()]
+
+
+def load(script: FigureScript):
+    """Import a figure script by path (a fresh module object each call)."""
+    spec = importlib.util.spec_from_file_location(f"kernelcollapse_figure_{script.stem}",
+                                                  script.path)
+    if spec is None or spec.loader is None:  # pragma: no cover - glob only yields .py files
+        raise ImportError(f"cannot import {script.path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for attr in ("NAME", "run"):
+        if not hasattr(module, attr):
+            raise AttributeError(f"{script.path} defines no {attr} (see kernelcollapse.figures)")
+    return module
+
+
+def _name_of(script: FigureScript) -> str:
+    """Fallback name (the stem without ``figNN_``) for a script that fails to import."""
+    return script.stem.split("_", 1)[1] if "_" in script.stem else script.stem
+
+
+def read_manifest(out_dir: Path) -> dict:
+    path = Path(out_dir) / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):  # a corrupt manifest only costs a recomputation
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_manifest(out_dir: Path, manifest: dict) -> None:
+    path = Path(out_dir) / MANIFEST
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    tmp.replace(path)  # atomic: an interrupted run never leaves a half-written manifest
+
+
+def is_done(manifest: dict, name: str, out_dir: Path, size: str) -> bool:
+    """A figure is done when recorded at ``size`` and its PNG, CSV and files all exist."""
+    entry = manifest.get(name)
+    if not isinstance(entry, dict) or entry.get("size") != size:
+        return False
+    files = [Path(out_dir) / f for f in entry.get("files", [])]
+    wanted = [Path(out_dir) / f"{name}.png", Path(out_dir) / f"{name}.csv"]
+    return all(f.is_file() for f in files + wanted)
+
+
+def _matches(only: Sequence[str], script: FigureScript, name: str) -> bool:
+    keys = {name, script.stem, script.stem.split("_", 1)[0]}
+    return any(o in keys for o in only)
+
+
+def reproduce(out_dir, *, size: str = "quick", only: Sequence[str] | None = None,
+              force: bool = False, progress: bool = True, fig_dir=None,
+              echo: Callable[[str], None] = print) -> ReproduceResult:
+    """Run the figure scripts into ``out_dir``, skipping those already done at this size.
+
+    Parameters
+    ----------
+    out_dir : path
+        Output directory (created); holds ``NAME.png``, ``NAME.csv`` and ``manifest.json``.
+    size : {"tiny", "quick", "full"}
+        Passed to each script's ``run``.
+    only : sequence of str, optional
+        Run only these figures, each given by ``NAME`` (e.g. ``mnist``), file stem
+        (``fig08_mnist``) or prefix (``fig08``).
+    force : bool
+        Recompute figures even when done.
+    progress : bool
+        Passed to the scripts (tqdm bars).
+    fig_dir : path, optional
+        Directory of the scripts; default: see :func:`find_figure_dir`.
+    echo : callable
+        Where the progress lines go.
+
+    Returns
+    -------
+    ReproduceResult
+
+    Raises
+    ------
+    ValueError
+        ``size`` invalid, or an ``only`` entry that matches no figure (the message lists them).
+    FileNotFoundError
+        No figure directory.
+    """
+    size = check_size(size)
+    out_dir = Path(out_dir)
+    scripts = discover(find_figure_dir(fig_dir))
+    if not scripts:
+        raise FileNotFoundError(f"no figure scripts {FIGURE_GLOB} in {find_figure_dir(fig_dir)}")
+    modules: dict[str, object] = {}
+    load_errors: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for script in scripts:
+        try:
+            modules[script.stem] = load(script)
+            names[script.stem] = str(modules[script.stem].NAME)
+        except Exception as exc:  # a broken script must not stop the others
+            names[script.stem] = _name_of(script)
+            load_errors[script.stem] = f"{type(exc).__name__}: {exc}"
+    if only:
+        only = [o.strip() for item in only for o in str(item).split(",") if o.strip()]
+        unknown = [o for o in only
+                   if not any(_matches([o], s, names[s.stem]) for s in scripts)]
+        if unknown:
+            avail = ", ".join(f"{names[s.stem]} ({s.stem})" for s in scripts)
+            raise ValueError(f"--only {', '.join(unknown)} matches no figure; available: {avail}")
+        scripts = [s for s in scripts if _matches(only, s, names[s.stem])]
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = ReproduceResult([], [], {}, {}, {})
+    total = len(scripts)
+    for i, script in enumerate(scripts, 1):
+        name = names[script.stem]
+        head = f"[{i}/{total}] {name}"
+        if script.stem in load_errors:
+            result.failed[name] = load_errors[script.stem]
+            echo(f"{head}: FAILED to import {script.path}: {load_errors[script.stem]}")
+            continue
+        module = modules[script.stem]
+        manifest = read_manifest(out_dir)
+        if not force and is_done(manifest, name, out_dir, size):
+            files = [out_dir / f for f in manifest[name]["files"]]
+            result.skipped.append(name)
+            result.files[name] = files
+            echo(f"{head}: already done at size {size}, skipped (--force to redo): "
+                 + ", ".join(str(f) for f in files))
+            continue
+        echo(f"{head}: {getattr(module, 'TITLE', '')} (size {size}) ...")
+        start = time.perf_counter()
+        try:
+            files = [Path(f) for f in module.run(out_dir, size=size, progress=progress)]
+        except FileNotFoundError as exc:
+            result.missing_data[name] = str(exc)
+            echo(f"{head}: SKIPPED, data not found: {exc}")
+            echo(f"    {data_help()}")
+            continue
+        except Exception as exc:  # report, go on with the other figures
+            result.failed[name] = f"{type(exc).__name__}: {exc}"
+            echo(f"{head}: FAILED: {type(exc).__name__}: {exc}")
+            echo("".join(traceback.format_exception(exc)).rstrip())
+            continue
+        seconds = time.perf_counter() - start
+        manifest = read_manifest(out_dir)
+        manifest[name] = {"size": size, "stem": script.stem, "seconds": round(seconds, 2),
+                          "files": [_relative(f, out_dir) for f in files]}
+        _write_manifest(out_dir, manifest)
+        result.done.append(name)
+        result.files[name] = files
+        echo(f"{head}: done in {seconds:.1f} s: " + ", ".join(str(f) for f in files))
+    return result
+
+
+def _relative(path: Path, out_dir: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path(out_dir).resolve()))
+    except ValueError:
+        return str(path)
