@@ -417,7 +417,6 @@ def _validate(**vals: float) -> None:
     for k, x in vals.items():
         if not math.isfinite(x):
             bad(k, x, "finite")
-        # sympy numbers such as I or zoo cannot be floats; float() above already refused them
     if "beta" in vals and not vals["beta"] > 1:
         bad("beta", vals["beta"], "> 1 (a trace-class power-law spectrum s_j = j^-beta)")
     if "r" in vals and not vals["r"] > 0:

@@ -230,8 +230,8 @@ def test_invalid_types_raise():
 # ----------------------------------------------------------------------------------------------
 #
 # The laws describe the window T^(ell/beta) << d <= T of the module notes, so each case picks
-# d (fixed) and a range of T with d <= T/100 at the smallest T (the phi0 = d/T0 part of the
-# collapse term, relative size d/T, then moves the slope by < 0.01) and d >= 10 T^(ell/beta)
+# d (fixed) and a range of T with d <= T/30 at the smallest T (the phi0 = d/T0 part of the
+# collapse term, relative size d/T, then moves the slope by < 0.02) and d >= 10 T^(ell/beta)
 # at the largest (the truncated spectrum costs the bias a relative d^(-2 beta r) T^(2 r ell)).
 # n = round(T^a) is an integer: the rounding changes n by at most 0.5, i.e. by < 2% for
 # T^a >= 25, which moves a slope over 1.5 decades by < log(1.02)/log(10^1.5) < 0.006.
