@@ -32,11 +32,21 @@ from kernelcollapse.zoo.gaussian import (
     gaussian_moments,
     simulate_gaussian,
 )
+from kernelcollapse.zoo.gmm import (
+    MixtureApproximation,
+    MixtureChain,
+    separated_approximation,
+    simulate_mixture,
+)
 
 __all__ = [
     "DiscreteChain",
     "GaussianChain",
     "GaussianMoments",
+    "MixtureApproximation",
+    "MixtureChain",
+    "separated_approximation",
+    "simulate_mixture",
     "chi_mean",
     "gaussian_moments",
     "simulate_gaussian",

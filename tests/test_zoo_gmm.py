@@ -1,0 +1,128 @@
+"""Gaussian mixture refitted by batched EM: collapse on average over seeds, anchoring by
+fresh data, the separated-components approximation, and input validation.
+
+Tolerances are K_SE * stderr (over seeds) + an allowance justified where it is used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kernelcollapse  # noqa: F401  (float64)
+from kernelcollapse.zoo import gmm
+
+K_SE = 4.0
+
+
+def _mean_se(a, axis=0):
+    a = np.asarray(a)
+    return a.mean(axis=axis), a.std(axis=axis, ddof=1) / np.sqrt(a.shape[axis])
+
+
+@pytest.fixture(scope="module")
+def recursive():
+    # The reference experiment, shrunk: N = 200 (100 points per component), 60 refits.
+    return gmm.simulate_mixture(N=200, generations=60, seeds=64, seed=1, progress=False)
+
+
+def test_variances_shrink_on_average(recursive):
+    v = recursive.variances
+    assert v.shape == (61, 64, 2)
+    np.testing.assert_array_equal(v[0], 1.0)
+    # Per seed, the mean over components (the two components of a seed are dependent).
+    # (Not log v: a component whose weight drifts to ~0 collapses to the variance floor,
+    # so log v is heavy-tailed; v itself is bounded below and its mean well estimated.)
+    mean_v, se = _mean_se(v[-1].mean(axis=1))
+    assert mean_v + K_SE * se < 1.0, (mean_v, se)
+    # ... and the weights drift apart across seeds (Wright–Fisher-like): the spread at
+    # the end exceeds the spread of the first fit.
+    w = recursive.weights[:, :, 0]
+    assert w[-1].std() > 2 * w[1].std()
+    np.testing.assert_allclose(recursive.weights.sum(axis=2), 1.0, atol=1e-12)
+    # EM converges in most generations; a generation in which some seed's components
+    # overlap heavily converges slowly (missing information -> 1) and may hit max_iter.
+    assert np.mean(recursive.em_iterations >= 200) < 0.1
+
+
+def test_fresh_data_prevents_collapse():
+    # fresh = 1: every generation is an independent ML fit to N original samples, so the
+    # fitted variances stay at 1 up to the ML bias, of order 1/(N w_k) = 0.002 here;
+    # allowance 3/(N w_k) covers it with room for the overlap of the components.
+    N = 1000
+    chain = gmm.simulate_mixture(N=N, generations=20, seeds=32, fresh=1.0, seed=2,
+                                 progress=False)
+    v = chain.variances[1:].mean(axis=2).ravel()   # 640 nearly independent fits
+    mean_v, se = _mean_se(v)
+    assert abs(mean_v - 1.0) <= K_SE * se + 3.0 / (N * 0.5), (mean_v, se)
+    m_mean = chain.means[1:].reshape(-1, 2).mean(axis=0)
+    m_se = chain.means[1:].reshape(-1, 2).std(axis=0, ddof=1) / np.sqrt(640)
+    assert np.all(np.abs(m_mean - [-2.0, 2.0]) <= K_SE * m_se + 3.0 / N)
+
+
+def test_separated_components_follow_single_gaussian_theory():
+    # Means +-10, sd 1: no overlap, so component k is an ML Gaussian refit on N_k points.
+    # The approximation fixes N_k = N w_k; the weights drift, and by Jensen
+    # E[1/N_k] > 1/(N w_k): the extra decay of E[log v] is about
+    # (2/(N w)) * sum_i Var(w_i)/w^2 = (2/(N w)) * n^2 (1-w) / (2 N w), computed below.
+    N, n, seeds, w = 400, 50, 256, 0.5
+    chain = gmm.simulate_mixture(means=(-10.0, 10.0), N=N, generations=n, seeds=seeds,
+                                 seed=3, progress=False)
+    approx = gmm.separated_approximation(n, N=N)
+    jensen = (2.0 / (N * w)) * n**2 * (1 - w) / (2 * N * w)
+    log_v, se = _mean_se(np.log(chain.variances[-1]).mean(axis=1))
+    assert abs(log_v - approx.log_variance.mean()) <= K_SE * se + 1.5 * jensen, (
+        log_v, approx.log_variance, se, jensen)
+    # weight spread: two-type Wright–Fisher
+    sd = chain.weights[-1, :, 0].std(ddof=1)
+    # sd of a sample sd from 256 normal-ish values: sd/sqrt(2*255)
+    assert abs(sd - approx.weight_sd[0]) <= K_SE * sd / np.sqrt(2 * (seeds - 1))
+
+
+def test_previous_data_only_keeps_the_fit():
+    # previous = 1: each training set is a permutation of the first one, so EM (warm
+    # started at the previous fit, itself a fixed point on the same data) stays put.
+    chain = gmm.simulate_mixture(N=300, generations=5, seeds=4, previous=1.0, seed=4,
+                                 progress=False)
+    for arr in (chain.weights, chain.means, chain.variances):
+        np.testing.assert_allclose(arr[2:], np.broadcast_to(arr[1], arr[2:].shape),
+                                   rtol=0, atol=1e-5)
+    np.testing.assert_allclose(chain.log_likelihood[1:],
+                               np.broadcast_to(chain.log_likelihood[0], (4, 4)), atol=1e-9)
+
+
+def test_reproducible_and_independent_of_block():
+    kw = dict(N=60, generations=9, seeds=3, fresh=0.2, previous=0.3, seed=5, progress=False)
+    a = gmm.simulate_mixture(block=4, **kw)
+    b = gmm.simulate_mixture(block=9, **kw)
+    np.testing.assert_allclose(a.variances, b.variances, rtol=1e-12)
+    c = gmm.simulate_mixture(**(kw | {"seed": 6}))
+    assert not np.allclose(a.variances, c.variances)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(fresh=0.7, previous=0.5), "ratios must sum to at most 1"),
+        (dict(fresh=1.5), "fresh must be a finite number in"),
+        (dict(previous=-0.1), "previous must be a finite number in"),
+        (dict(N=5), r"N must be >= 3\*C = 6"),
+        (dict(weights=(0.5, 0.6)), "weights must sum to 1"),
+        (dict(sds=(1.0, 0.0)), "sds must be > 0"),
+        (dict(means=(0.0,)), "same length"),
+        (dict(generations=0), "generations must be an integer >= 1"),
+    ],
+)
+def test_rejects_bad_input(kwargs, match):
+    args = dict(N=50, generations=2, seeds=2, progress=False) | kwargs
+    with pytest.raises(ValueError, match=match):
+        gmm.simulate_mixture(**args)
+
+
+def test_separated_approximation_values():
+    a = gmm.separated_approximation([0, 10], weights=(0.25, 0.75), sds=(1.0, 2.0), N=100)
+    np.testing.assert_allclose(a.variance[1], [(1 - 1 / 25) ** 10, 4 * (1 - 1 / 75) ** 10])
+    np.testing.assert_allclose(a.variance[0], [1.0, 4.0])
+    np.testing.assert_allclose(a.weight_sd[1, 0], np.sqrt(0.1875 * (1 - 0.99**10)))
+    with pytest.raises(ValueError, match="N \\* weights must be >= 2"):
+        gmm.separated_approximation(3, weights=(0.01, 0.99), N=100)
