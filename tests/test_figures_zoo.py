@@ -1,0 +1,89 @@
+"""The zoo figure scripts (9-11) at size="tiny": files written, CSV columns, sane values,
+theory within tolerance of simulation where both are in the CSV."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1] / "paper_figures"
+K_SE = 5.0  # per-point tolerance over ~20-40 points of one figure
+
+
+def _load(name):
+    path = ROOT / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(name, tmp_path):
+    module = _load(name)
+    assert module.NAME and module.TITLE
+    paths = module.run(tmp_path, size="tiny", progress=False)
+    csv_path = tmp_path / f"{module.NAME}.csv"
+    assert csv_path in paths and (tmp_path / f"{module.NAME}.png") in paths
+    assert (tmp_path / f"{module.NAME}.png").stat().st_size > 1000
+    with open(csv_path) as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows
+    return rows
+
+
+def _col(rows, key, cast=float):
+    return np.array([cast(r[key]) for r in rows])
+
+
+def test_fig09_zoo_discrete(tmp_path):
+    rows = _run("fig09_zoo_discrete", tmp_path)
+    expected = {"K", "N", "seeds", "n", "surviving_sim_mean", "surviving_sim_stderr",
+                "surviving_theory_exact", "surviving_theory_diffusion", "lost_mass_sim_mean",
+                "lost_mass_sim_stderr", "lost_mass_theory_exact", "homozygosity_sim_mean",
+                "homozygosity_sim_stderr", "homozygosity_theory"}
+    assert set(rows[0]) == expected
+    seeds = int(rows[0]["seeds"])
+    for stat, theory in (("surviving", "surviving_theory_exact"),
+                         ("lost_mass", "lost_mass_theory_exact"),
+                         ("homozygosity", "homozygosity_theory")):
+        sim, se, th = (_col(rows, f"{stat}_sim_mean"), _col(rows, f"{stat}_sim_stderr"),
+                       _col(rows, theory))
+        assert np.all(np.isfinite(sim)) and np.all(np.isfinite(th))
+        # exact theory: Monte-Carlo error only (1/seeds floor where the stderr is 0)
+        assert np.all(np.abs(sim - th) <= K_SE * se + 1.0 / seeds), stat
+    surv = _col(rows, "surviving_sim_mean")
+    assert surv[0] == int(rows[0]["K"]) and np.all(np.diff(surv) <= 0)
+
+
+def test_fig10_zoo_gaussian(tmp_path):
+    rows = _run("fig10_zoo_gaussian", tmp_path)
+    stats = ("var", "sd", "mean_shift_sq", "w2_squared")
+    expected = {"estimator", "N", "seeds", "n"} | {
+        f"{s}_{k}" for s in stats for k in ("sim_mean", "sim_stderr", "theory")}
+    assert set(rows[0]) == expected
+    assert {r["estimator"] for r in rows} == {"unbiased", "ml"}
+    for s in stats:
+        sim, se, th = _col(rows, f"{s}_sim_mean"), _col(rows, f"{s}_sim_stderr"), \
+            _col(rows, f"{s}_theory")
+        assert np.all(np.isfinite(sim)) and np.all(th >= 0)
+        # exact formulas; 1e-12 only for n = 0 where the stderr is 0
+        assert np.all(np.abs(sim - th) <= K_SE * se + 1e-12), s
+
+
+def test_fig11_zoo_gmm(tmp_path):
+    rows = _run("fig11_zoo_gmm", tmp_path)
+    expected = {"N", "seeds", "n", "variance_mean", "variance_stderr", "variance_min",
+                "variance_max", "variance_separated_approx", "weight1_mean", "weight1_sd",
+                "weight1_sd_wright_fisher", "em_iterations"}
+    assert set(rows[0]) == expected
+    v = _col(rows, "variance_mean")
+    assert v[0] == pytest.approx(1.0) and np.all(np.isfinite(v)) and np.all(v > 0)
+    assert np.all(_col(rows, "variance_min") > 0)
+    w = _col(rows, "weight1_mean")
+    assert np.all((w >= 0) & (w <= 1))
+    approx = _col(rows, "variance_separated_approx")
+    assert np.all(np.diff(approx) < 0) and approx[0] == pytest.approx(1.0)
