@@ -30,6 +30,12 @@ from jax.scipy.linalg import cho_factor, cho_solve
 #   "dual":   Cholesky of the T0 x T0 matrix X X^T / T0 + lam0 I, w = X^T alpha (T0 < d, replace);
 #   "pinv":   eigh of X^T X / m, pseudo-inverse (accumulate, lam0 = 0, T0 < d: minimum norm).
 GEN_SOLVERS = ("primal", "dual", "pinv")
+# Downstream solvers, on the d x d Gram X^T X / T when T >= d, on the T x T Gram X X^T / T when
+# T < d (the minimum-norm solution at lam = 0):
+#   "eigh":     one eigendecomposition serves every lam;
+#   "cholesky": one Cholesky per lam (cheaper for a few lam: a batched eigh costs ~10-30
+#               Choleskys on CPU).
+DOWN_SOLVERS = ("eigh", "cholesky")
 
 
 def _draw(key, rows: int, d: int):
@@ -108,8 +114,17 @@ def _chain(k_gen, sqrt_s, w0, sigma0, lam0, *, d, T0, N, mode, gen_solver):
     return jnp.concatenate([w0[None, :], ws], axis=0)
 
 
+def _ridge_cholesky(X, Y, lam, *, T, d):
+    """Downstream ridge weights for one ``lam``, shape ``(d, Nn)``; primal or dual by shape."""
+    if T < d:
+        K = X @ X.T / T + lam * jnp.eye(T, dtype=jnp.float64)
+        return X.T @ cho_solve(cho_factor(K, lower=True), Y / T)
+    G = X.T @ X / T + lam * jnp.eye(d, dtype=jnp.float64)
+    return cho_solve(cho_factor(G, lower=True), X.T @ Y / T)
+
+
 def _one_seed(seed_key, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, *,
-              d, T, T0, N, mode, gen_solver, m_rows):
+              d, T, T0, N, mode, gen_solver, m_rows, down_solver):
     """Test errors of one seed, shape ``(len(n_idx), len(lams))``."""
     k_down, k_gen = _seed_keys(seed_key)
     W = _chain(k_gen, sqrt_s, w0, sigma0, lam0, d=d, T0=T0, N=N, mode=mode,
@@ -124,6 +139,10 @@ def _one_seed(seed_key, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, *,
         XW = jnp.where(synthetic, XW, (X @ w0)[:, None])
     Y = XW + sigma * E[:, None]  # (T, Nn)
 
+    if down_solver == "cholesky":  # one Cholesky per lam (cheapest for short lam grids)
+        R = jax.vmap(lambda lam: _ridge_cholesky(X, Y, lam, T=T, d=d))(lams)  # (L, d, Nn)
+        R = sqrt_s[None, :, None] * (R - w0[None, :, None])
+        return jnp.sum(R * R, axis=1).T  # (Nn, L)
     if T < d:  # dual: X X^T / T = U diag(mu) U^T, w_pred = X^T U (U^T Y / T) / (mu + lam)
         mu, U = jnp.linalg.eigh(X @ X.T / T)
         c = U.T @ Y / T  # (T, Nn)
@@ -138,16 +157,17 @@ def _one_seed(seed_key, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, *,
     return jnp.sum(R * R, axis=0).reshape(W.shape[0], lams.shape[0])
 
 
-@partial(jax.jit, static_argnames=("d", "T", "T0", "N", "mode", "gen_solver", "m_rows"))
+@partial(jax.jit, static_argnames=("d", "T", "T0", "N", "mode", "gen_solver", "m_rows",
+                                   "down_solver"))
 def simulate_chunk(keys, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, *,
-                   d, T, T0, N, mode, gen_solver, m_rows):
+                   d, T, T0, N, mode, gen_solver, m_rows, down_solver):
     """Test errors for a chunk of seeds, shape ``(C, Nn, L)`` for ``keys`` of shape ``(C, 2)``.
 
     One compilation serves every chunk of the same size (the caller pads the last chunk), every
     value of ``sigma``, ``sigma0``, ``lam0``, ``lams`` and ``n_idx`` of the same shapes.
     """
     fn = partial(_one_seed, d=d, T=T, T0=T0, N=N, mode=mode, gen_solver=gen_solver,
-                 m_rows=m_rows)
+                 m_rows=m_rows, down_solver=down_solver)
     return jax.vmap(fn, in_axes=(0, None, None, None, None, None, None, None))(
         keys, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0
     )

@@ -18,6 +18,9 @@ from kernelcollapse import _validate as v
 MODES = ("replace", "accumulate")
 BACKENDS = ("jax", "numpy")
 
+# Up to this many lam values the downstream uses one Cholesky per lam, beyond it one eigh.
+CHOLESKY_MAX_LAMS = 8
+
 # Safety factor on the estimated live memory of one seed (XLA temporaries, eigh workspaces).
 _MEMORY_SAFETY = 2.0
 
@@ -199,6 +202,7 @@ def seed_bytes(d: int, T: int, T0: int, N: int, Nn: int, L: int) -> float:
     words = (
         2 * T0 * d + 4 * d * d + 3 * min(T0, d) ** 2 + (N + 1) * d  # chain
         + 2 * T * d + 3 * r * r + d * r + (r + d) * Nn * L + 2 * T * Nn  # downstream
+        + (L * (r * r + d * Nn) if L <= CHOLESKY_MAX_LAMS else 0)  # one Cholesky per lam
     )
     return 8.0 * _MEMORY_SAFETY * words
 
@@ -236,7 +240,8 @@ def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, T, T0, 
             jnp.asarray(n_idx, dtype=jnp.int32), jnp.float64(sigma), jnp.float64(sigma0),
             jnp.float64(lam0))
     static = dict(d=d, T=T, T0=T0, N=N, mode=mode, gen_solver=_gen_solver(d, T0, lam0, mode),
-                  m_rows=m_rows)
+                  m_rows=m_rows,
+                  down_solver="cholesky" if lams.size <= CHOLESKY_MAX_LAMS else "eigh")
     out = []
     for i in range(n_chunks):
         keys = seed_keys[i * size:(i + 1) * size]
