@@ -1,0 +1,164 @@
+"""``kernelcollapse zoo discrete|gaussian|gmm``: collapse beyond regression, as a table or JSON.
+
+Each sub-command simulates many seeds at once and prints, at a few generations ``n``,
+the simulated statistics next to the theory where one exists (:mod:`kernelcollapse.zoo`).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from kernelcollapse.cli._common import int_list, number_list, print_json, print_table
+
+
+def _common(parser: argparse.ArgumentParser, *, N: int, generations: int, seeds: int) -> None:
+    parser.add_argument("--N", type=int, default=N, help=f"samples per generation ({N})")
+    parser.add_argument("--generations", type=int, default=generations,
+                        help=f"number of refits ({generations})")
+    parser.add_argument("--seeds", type=int, default=seeds,
+                        help=f"independent chains, run at once ({seeds})")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument("--n", type=int_list, default=None,
+                        help="generations to report (default: 11 points from 0 to the end)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="hide the progress bar")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "zoo", help="collapse of discrete distributions, Gaussians and Gaussian mixtures",
+        description="Classic model-collapse experiments: a model refitted on its own samples "
+        "generation after generation (Shumailov et al. 2024).")
+    sub = parser.add_subparsers(dest="system", required=True, metavar="SYSTEM")
+
+    p = sub.add_parser("discrete", help="categorical distribution (Wright-Fisher chain)",
+                       description="Empirical distribution of N samples of the previous one.")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--p0", type=number_list, default=None,
+                   help="original probabilities, e.g. 0.5,0.3,0.2 (summing to 1)")
+    g.add_argument("--K", type=int, default=10, help="number of categories (10), with --zipf")
+    p.add_argument("--zipf", type=float, default=1.0,
+                   help="p_k proportional to k^-zipf when --K is used (1.0; 0 = uniform)")
+    _common(p, N=100, generations=200, seeds=2000)
+    p.set_defaults(func=run_discrete)
+
+    p = sub.add_parser("gaussian", help="1-D Gaussian refitted on its samples",
+                       description="Mean and variance fitted to N samples of the previous fit.")
+    p.add_argument("--estimator", choices=("unbiased", "ml"), default="unbiased",
+                   help="variance estimator (unbiased)")
+    p.add_argument("--mu0", type=float, default=0.0, help="original mean (0)")
+    p.add_argument("--sigma0", type=float, default=1.0, help="original sd (1)")
+    _common(p, N=20, generations=100, seeds=10000)
+    p.set_defaults(func=run_gaussian)
+
+    p = sub.add_parser("gmm", help="1-D Gaussian mixture refitted by EM",
+                       description="Each generation trains on fresh original samples, a "
+                       "subsample of the previous training set and samples of the latest fit "
+                       "(the rest), in the given ratios.")
+    p.add_argument("--weights", type=number_list, default=number_list("0.5,0.5"),
+                   help="original weights (0.5,0.5)")
+    p.add_argument("--means", type=number_list, default=number_list("-2,2"),
+                   help="original means (-2,2)")
+    p.add_argument("--sds", type=number_list, default=number_list("1,1"),
+                   help="original sds (1,1)")
+    p.add_argument("--fresh", type=float, default=0.0,
+                   help="fraction of fresh original samples per generation (0)")
+    p.add_argument("--previous", type=float, default=0.0,
+                   help="fraction subsampled from the previous training set (0)")
+    _common(p, N=10_000, generations=2000, seeds=8)
+    p.set_defaults(func=run_gmm)
+
+
+def _report_generations(args) -> np.ndarray:
+    if args.generations < 1:
+        raise ValueError(f"--generations must be >= 1, got {args.generations}")
+    if args.n is None:
+        return np.unique(np.linspace(0, args.generations, 11).round().astype(np.int64))
+    n = np.asarray(args.n)
+    if np.any((n < 0) | (n > args.generations)):
+        raise ValueError(f"--n must lie in [0, {args.generations}] (--generations), "
+                         f"got {n.tolist()}")
+    return n
+
+
+def _emit(args, header: dict, table: dict) -> int:
+    if args.json:
+        print_json({**header, "rows": [dict(zip(table, row)) for row in zip(*table.values())]})
+    else:
+        print("# " + "  ".join(f"{k}={v}" for k, v in header.items()))
+        print_table(table)
+    return 0
+
+
+def _mean_se(x: np.ndarray):
+    return x.mean(axis=-1), x.std(axis=-1, ddof=1) / np.sqrt(x.shape[-1])
+
+
+def run_discrete(args: argparse.Namespace) -> int:
+    from kernelcollapse.zoo import discrete as wf
+
+    if args.p0 is not None:
+        p0 = args.p0
+    else:
+        if args.K < 2:
+            raise ValueError(f"--K must be >= 2, got {args.K}")
+        p0 = np.arange(1, args.K + 1, dtype=np.float64) ** -args.zipf
+        p0 /= p0.sum()
+    n = _report_generations(args)
+    chain = wf.simulate_discrete(p0, N=args.N, generations=args.generations, seeds=args.seeds,
+                                 seed=args.seed, record_every=args.generations,
+                                 progress=args.progress)
+    method = "exact" if args.N <= 2000 else "diffusion"
+    surviving, lost = wf.expected_surviving(p0, N=args.N, n=n, method=method)
+    s_mean, s_se = _mean_se(chain.surviving[n].astype(np.float64))
+    h_mean, h_se = _mean_se(chain.homozygosity[n])
+    table = {"n": n, "surviving_sim": s_mean, "surviving_se": s_se,
+             f"surviving_{method}": surviving, f"lost_mass_{method}": lost,
+             "homozygosity_sim": h_mean, "homozygosity_se": h_se,
+             "homozygosity_exact": wf.expected_homozygosity(p0, N=args.N, n=n)}
+    fixed = chain.fixation_time >= 0
+    header = {"K": len(p0), "N": args.N, "seeds": args.seeds,
+              "fixed_fraction": float(fixed.mean()),
+              "mean_fixation_time_diffusion": round(wf.mean_fixation_time(p0, N=args.N), 3)}
+    return _emit(args, header, table)
+
+
+def run_gaussian(args: argparse.Namespace) -> int:
+    from kernelcollapse.zoo import gaussian as zg
+
+    n = _report_generations(args)
+    chain = zg.simulate_gaussian(N=args.N, generations=args.generations, seeds=args.seeds,
+                                 mu0=args.mu0, sigma0=args.sigma0, estimator=args.estimator,
+                                 seed=args.seed, progress=args.progress)
+    th = zg.gaussian_moments(n, N=args.N, sigma0=args.sigma0, estimator=args.estimator)
+    table = {"n": n}
+    for name, sim, theory in (("var", chain.sigma**2, th.var), ("sd", chain.sigma, th.sd),
+                              ("mean_shift_sq", (chain.mu - args.mu0) ** 2, th.mean_shift_sq),
+                              ("w2_squared", chain.w2_squared, th.w2_squared)):
+        mean, se = _mean_se(sim[n])
+        table[f"{name}_sim"], table[f"{name}_se"], table[f"{name}_exact"] = mean, se, theory
+    header = {"N": args.N, "seeds": args.seeds, "estimator": args.estimator,
+              "sigma0": args.sigma0}
+    return _emit(args, header, table)
+
+
+def run_gmm(args: argparse.Namespace) -> int:
+    from kernelcollapse.zoo import gmm
+
+    n = _report_generations(args)
+    chain = gmm.simulate_mixture(weights=args.weights, means=args.means, sds=args.sds,
+                                 N=args.N, generations=args.generations, seeds=args.seeds,
+                                 fresh=args.fresh, previous=args.previous, seed=args.seed,
+                                 progress=args.progress)
+    v = chain.variances[n]                                   # (n, S, C)
+    v_mean, v_se = _mean_se(v.mean(axis=2))
+    w1 = chain.weights[n, :, 0]
+    table = {"n": n, "variance_mean": v_mean, "variance_se": v_se,
+             "variance_min": v.min(axis=(1, 2)), "variance_max": v.max(axis=(1, 2)),
+             "weight1_mean": w1.mean(axis=1), "weight1_sd": w1.std(axis=1, ddof=1)}
+    header = {"N": args.N, "seeds": args.seeds, "fresh": args.fresh, "previous": args.previous,
+              "mean_em_iterations": round(float(chain.em_iterations.mean()), 2)}
+    return _emit(args, header, table)
