@@ -456,6 +456,13 @@ def _generator_recursion(spec, lam0, T0, sigma0, ns):
     G = np.zeros_like(q)
     g_out = np.zeros((ns.size, q.size))
     M0sq = np.exp(2.0 * logM0)
+    if not np.any(D0) and not np.any(logM0):
+        # Least squares (M0 = 1, D0 = 0): the variance just adds N0 per generation.
+        g_out = ns[:, None] * (c * N0)
+        ag = g_out.astype(np.float64)
+        b = np.zeros_like(ag)
+        back = back.reshape(-1)
+        return ag[back], b[back], (g_out / c)[back], logM0
     for k in range(int(ns.max()) + 1):
         if k in wanted:
             g_out[wanted[k]] = G
