@@ -71,6 +71,21 @@ def probability_vector(name: str, value, *, min_length: int = 2) -> np.ndarray:
     return arr / total
 
 
+def frequencies(name: str, value) -> np.ndarray:
+    """Frequencies in [0, 1] as a float64 array (any shape)."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number or an array of numbers, "
+                        f"got {value!r}") from None
+    bad = ~np.isfinite(arr) | (arr < 0) | (arr > 1)
+    if np.any(bad):
+        raise ValueError(f"{name} must be frequencies in [0, 1], got {arr[bad].flat[0]!r}")
+    return arr
+
+
 def generation_list(name: str, value) -> np.ndarray:
     """Non-negative integer generation indices as an int64 array (any shape)."""
     if isinstance(value, (str, bytes)) or value is None:

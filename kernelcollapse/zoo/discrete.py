@@ -48,6 +48,7 @@ import numpy as np
 from scipy import special, stats
 
 from kernelcollapse.zoo._common import (
+    frequencies,
     generation_list,
     integer,
     probability_vector,
@@ -254,9 +255,7 @@ def loss_probability(q, *, N: int, n, method: str = "exact") -> np.ndarray:
     -------
     ndarray, shape ``q.shape + n.shape``
     """
-    q = np.asarray(q, dtype=np.float64) if not isinstance(q, (str, bytes)) else q
-    if not isinstance(q, np.ndarray) or np.any(~np.isfinite(q)) or np.any((q < 0) | (q > 1)):
-        raise ValueError(f"q must be frequencies in [0, 1], got {q!r}")
+    q = frequencies("q", q)
     N = integer("N", N, minimum=1)
     n = generation_list("n", n)
     if method == "exact":
