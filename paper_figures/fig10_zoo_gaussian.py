@@ -26,7 +26,7 @@ TITLE = "1-D Gaussian refitted on its samples: variance collapse and W2 distance
 SIZES = {
     "tiny": {"N": 10, "generations": 20, "seeds": 2000, "points": 11},
     "quick": {"N": 20, "generations": 100, "seeds": 20000, "points": 51},
-    "full": {"N": 100, "generations": 2000, "seeds": 20000, "points": 101},
+    "full": {"N": 100, "generations": 500, "seeds": 20000, "points": 101},
 }
 SEED = 10
 STATS = ("var", "sd", "mean_shift_sq", "w2_squared")
