@@ -126,3 +126,23 @@ def test_separated_approximation_values():
     np.testing.assert_allclose(a.weight_sd[1, 0], np.sqrt(0.1875 * (1 - 0.99**10)))
     with pytest.raises(ValueError, match="N \\* weights must be >= 2"):
         gmm.separated_approximation(3, weights=(0.01, 0.99), N=100)
+
+
+def test_single_component_is_the_ml_gaussian_chain():
+    # C = 1: EM is the ML Gaussian fit in one step, so the chain is exactly the ML
+    # Gaussian refit of zoo.gaussian: E[v_n] = ((N-1)/N)^n and E[log v_n] =
+    # n (psi((N-1)/2) + log(2/N)).  Allowance: var_floor = 1e-8 added per generation
+    # shifts v by at most n * 1e-8 / v_min ~ 1e-5 here.
+    from kernelcollapse.zoo import gaussian_moments
+
+    N, n, seeds = 50, 30, 2000
+    chain = gmm.simulate_mixture(weights=[1.0], means=[0.0], sds=[1.0], N=N, generations=n,
+                                 seeds=seeds, seed=8, progress=False)
+    th = gaussian_moments(n, N=N, estimator="ml")
+    v = chain.variances[-1, :, 0]
+    mean, se = _mean_se(v)
+    assert abs(mean - th.var) <= K_SE * se + 1e-5, (mean, th.var, se)
+    mean, se = _mean_se(np.log(v))
+    assert abs(mean - th.log_var) <= K_SE * se + 1e-5, (mean, th.log_var, se)
+    mean, se = _mean_se(chain.means[-1, :, 0] ** 2)
+    assert abs(mean - th.mean_shift_sq) <= K_SE * se, (mean, th.mean_shift_sq, se)
