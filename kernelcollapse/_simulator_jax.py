@@ -6,9 +6,9 @@ Random draws.  Every seed has its own key ``seed_key`` (a row of ``jax.random.sp
 from it, and from nothing else, come all the draws of that seed:
 
 - ``k_down, k_gen = split(seed_key)``;
-- downstream: ``kz, ke = split(k_down)``, ``Z = normal(kz, (T, d))``, ``E = normal(ke, (T,))``;
+- downstream: ``A = normal(k_down, (T, d + 1))``, design ``Z = A[:, :d]``, noise ``E = A[:, d]``;
 - generation ``k = 0, 1, ...`` (the data that fits ``w_{k+1}``):
-  ``kz, ke = split(fold_in(k_gen, k))``, ``Z_k = normal(kz, (T0, d))``, ``E_k = normal(ke, (T0,))``.
+  ``A_k = normal(fold_in(k_gen, k), (T0, d + 1))``, ``Z_k = A_k[:, :d]``, ``E_k = A_k[:, d]``.
 
 Features are ``X = Z * sqrt(s)`` (the eigenbasis of the covariance).  A seed's draws therefore do
 not depend on the chunk it is computed in, on ``max(n)``, or on the grid of ``lam``: the results
@@ -39,11 +39,9 @@ DOWN_SOLVERS = ("eigh", "cholesky")
 
 
 def _draw(key, rows: int, d: int):
-    kz, ke = jax.random.split(key)
-    return (
-        jax.random.normal(kz, (rows, d), dtype=jnp.float64),
-        jax.random.normal(ke, (rows,), dtype=jnp.float64),
-    )
+    # One normal array per call site: a threefry/normal instance costs seconds of compile time.
+    A = jax.random.normal(key, (rows, d + 1), dtype=jnp.float64)
+    return A[:, :d], A[:, d]
 
 
 def _seed_keys(seed_key):

@@ -1,0 +1,33 @@
+"""``kernelcollapse sweep CONFIG.toml``: a resumable grid of simulations (kernelcollapse.sweep)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "sweep",
+        help="run a grid of simulations from a TOML config, resumable",
+        description="Run the grid of a TOML sweep config with a progress bar, appending each "
+        "finished point to the results file (JSON lines or CSV); a rerun skips finished points. "
+        "Config format: see the docstring of kernelcollapse.sweep.",
+    )
+    parser.add_argument("config", type=Path, help="TOML config file")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="results file (default: the config's 'output')")
+    parser.add_argument("--max-points", type=int, default=None,
+                        help="stop after this many new points")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from kernelcollapse.sweep import load_config, run_sweep
+
+    summary = run_sweep(load_config(args.config), output=args.output,
+                        max_points=args.max_points, progress=not args.no_progress)
+    print(f"{summary.output}: {summary.total} points, {summary.skipped} already done, "
+          f"{summary.ran} run now")
+    return 0
