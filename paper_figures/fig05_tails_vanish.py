@@ -29,7 +29,7 @@ TITLE = "Tails vanish: |E w_n,j| vs eigen-index j for ridge generators, several 
 
 SIZES = {
     "tiny": {"d": 60, "T0": 30, "n": [0, 1, 3, 8], "seeds": 100},
-    "quick": {"d": 300, "T0": 150, "n": [0, 1, 2, 5, 10, 20], "seeds": 100},
+    "quick": {"d": 200, "T0": 100, "n": [0, 1, 2, 5, 10, 20], "seeds": 100},
     "full": {"d": 600, "T0": 300, "n": [0, 1, 2, 5, 10, 20, 50], "seeds": 400},
 }
 BETA = 1.5

@@ -25,9 +25,9 @@ NAME = "mixed_data"
 TITLE = "Mixed data: error vs T for several fractions p of synthetic labels, floors p^2 U"
 
 SIZES = {
-    "tiny": {"d": 10, "T0": 30, "n": 3, "T_sim": [40, 160], "p_sim": [0.5, 1.0],
+    "tiny": {"d": 10, "T0": 30, "n": 3, "T_sim": [40, 160], "p_sim": [0.5],
              "p": [0.0, 0.5, 1.0], "T_max": 2000, "seeds": 60},
-    "quick": {"d": 20, "T0": 50, "n": 4, "T_sim": [50, 500], "p_sim": [0.25, 0.5, 1.0],
+    "quick": {"d": 20, "T0": 50, "n": 4, "T_sim": [50, 500], "p_sim": [0.25, 1.0],
               "p": [0.0, 0.25, 0.5, 0.75, 1.0], "T_max": 10**4, "seeds": 60},
     "full": {"d": 50, "T0": 120, "n": 4, "T_sim": [80, 200, 500, 1250, 3000],
              "p_sim": [0.25, 0.5, 0.75, 1.0], "p": [0.0, 0.25, 0.5, 0.75, 1.0], "T_max": 10**5,
