@@ -72,10 +72,7 @@ def find_figure_dir(fig_dir: str | Path | None = None) -> Path:
     if fig_dir is not None:
         candidates = [Path(fig_dir)]
     else:
-        import kernelcollapse
-
-        candidates = [Path(kernelcollapse.__file__).resolve().parent.parent / "paper_figures",
-                      Path.cwd() / "paper_figures"]
+        candidates = [_package_root() / "paper_figures", Path.cwd() / "paper_figures"]
     for cand in candidates:
         if cand.is_dir():
             return cand
@@ -84,6 +81,13 @@ def find_figure_dir(fig_dir: str | Path | None = None) -> Path:
         f"no paper_figures/ directory found (looked in: {looked}); run from a checkout of the "
         "kernelcollapse repository, or pass the directory of the figure scripts"
     )
+
+
+def _package_root() -> Path:
+    """The directory holding the ``kernelcollapse`` package (the repository, editable install)."""
+    import kernelcollapse
+
+    return Path(kernelcollapse.__file__).resolve().parent.parent
 
 
 def discover(fig_dir: Path) -> list[FigureScript]:
