@@ -121,8 +121,8 @@ def _ridge_cholesky(X, Y, lam, *, T, d):
     return cho_solve(cho_factor(G, lower=True), X.T @ Y / T)
 
 
-def _one_seed(seed_key, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, *,
-              d, T, T0, N, mode, gen_solver, m_rows, down_solver):
+def _one_seed(seed_key, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, m_rows, *,
+              d, T, T0, N, mode, gen_solver, down_solver):
     """Test errors of one seed, shape ``(len(n_idx), len(lams))``."""
     k_down, k_gen = _seed_keys(seed_key)
     W = _chain(k_gen, sqrt_s, w0, sigma0, lam0, d=d, T0=T0, N=N, mode=mode,
@@ -132,9 +132,8 @@ def _one_seed(seed_key, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, *,
     X = Z * sqrt_s
     # Labels: the first m_rows rows by w_n, the others by the truth w0; noise shared across n.
     XW = X @ W.T  # (T, Nn)
-    if m_rows < T:
-        synthetic = (jnp.arange(T) < m_rows)[:, None]
-        XW = jnp.where(synthetic, XW, (X @ w0)[:, None])
+    synthetic = (jnp.arange(T) < m_rows)[:, None]  # m_rows is traced: no recompile per p
+    XW = jnp.where(synthetic, XW, (X @ w0)[:, None])
     Y = XW + sigma * E[:, None]  # (T, Nn)
 
     if down_solver == "cholesky":  # one Cholesky per lam (cheapest for short lam grids)
@@ -155,17 +154,17 @@ def _one_seed(seed_key, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, *,
     return jnp.sum(R * R, axis=0).reshape(W.shape[0], lams.shape[0])
 
 
-@partial(jax.jit, static_argnames=("d", "T", "T0", "N", "mode", "gen_solver", "m_rows",
-                                   "down_solver"))
-def simulate_chunk(keys, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, *,
-                   d, T, T0, N, mode, gen_solver, m_rows, down_solver):
+@partial(jax.jit, static_argnames=("d", "T", "T0", "N", "mode", "gen_solver", "down_solver"))
+def simulate_chunk(keys, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, m_rows, *,
+                   d, T, T0, N, mode, gen_solver, down_solver):
     """Test errors for a chunk of seeds, shape ``(C, Nn, L)`` for ``keys`` of shape ``(C, 2)``.
 
     One compilation serves every chunk of the same size (the caller pads the last chunk), every
-    value of ``sigma``, ``sigma0``, ``lam0``, ``lams`` and ``n_idx`` of the same shapes.
+    value of ``sigma``, ``sigma0``, ``lam0``, ``m_rows`` (the number of downstream rows labelled
+    by ``w_n``), ``lams`` and ``n_idx`` of the same shapes.
     """
     fn = partial(_one_seed, d=d, T=T, T0=T0, N=N, mode=mode, gen_solver=gen_solver,
-                 m_rows=m_rows, down_solver=down_solver)
-    return jax.vmap(fn, in_axes=(0, None, None, None, None, None, None, None))(
-        keys, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0
+                 down_solver=down_solver)
+    return jax.vmap(fn, in_axes=(0,) + (None,) * 8)(
+        keys, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, m_rows
     )

@@ -238,9 +238,8 @@ def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, T, T0, 
         sharding = NamedSharding(Mesh(np.array(devices), ("seeds",)), PartitionSpec("seeds"))
     args = (jnp.asarray(np.sqrt(s)), jnp.asarray(w0), jnp.asarray(lams, dtype=jnp.float64),
             jnp.asarray(n_idx, dtype=jnp.int32), jnp.float64(sigma), jnp.float64(sigma0),
-            jnp.float64(lam0))
+            jnp.float64(lam0), jnp.int32(m_rows))
     static = dict(d=d, T=T, T0=T0, N=N, mode=mode, gen_solver=_gen_solver(d, T0, lam0, mode),
-                  m_rows=m_rows,
                   down_solver="cholesky" if lams.size <= CHOLESKY_MAX_LAMS else "eigh")
     out = []
     for i in range(n_chunks):
