@@ -110,7 +110,9 @@ def _plot(rows, path: Path) -> Path:
             picks = np.isin(j, np.unique(np.round(np.logspace(0, np.log10(j.max()), 24))))
             ok = picks & (np.abs(m) > 3 * se)  # resolved: > 3 stderr from 0
             ax.errorbar(j[ok], np.abs(m[ok]), yerr=se[ok], fmt="o", ms=3.5, color=color,
-                        mec="k", mew=0.4, label=f"n={n}: simulation" if n == ns[-1] else None)
+                        mec="k", mew=0.4)
+        ax.plot([], [], "o", ms=3.5, color="gray", mec="k", mew=0.4,
+                label="simulation (colour = n)")
         j_kappa = r0["kappa0"] ** (-1 / r0["beta"])
         ax.axvline(j_kappa, color="gray", ls=":", lw=1.2,
                    label=r"$s_j=\kappa_0$ ($j=\kappa_0^{-1/\beta}$)")
