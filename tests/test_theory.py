@@ -1,6 +1,7 @@
 """Theory engine: exact answers, limits between the formulas, invariances, bad input.
 
-The checks against Monte-Carlo simulation are in tests/test_theory_vs_simulation.py.
+The checks against Monte-Carlo simulation are in tests/test_simulator.py (regimes (A)-(D))
+and tests/test_theory_vs_simulation.py ((A) over several sizes, noiseless collapse).
 """
 
 from __future__ import annotations
