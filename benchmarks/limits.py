@@ -1,0 +1,227 @@
+"""Parts 2-4 of issue 6: flop model and matmul rate, theory throughput, growth of cost.
+
+Flop model (multiply-add = 2 flops, float64; what the simulator's algorithm performs, read off
+:mod:`kernelcollapse._simulator_jax`; random-number generation, scaling by ``sqrt(s)`` and other
+O(size) work are not counted).  Per seed and call, with ``N = max(n)``, ``Nn = len(n)``,
+``L = len(lam)``:
+
+- each of the ``N`` least-squares generations (replace mode) on ``T0 x d`` data:
+  ``X w``: ``2 T0 d``; primal (``T0 >= d``): Gram ``2 T0 d^2``, ``X^T Y`` ``2 T0 d``, Cholesky
+  ``d^3/3``, solve ``2 d^2``; dual (``T0 < d``): Gram ``2 T0^2 d``, Cholesky ``T0^3/3``, solve
+  ``2 T0^2``, ``X^T alpha`` ``2 T0 d``;
+- downstream, ``T x d``: labels ``2 T d Nn``; with ``L > 8`` one eigendecomposition of the
+  ``r x r`` Gram (``r = min(T, d)``): Gram ``2 T d r``, eigh ``4 r^3`` (tridiagonal reduction
+  ``4/3 r^3`` plus back-transformation ``~2 r^3`` plus divide and conquer), projections
+  ``2 T d Nn + 2 r^2 Nn`` (primal) or ``2 T^2 Nn + 2 d T^2`` (dual), prediction
+  ``2 d r Nn L``; with ``L <= 8``: per ``lam`` a Cholesky ``r^3/3`` and solves ``~4 r Nn + ...``
+  after the same Gram (``2 T d r`` per lam, as the code forms it per lam).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.suite import Config, library_sweep
+
+CHOLESKY_MAX_LAMS = 8
+
+
+def simulate_flops(*, d: int, T: int, T0: int, ns, L: int, seeds: int) -> float:
+    """Flops of one :func:`simulate` call under the model of this module's docstring."""
+    N, Nn = max(ns), len(ns)
+    if T0 >= d:
+        gen = 2 * T0 * d + 2 * T0 * d * d + 2 * T0 * d + d**3 / 3 + 2 * d * d
+    else:
+        gen = 2 * T0 * d + 2 * T0 * T0 * d + T0**3 / 3 + 2 * T0 * T0 + 2 * T0 * d
+    r = min(T, d)
+    down = 2 * T * d * Nn
+    if L > CHOLESKY_MAX_LAMS:
+        down += 2 * T * d * r + 4 * r**3 + 2 * d * r * Nn * L + 2 * d * Nn * L
+        down += (2 * T * d * Nn + 2 * r * r * Nn) if T >= d else (2 * T * T * Nn + 2 * d * T * T)
+    else:
+        per_lam = 2 * T * d * r + r**3 / 3 + 4 * r * r * Nn + 2 * T * d * Nn + 2 * d * Nn
+        down += L * per_lam
+    return float(seeds * (N * gen + down))
+
+
+def sweep_flops(cfg: Config, *, d: int, seeds: int) -> float:
+    return sum(simulate_flops(d=d, T=T, T0=cfg.T0, ns=cfg.ns, L=cfg.n_lam, seeds=seeds)
+               for T in cfg.Ts)
+
+
+def matmul_rate(size: int, *, repeats: int = 5) -> dict:
+    """Best-of-``repeats`` float64 rate of a jitted ``(size x size) @ (size x size)`` in jax."""
+    import jax
+    import jax.numpy as jnp
+
+    import kernelcollapse  # noqa: F401  (float64)
+
+    a = jax.random.normal(jax.random.PRNGKey(0), (size, size), dtype=jnp.float64)
+    b = jax.random.normal(jax.random.PRNGKey(1), (size, size), dtype=jnp.float64)
+    f = jax.jit(jnp.matmul)
+    f(a, b).block_until_ready()
+    inner = max(1, int(2e8 // (2 * size**3)))  # ~0.2 Gflop per timing
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            out = f(a, b)
+        out.block_until_ready()
+        best = min(best, (time.perf_counter() - start) / inner)
+    return {"size": size, "seconds": best, "gflops": 2 * size**3 / best / 1e9}
+
+
+def distance_to_limit(cfg: Config, *, warm_canonical_s: float | None = None,
+                      progress=None) -> list[dict]:
+    """Part 2: achieved flop rate of the sweep at each ``d`` vs the jax matmul rate at ``d``.
+
+    At the canonical ``d`` the warm time of part 1 (``cfg.seeds`` seeds) is reused when given;
+    other ``d`` use ``cfg.limit_seeds`` seeds (the rate does not depend on the seed count
+    beyond a chunk).
+    """
+    step = progress or (lambda msg: None)
+    rows = []
+    for d in cfg.limit_ds:
+        if d == cfg.d and warm_canonical_s is not None:
+            seeds, seconds = cfg.seeds, warm_canonical_s
+        else:
+            seeds = cfg.limit_seeds
+            step(f"limit d={d}: compile")
+            library_sweep(cfg, d=d, seeds=seeds)
+            step(f"limit d={d}: warm")
+            seconds, _ = library_sweep(cfg, d=d, seeds=seeds)
+        step(f"matmul rate at {d}")
+        mm = matmul_rate(d)
+        flops = sweep_flops(cfg, d=d, seeds=seeds)
+        achieved = flops / seconds / 1e9
+        rows.append({"d": d, "seeds": seeds, "seconds": seconds, "gflop": flops / 1e9,
+                     "achieved_gflops": achieved, "matmul_gflops": mm["gflops"],
+                     "fraction_of_matmul": achieved / mm["gflops"]})
+    return rows
+
+
+def theory_throughput(cfg: Config, *, progress=None) -> list[dict]:
+    """Part 3: grid points per second of :func:`test_error` on a ``(lam, T)`` grid.
+
+    Power-law spectrum (``beta = 1.5``, ``r = 0.5``), ``n = 5`` least-squares generators with
+    ``T0 = 2 d``, ``lam`` log-spaced over the canonical range, ``T`` log-spaced from ``d/10``
+    to ``10 d``.  The first call and the best of ``cfg.theory_repeats`` further calls are
+    reported.
+    """
+    from kernelcollapse import power_law, test_error
+
+    step = progress or (lambda msg: None)
+    n_lam, n_T = cfg.theory_grid
+    rows = []
+    for d in cfg.theory_ds:
+        step(f"theory d={d}")
+        eigvals, w0 = power_law(d, 1.5, 0.5)
+        lam = cfg.lams if n_lam == cfg.n_lam else np.logspace(
+            np.log10(cfg.lam_range[0]), np.log10(cfg.lam_range[1]), n_lam)
+        T = np.round(np.logspace(np.log10(d / 10), np.log10(10 * d), n_T))
+
+        def call(eigvals=eigvals, w0=w0, lam=lam, T=T, d=d):
+            return test_error(eigvals, w0, T=T[None, :], T0=2 * d, n=5, lam=lam[:, None],
+                              sigma=cfg.sigma, sigma0=cfg.sigma0)
+
+        start = time.perf_counter()
+        out = call()
+        first = time.perf_counter() - start
+        best = np.inf
+        for _ in range(cfg.theory_repeats):
+            start = time.perf_counter()
+            call()
+            best = min(best, time.perf_counter() - start)
+        points = int(np.asarray(out.total).size)
+        rows.append({"d": d, "points": points, "first_s": first, "best_s": best,
+                     "points_per_s": points / best, "finite": bool(np.isfinite(out.total).all())})
+    return rows
+
+
+# --------------------------------------------------------------------------- growth
+
+AXES = ("d", "T", "N", "seeds")
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def _status_kb(field: str) -> float | None:
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith(field + ":"):
+                return float(line.split()[1])
+    except OSError:  # pragma: no cover  (not Linux)
+        return None
+    return None
+
+
+def peak_rss_increase_mb(fn) -> tuple[float, float | None]:
+    """Run ``fn()``; return its seconds and its peak resident-set increase in MB.
+
+    Linux: writing ``5`` to ``/proc/self/clear_refs`` resets the high-water mark ``VmHWM`` to
+    the current resident set, so ``VmHWM`` after the call minus ``VmRSS`` before it is the
+    call's peak extra memory, XLA's CPU buffers included (``jax.Device.memory_stats()`` is empty
+    on CPU, and tracemalloc does not see XLA).  ``None`` where the reset is not available.
+    """
+    try:
+        _CLEAR_REFS.write_text("5")
+        before = _status_kb("VmRSS")
+    except OSError:  # pragma: no cover
+        before = None
+    start = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - start
+    hwm = _status_kb("VmHWM")
+    if before is None or hwm is None:
+        return seconds, None
+    return seconds, max(hwm - before, 0.0) / 1024.0
+
+
+def growth_points(cfg: Config) -> dict[str, list[dict]]:
+    """The points of part 4: the base, then one axis doubled ``growth_steps - 1`` times."""
+    base = dict(cfg.growth_base)
+    return {axis: [dict(base, **{axis: base[axis] * 2**k}) for k in range(cfg.growth_steps)]
+            for axis in AXES}
+
+
+def fit_exponent(x, y) -> float:
+    """Least-squares slope of ``log y`` against ``log x``."""
+    x, y = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def cost_growth(cfg: Config, *, progress=None) -> dict:
+    """Part 4: warm time and peak memory of :func:`simulate` as one parameter doubles.
+
+    Each point: ``simulate`` with ``n = [0, N]`` and the canonical lams, called once to compile,
+    then timed and measured by :func:`peak_rss_increase_mb` on the second call.
+    """
+    from kernelcollapse import isotropic, simulate
+
+    step = progress or (lambda msg: None)
+    out: dict = {"base": dict(cfg.growth_base), "axes": {}}
+    for axis, points in growth_points(cfg).items():
+        rows = []
+        for p in points:
+            step(f"growth along {axis}: {p}")
+            eigvals, w0 = isotropic(p["d"])
+
+            def call(eigvals=eigvals, w0=w0, p=p):
+                return simulate(eigvals, w0, T=p["T"], T0=p["T0"], n=[0, p["N"]], lam=cfg.lams,
+                                sigma=cfg.sigma, sigma0=cfg.sigma0, seeds=p["seeds"], key=1)
+
+            first, _ = peak_rss_increase_mb(call)
+            warm, mb = peak_rss_increase_mb(call)
+            rows.append(dict(p, first_s=first, warm_s=warm, peak_mb=mb))
+        x = [r[axis] for r in rows]
+        mem = [r["peak_mb"] for r in rows]
+        out["axes"][axis] = {
+            "points": rows,
+            "time_exponent": fit_exponent(x, [r["warm_s"] for r in rows]),
+            "memory_exponent": (fit_exponent(x, mem)
+                                if all(m is not None and m > 0 for m in mem) else None),
+        }
+    return out
