@@ -14,35 +14,42 @@ THEORY_D = 10_000
 # only for a missed target, next to the measured shortfall).
 WHY = {
     "warm_ratio": (
-        "The numpy loop is dominated by LAPACK calls on 200 x 200 / 400 x 200 matrices that "
-        "numpy already runs at BLAS speed; the library's gain comes from sharing work (one "
-        "chain up to max(n) serves every n: 18 fits become 10 per seed; one eigh of the Gram "
-        "serves 20 lams instead of 20 solves) and from batching seeds, not from faster "
-        "kernels. On 2 cores the shared-work factor is bounded by about (18 + 20 solves) / "
-        "(10 fits + 1 eigh). To close: draw fewer random numbers (the normal sampler is a "
-        "visible share at d = 200), form Grams with a symmetric rank-k update (half the "
-        "flops), and use the closed-form chain (w_n - w0 is a sum of independent LS noise "
-        "terms whose Gram solves could reuse one factorisation per generation across seeds)."),
+        "Both sides run the same LAPACK/BLAS on 200 x 200 and 400 x 200 matrices, so the "
+        "speed-up can only come from doing less work. Per (T, seed) the numpy loop does 18 "
+        "least-squares fits (sum of n over the grid; `lstsq` is an SVD, ~4 T0 d^2 + 22 d^3 "
+        "~ 0.24 Gflop each) and 100 ridge solves; the simulator does 10 Cholesky fits "
+        "(one chain up to max(n) serves every n, ~0.035 Gflop each) and one eigh for all 20 "
+        "lams: about 10x less arithmetic, which bounds the warm ratio near 10 at equal rates. "
+        "To close: stop simulating the chain sample by sample. For least-squares generators "
+        "with T0 > d, w_{k+1} - w_k = Sigma^{-1/2} (Z^T Z)^{-1} Z^T e, which given the Wishart "
+        "matrix W = Z^T Z = L L^T (Bartlett: d(d+1)/2 normals, no T0 x d draw) is "
+        "Sigma^{-1/2} sigma0 L^{-T} g, g ~ N(0, I_d): O(d^2) per generation instead of "
+        "2 T0 d^2 plus 2 T0 d normals; the downstream Gram and X^T E can be drawn the same "
+        "way for T >= d. That removes ~90% of the simulator's work at d = 200."),
     "cold_ratio": (
         "A cold run pays the interpreter, the jax import and one XLA compilation per distinct "
-        "T (4 shapes); on a shared 2-core box compilation of the vmapped scan+eigh program is "
-        "seconds per shape. To close: enable jax's persistent compilation cache "
-        "(jax.config.update('jax_compilation_cache_dir', ...)) so that only the first run "
-        "ever compiles, or make T a dynamic (padded/masked) dimension so one compilation "
-        "serves every T."),
+        "T (4 shapes of the vmapped scan + eigh program, several seconds each on the shared "
+        "2 cores), which is comparable to the whole numpy loop. To close: enable jax's "
+        "persistent compilation cache (jax_compilation_cache_dir) so only the first run on a "
+        "machine compiles, and make T a padded, masked dimension (zero rows do not change "
+        "X^T X) so that one compilation serves every T."),
     "matmul_fraction": (
-        "At d = 2000 with T0 = 400 < d the generators use the dual (T0 x T0) solve, and the "
-        "downstream uses an eigendecomposition of a T x T Gram: eigh is LAPACK-bound "
-        "(tridiagonalisation is memory-bound BLAS-2, about half its flops) and runs far below "
-        "the matmul rate; the random-number generation of 2 T0 d normals per generation is "
-        "not counted as flops but costs time. To close: for L > 8 lams use Cholesky per lam "
-        "only when cheaper, or replace eigh by a Cholesky-based solve on the lam grid "
-        "batched as matmuls; generate normals in float32 and upcast."),
+        "At d = 2000 with T0 = 400 < d the generators use the dual 400 x 400 solve and the "
+        "downstream an eigendecomposition of the T x T Gram. LAPACK's eigh spends about half "
+        "its flops in memory-bound BLAS-2 tridiagonalisation and runs far below the matmul "
+        "rate; Cholesky and triangular solves on 400 x 400 are also below it, and the "
+        "2 T0 d normals per generation (threefry, not counted as flops) cost real time. To "
+        "close: replace the per-seed eigh by a Cholesky per lam when the Gram is small "
+        "(r^3/3 per lam, all BLAS-3), batch the triangular solves across seeds as matmuls, and "
+        "draw the chain from the Wishart route above."),
     "theory_seconds": (
-        "test_error solves kappa for each distinct (lam, T) with sums over d eigenvalues, so "
-        "the work is points x d x iterations; at d = 1e4 that is 1e8 x iterations flops in "
-        "numpy. To close: evaluate the sums in jax (jit, fused), or compress the spectrum "
-        "(group equal eigenvalues; a power-law spectrum's tail can be integrated)."),
+        "test_error builds (points x d) float64 arrays: 1e4 x 1e4 = 800 MB per temporary, so "
+        "the Newton iterations for kappa (_spectral._newton) and the sums in "
+        "_test_error_core are memory-bound numpy passes, about half of the time each "
+        "(cProfile). To close: process the points in cache-sized blocks, fuse the sums "
+        "(jax jit or a single pass per block), and compress the spectrum (a power law's "
+        "tail s_j = j^-beta can be replaced by a few hundred quadrature nodes, "
+        "Euler-Maclaurin), which cuts the d factor by ~20x."),
 }
 
 

@@ -45,6 +45,8 @@ def register(subparsers) -> None:
                         help="output directory (default: benchmarks/results/)")
     parser.add_argument("--note", default="", help="free text recorded with the results")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--markdown-from", type=Path, default=None, metavar="JSON",
+                        help="only re-render the Markdown of an existing results JSON")
     parser.set_defaults(func=run)
 
 
