@@ -170,15 +170,18 @@ def markdown(res: dict) -> str:
     lines += ["", "## 4. How cost grows", "",
               f"Base point {g['base']} (isotropic, T0 fixed, n = [0, N], 20 lams); one "
               "parameter doubled at a time. Time: the second (warm) call. Memory: peak resident "
-              "set of that call minus the resident set before it (Linux `VmHWM` after "
+              "set of a call minus the resident set before it (Linux `VmHWM` after "
               "resetting it through `/proc/self/clear_refs`; XLA's CPU buffers are in the "
-              "resident set, `memory_stats()` is empty on CPU).", "",
-              "| axis | values | warm s | peak RSS increase MB | time exponent | "
-              "memory exponent |", "|---|---|---|---|---|---|"]
+              "resident set, `memory_stats()` is empty on CPU), for the first call "
+              "(compilation included; the memory exponent is fitted on it) and the warm call "
+              "(often 0: the first call's freed memory stays resident and is reused).", "",
+              "| axis | values | warm s | peak RSS increase MB, first call | same, warm call "
+              "| time exponent | memory exponent |", "|---|---|---|---|---|---|---|"]
     for axis, a in g["axes"].items():
         pts = a["points"]
         lines.append(f"| {axis} | {', '.join(str(p[axis]) for p in pts)} | "
                      f"{', '.join(_f(p['warm_s']) for p in pts)} | "
+                     f"{', '.join(_f(p.get('first_peak_mb')) for p in pts)} | "
                      f"{', '.join(_f(p['peak_mb']) for p in pts)} | "
                      f"{_f(a['time_exponent'], 2)} | {_f(a['memory_exponent'], 2)} |")
     return "\n".join(lines) + "\n"
