@@ -174,7 +174,10 @@ def markdown(res: dict) -> str:
               "resetting it through `/proc/self/clear_refs`; XLA's CPU buffers are in the "
               "resident set, `memory_stats()` is empty on CPU), for the first call "
               "(compilation included; the memory exponent is fitted on it) and the warm call "
-              "(often 0: the first call's freed memory stays resident and is reused).", "",
+              "(often 0: the first call's freed memory stays resident and is reused). Points "
+              "run in one process, so a point can also reuse memory kept from earlier points: "
+              "the memory columns understate growth (a fresh process per point would not).",
+              "",
               "| axis | values | warm s | peak RSS increase MB, first call | same, warm call "
               "| time exponent | memory exponent |", "|---|---|---|---|---|---|---|"]
     for axis, a in g["axes"].items():
