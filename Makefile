@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
+# JAX's CPU LAPACK and numpy share OpenBLAS; its threads on top of XLA's oversubscribe the
+# cores and made batched Choleskys ~1000x slower in our benchmarks. Override if you like.
+export OPENBLAS_NUM_THREADS ?= 1
+
 .PHONY: demo test install install-test lint bench clean
 
 $(BIN)/python:
