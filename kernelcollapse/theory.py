@@ -53,6 +53,8 @@ __all__ = [
 
 # Generator rows (one per distinct (lam0, T0, n)) are held in memory at once.
 _MAX_GENERATOR_ELEMENTS = 1 << 25
+# Up to this many generator rows, one matrix product per block serves every pair.
+_FEW_GENERATOR_ROWS = 256
 
 
 class ErrorDecomposition(NamedTuple):
@@ -114,8 +116,9 @@ def kappa(lam, eigvals, T):
     Notes
     -----
     Solved by Newton's method in ``log kappa`` safeguarded by a bracket, all grid
-    points at once; equal eigenvalues are merged first, so ``d = 10**6`` isotropic
-    directions cost as much as one.  Accurate to a few ulps of the equation for
+    points at once, from a start interpolated in a table of ``df1`` (for 256
+    points or more); equal eigenvalues are merged first, so ``d = 10**6``
+    isotropic directions cost as much as one.  Accurate to a few ulps of the equation for
     ``lam`` from 0 (or ``1e-12``) upwards.
 
     References
@@ -380,28 +383,44 @@ def _test_error_core(spec, T, T0, n, lam, lam0, p, sigma, sigma0):
     f2_pt = np.empty(m)
     order = np.argsort(down_idx, kind="stable")
     bounds = np.searchsorted(down_idx[order], np.arange(down_keys.shape[0] + 1))
-    step = _sp.chunk_size(s.size)
-    for lo in range(0, down_keys.shape[0], step):
-        hi = min(lo + step, down_keys.shape[0])
-        Td = down_keys[lo:hi, 1]
-        k = k_all[lo:hi, None]
-        M = s / (s + k)
-        f2 = (M * M) @ c
+    # One pass over the spectrum: every sum is a product of M^2, M/(s+kappa) or M with
+    # fixed weights.  f2 = M^2.c and the bias needs (M/(s+kappa)).q; splitting
+    # Q.ag = M^2.(s ag) + (f2/e) kappa^2 (M/(s+kappa)).ag lets the collapse share those
+    # products instead of building Q, which would need f2 first (a second pass).
+    few = ag_rows.shape[0] <= _FEW_GENERATOR_ROWS
+    w_m2 = np.vstack([c, s * ag_rows]) if few else c[None, :]
+    w_sk = np.vstack([q, ag_rows]) if few else q[None, :]
+    w_m = s * b_rows if few and np.any(b_rows) else None
+    for rows, M, M2, sk in _sp.downstream_blocks(k_all, spec):
+        k = k_all[rows]
+        Td = down_keys[rows, 1]
+        by_m2 = _sp.products(M2, w_m2)
+        by_sk = _sp.products(sk, w_sk)
+        f2 = by_m2[:, 0]
         e = Td - f2
-        sk = M / (s + k)  # s/(s+kappa)^2, exact also at kappa = 0
-        bias_d = (k[:, 0] ** 2) * (sk @ q) * Td / e
+        bias_d = (k**2) * by_sk[:, 0] * Td / e
         var_d = sigma**2 * f2 / e
-        pts = order[bounds[lo] : bounds[hi]]
-        rows = down_idx[pts] - lo
-        bias[pts] = bias_d[rows]
-        var[pts] = var_d[rows]
-        f2_pt[pts] = f2[rows]
-        with_gen = pts[gen_idx[pts] >= 0]
-        if with_gen.size:
-            Q = s * M * M + (f2 / e)[:, None] * (k * k) * sk
-            sM = s * M
-            coll[with_gen] = _collapse_sums(
-                Q, sM, ag_rows, b_rows, down_idx[with_gen] - lo, gen_idx[with_gen]
+        pts = order[bounds[rows.start] : bounds[rows.stop]]
+        here = down_idx[pts] - rows.start
+        bias[pts] = bias_d[here]
+        var[pts] = var_d[here]
+        f2_pt[pts] = f2[here]
+        gen = gen_idx[pts] >= 0
+        if not np.any(gen):
+            continue
+        d_rows, g_rows = here[gen], gen_idx[pts[gen]]
+        alpha_k2 = (f2 / e) * k**2
+        if few:
+            pair = by_m2[:, 1:] + alpha_k2[:, None] * by_sk[:, 1:]
+            if w_m is not None:
+                pair -= 2.0 * _sp.products(M, w_m)
+            coll[pts[gen]] = pair[d_rows, g_rows]
+        else:
+            # Many generator rows: a product with all of them would waste most of its
+            # columns, so each (downstream, generator) pair gets its own dot product.
+            Q = s * M2 + alpha_k2[:, None] * sk
+            coll[pts[gen]] = np.einsum("pu,pu->p", Q[d_rows], ag_rows[g_rows]) - 2.0 * np.einsum(
+                "pu,pu->p", s * M[d_rows], b_rows[g_rows]
             )
 
     # (D): the synthetic fraction scales the (B) collapse by p^2 and adds a cross term.
@@ -411,16 +430,6 @@ def _test_error_core(spec, T, T0, n, lam, lam0, p, sigma, sigma0):
         cross = p[mixed] * (1 - p[mixed]) * U * f2_pt[mixed] / (T[mixed] - f2_pt[mixed])
         coll[mixed] = p[mixed] ** 2 * coll[mixed] + cross
     return bias + var + coll, bias, var, coll
-
-
-def _collapse_sums(Q, sM, ag_rows, b_rows, d_rows, g_rows):
-    """``sum_u Q (A_n + G_n - q) - 2 sum_u s M (B_n - q)`` for each (downstream, generator) pair."""
-    if ag_rows.shape[0] <= 256:
-        # Few generator rows: one matrix product per chunk serves every pair.
-        return (Q @ ag_rows.T - 2.0 * (sM @ b_rows.T))[d_rows, g_rows]
-    return np.einsum("pu,pu->p", Q[d_rows], ag_rows[g_rows]) - 2.0 * np.einsum(
-        "pu,pu->p", sM[d_rows], b_rows[g_rows]
-    )
 
 
 def generator_moments(eigvals, w0, *, T0, n, sigma0, lam0=0.0):

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernelcollapse import theory
+from kernelcollapse import _spectral, theory
 from kernelcollapse.cli import main as cli_main
 
 
@@ -341,6 +341,107 @@ def test_mixed_and_regime_checks_only_apply_where_generators_are_used():
     # n = 0: the generator settings are never read.
     res = theory.test_error(S, W, **{**OK, "n": 0, "T0": 20.5, "p": 0.3, "lam0": 0.0})
     assert np.isfinite(res.total)
+
+
+# ------------------------------------------------------ fast paths: tabulated kappa, blocks
+
+RNG_SPECTRUM = 10 ** np.random.default_rng(5).uniform(-8, 2, 400)
+GRID_SPECTRA = [theory.isotropic(300)[0], theory.power_law(500, 1.1, 0.5)[0],
+                theory.power_law(500, 3.0, 0.5)[0], RNG_SPECTRUM]
+
+
+def lam_T_grid(d, n_lam=25, n_T=20):
+    """Flat (lam, T) pairs with lam = 0 and T on both sides of d, never T = d."""
+    lam = np.r_[0.0, np.logspace(-9, 2, n_lam - 1)]
+    T = np.r_[np.geomspace(d / 20, 0.9 * d, n_T // 2), np.geomspace(1.1 * d, 50 * d, n_T // 2)]
+    L, TT = np.meshgrid(lam, T, indexing="ij")
+    return L.ravel(), TT.ravel()
+
+
+@pytest.mark.parametrize("s", GRID_SPECTRA, ids=["isotropic", "beta1.1", "beta3", "random"])
+def test_tabulated_kappa_matches_plain_newton(s, monkeypatch):
+    spec = _spectral.compress(s)
+    lam, T = lam_T_grid(s.size)  # 500 points: tabulated start
+    fast = _spectral.kappa(lam, T, spec)
+    monkeypatch.setattr(_spectral, "_TABULATE_MIN_POINTS", 10**9)
+    plain = _spectral.kappa(lam, T, spec)
+    assert fast.dtype == np.float64
+    np.testing.assert_array_equal(fast == 0, (lam == 0) & (T >= s.size))
+    np.testing.assert_allclose(fast, plain, rtol=1e-12, atol=0)
+    pos = fast > 0
+    res = fast - lam - fast * _spectral.df1(fast, spec) / T
+    assert np.all(np.abs(res[pos]) <= 1e-10 * fast[pos])
+
+
+def test_cubic_start_leaves_one_newton_pass(monkeypatch):
+    """Hermite start within 1e-8 of the root: Newton passes once over every point, no more."""
+    s, _ = theory.power_law(2000, 1.5, 0.5)
+    spec = _spectral.compress(s)
+    lam, T = (x.ravel() for x in np.meshgrid(np.logspace(-4, 1, 40), np.geomspace(200, 2e4, 40)))
+    sizes = []
+    dof = _spectral.degrees_of_freedom
+    monkeypatch.setattr(_spectral, "degrees_of_freedom", lambda k, sp: sizes.append(k.size)
+                        or dof(k, sp))
+    k = _spectral.kappa(lam, T, spec)
+    assert sizes[1:] == [lam.size]  # the table, then one pass over all points
+    assert sizes[0] < lam.size / 4
+    res = k - lam - k * _spectral.df1(k, spec) / T
+    assert np.all(np.abs(res) <= 1e-10 * k)
+
+
+def test_grid_matches_direct_formula_B():
+    """A grid big enough for the tabulated kappa and several blocks against (B) written out."""
+    s, w0 = theory.power_law(400, 1.5, 0.7)
+    lam = np.r_[0.0, np.logspace(-4, 1, 19)]
+    T = np.r_[np.geomspace(40, 360, 7), np.geomspace(440, 4000, 7)]
+    res = theory.test_error(s, w0, T=T, T0=900, n=3, lam=lam[:, None], sigma=0.4, sigma0=0.9)
+    for i, j in [(0, 0), (0, 13), (1, 6), (7, 7), (19, 0), (19, 13), (12, 3)]:
+        bias, var, coll = formula_B(s, w0, T=T[j], T0=900, n=3, lam=lam[i], sigma=0.4,
+                                    sigma0=0.9)
+        np.testing.assert_allclose([res.bias[i, j], res.variance[i, j], res.collapse[i, j]],
+                                   [bias, var, coll], rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("block", [1, 1000, 1 << 22])
+def test_blocks_and_product_paths_agree(block, monkeypatch):
+    """Block size (one point per block up to one block) and the gemm/einsum pair paths."""
+    s, w0 = theory.power_law(150, 1.5, 0.5)
+    kw = dict(T=np.geomspace(20, 2000, 24), T0=np.array([60.0, 400.0])[:, None, None],
+              n=np.array([0, 1, 4])[:, None, None, None], lam=np.logspace(-5, 1, 15)[:, None],
+              lam0=np.array([0.05, 0.0])[:, None, None], sigma=0.5, sigma0=0.8)
+    want = theory.test_error(s, w0, **kw)
+    monkeypatch.setattr(_spectral, "BLOCK_ELEMENTS", block)
+    got = theory.test_error(s, w0, **kw)
+    monkeypatch.setattr(theory, "_FEW_GENERATOR_ROWS", 0)  # one dot product per pair
+    per_pair = theory.test_error(s, w0, **kw)
+    for a, b, c in zip(want, got, per_pair):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(c, a, rtol=1e-12, atol=1e-300)
+    assert np.all(want.collapse[1:] != 0)
+
+
+def test_thin_products_equal_matrix_product():
+    rng = np.random.default_rng(0)
+    a = rng.random((7, 300))
+    for k in range(1, 6):
+        w = rng.random((k, 300))
+        np.testing.assert_allclose(_spectral.products(a, w), a @ w.T, rtol=1e-13)
+
+
+def test_float32_input_is_computed_in_float64():
+    s, w0 = theory.power_law(300, 1.5, 0.5)
+    s32, w32 = s.astype(np.float32), w0.astype(np.float32)
+    lam32 = np.logspace(-3, 0, 20, dtype=np.float32)[:, None]
+    kw = dict(T=np.arange(100.0, 700.0, 40.0), T0=1000, n=2, sigma=0.5, sigma0=1.0)
+    got = theory.test_error(s32, w32, lam=lam32, **kw)
+    want = theory.test_error(s32.astype(float), w32.astype(float), lam=lam32.astype(float), **kw)
+    for a, b in zip(got, want):
+        assert a.dtype == np.float64
+        np.testing.assert_allclose(a, b, rtol=1e-13)
+    k = theory.kappa(lam32, s32, kw["T"])
+    assert k.dtype == np.float64
+    np.testing.assert_allclose(k, theory.kappa(lam32.astype(float), s32.astype(float), kw["T"]),
+                               rtol=1e-14)
 
 
 # ---------------------------------------------------------------------------- problems/CLI
