@@ -2,18 +2,46 @@
 
 Nothing here validates its input; :func:`kernelcollapse.simulate` does that once.
 
-Random draws.  Every seed has its own key ``seed_key`` (a row of ``jax.random.split(key, seeds)``);
-from it, and from nothing else, come all the draws of that seed:
+Two samplers of the same process (the caller picks one per call, see ``simulate(sampler=...)``):
 
-- ``k_down, k_gen = split(seed_key)``;
-- downstream: ``A = normal(k_down, (T, d + 1))``, design ``Z = A[:, :d]``, noise ``E = A[:, d]``;
-- generation ``k = 0, 1, ...`` (the data that fits ``w_{k+1}``):
-  ``A_k = normal(fold_in(k_gen, k), (T0, d + 1))``, ``Z_k = A_k[:, :d]``, ``E_k = A_k[:, d]``.
+``rows``
+    every sample row is drawn, exactly as the process is written;
+``law``
+    the sufficient statistics the fits depend on are drawn from their exact finite-sample laws,
+    where those laws are known in closed form:
+
+    - least-squares generators in replace mode with ``T0 >= d``:
+      ``w_{k+1} - w_k = sigma0 S^{-1/2} (Z'Z)^{-1} Z'e``, ``Z ~ N(0, 1)^{T0 x d}``,
+      ``e ~ N(0, I_T0)``.  The law of ``x = (Z'Z)^{-1} Z'e`` is rotation invariant, and
+      ``u'(Z'Z)^{-1}u = |u|^2 / chi2_{T0-d+1}`` for a fixed ``u`` (the Schur complement of a
+      Wishart matrix), so ``x = g / sqrt(c)`` in law with ``g ~ N(0, I_d)`` and
+      ``c ~ chi2_{T0-d+1}`` independent: ``d + 1`` draws per generation instead of
+      ``T0 (d + 1)``, and no fit;
+    - the downstream data with ``T >= d`` and every row labelled by the same weights: the fit
+      needs only ``Z'Z ~ Wishart_d(T, I)`` and ``Z'E | Z'Z ~ N(0, Z'Z)``.  Bartlett:
+      ``Z'Z = L L'`` with ``L`` lower triangular, ``L_ii^2 ~ chi2_{T-i}`` (``i = 0..d-1``),
+      ``L_ij ~ N(0, 1)`` below the diagonal; then ``Z'E = L h``, ``h ~ N(0, I_d)``.  ``T`` only
+      enters the degrees of freedom, so one compilation serves every ``T >= d``.
+
+    Both are identities in law, not approximations (``tests/test_simulator.py`` checks them
+    against ``rows``), but they are not draw-for-draw equal to ``rows``.
+
+Random draws.  Every seed has its own key ``seed_key`` (a row of ``jax.random.split(key, seeds)``);
+from it, and from nothing else, come all the draws of that seed: ``k_down, k_gen =
+split(seed_key)``, then
+
+- ``rows`` downstream: ``A = normal(k_down, (T, d + 1))``, design ``Z = A[:, :d]``, noise
+  ``E = A[:, d]``; ``rows`` generation ``k = 0, 1, ...`` (the data that fits ``w_{k+1}``):
+  ``A_k = normal(fold_in(k_gen, k), (T0, d + 1))``;
+- ``law`` downstream: ``k_off, k_chi = split(k_down)``, ``v = normal(k_off, (d(d-1)/2 + d,))``
+  (the strict lower triangle of ``L`` row by row, then ``h``), ``L_ii^2 = chisquare(k_chi,
+  T - i)``; ``law`` generation ``k``: ``k_g, k_c = split(fold_in(k_gen, k))``,
+  ``g = normal(k_g, (d,))``, ``c = chisquare(k_c, T0 - d + 1)``.
 
 Features are ``X = Z * sqrt(s)`` (the eigenbasis of the covariance).  A seed's draws therefore do
 not depend on the chunk it is computed in, on ``max(n)``, or on the grid of ``lam``: the results
 for a seed are the same whatever the chunk size, and ``n = 2`` alone gives the same errors as the
-entry ``n = 2`` of a grid ``n = [0, 1, 2, 5]``.  :func:`seed_draws` produces exactly these draws
+entry ``n = 2`` of a grid ``n = [0, 1, 2, 5]``.  :func:`seed_draws` produces the ``rows`` draws
 for the numpy reference.
 """
 
@@ -25,11 +53,15 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import cho_factor, cho_solve
 
-# Generator solvers (static choice made by the caller):
+# Generator samplers (static choice made by the caller):
+#   "law":    exact law of the least-squares increment (replace, lam0 = 0, T0 >= d); T0 traced;
 #   "primal": Cholesky of the d x d matrix X^T X / m + lam0 I;
 #   "dual":   Cholesky of the T0 x T0 matrix X X^T / T0 + lam0 I, w = X^T alpha (T0 < d, replace);
 #   "pinv":   eigh of X^T X / m, pseudo-inverse (accumulate, lam0 = 0, T0 < d: minimum norm).
-GEN_SOLVERS = ("primal", "dual", "pinv")
+GEN_SAMPLERS = ("law", "primal", "dual", "pinv")
+# Downstream samplers: "wishart" (Bartlett factor of Z'Z, T >= d, all rows labelled by w_n;
+# T traced) or "rows" (the T x d design).
+DOWN_SAMPLERS = ("wishart", "rows")
 # Downstream solvers, on the d x d Gram X^T X / T when T >= d, on the T x T Gram X X^T / T when
 # T < d (the minimum-norm solution at lam = 0):
 #   "eigh":     one eigendecomposition serves every lam;
@@ -51,7 +83,7 @@ def _seed_keys(seed_key):
 
 @partial(jax.jit, static_argnames=("d", "T", "T0", "N"))
 def seed_draws(seed_key, *, d: int, T: int, T0: int, N: int):
-    """The draws of one seed, as used by :func:`simulate_chunk`.
+    """The ``rows`` draws of one seed, as used by :func:`simulate_chunk`.
 
     Returns ``(Z, E, Zg, Eg)`` with shapes ``(T, d)``, ``(T,)``, ``(N, T0, d)``, ``(N, T0)``.
     """
@@ -61,8 +93,22 @@ def seed_draws(seed_key, *, d: int, T: int, T0: int, N: int):
     return Z, E, Zg, Eg
 
 
+def _chain_law(k_gen, sqrt_s, w0, sigma0, T0, *, d, N):
+    """``w_0, ..., w_N`` of least-squares generators (replace, ``T0 >= d``) from their exact law:
+    ``w_n = w0 + sigma0 S^{-1/2} sum_{k<n} g_k / sqrt(c_k)``."""
+
+    def draw(k):
+        k_g, k_c = jax.random.split(jax.random.fold_in(k_gen, k))
+        g = jax.random.normal(k_g, (d,), dtype=jnp.float64)
+        return g, jax.random.chisquare(k_c, T0 - d + 1.0, dtype=jnp.float64)
+
+    g, c = jax.vmap(draw)(jnp.arange(N))
+    steps = (sigma0 / jnp.sqrt(c))[:, None] * g / sqrt_s
+    return jnp.concatenate([w0[None, :], w0 + jnp.cumsum(steps, axis=0)], axis=0)
+
+
 def _chain(k_gen, sqrt_s, w0, sigma0, lam0, *, d, T0, N, mode, gen_solver):
-    """Generator weights ``w_0 = w0, w_1, ..., w_N`` of one seed, shape ``(N + 1, d)``."""
+    """Generator weights ``w_0 = w0, ..., w_N`` of one seed from the ``rows``, ``(N + 1, d)``."""
     if N == 0:
         return w0[None, :]
     eye = jnp.eye(d, dtype=jnp.float64)
@@ -112,22 +158,43 @@ def _chain(k_gen, sqrt_s, w0, sigma0, lam0, *, d, T0, N, mode, gen_solver):
     return jnp.concatenate([w0[None, :], ws], axis=0)
 
 
-def _ridge_cholesky(X, Y, lam, *, T, d):
-    """Downstream ridge weights for one ``lam``, shape ``(d, Nn)``; primal or dual by shape."""
-    if T < d:
-        K = X @ X.T / T + lam * jnp.eye(T, dtype=jnp.float64)
-        return X.T @ cho_solve(cho_factor(K, lower=True), Y / T)
-    G = X.T @ X / T + lam * jnp.eye(d, dtype=jnp.float64)
-    return cho_solve(cho_factor(G, lower=True), X.T @ Y / T)
+def _bartlett(k_down, T, *, d):
+    """``(L, h)``: ``L L' ~ Wishart_d(T, I)`` (Bartlett) and ``h ~ N(0, I_d)``, from ``k_down``."""
+    k_off, k_chi = jax.random.split(k_down)
+    n_off = d * (d - 1) // 2
+    v = jax.random.normal(k_off, (n_off + d,), dtype=jnp.float64)
+    # Row i of the strict lower triangle holds v[i(i-1)/2 : i(i-1)/2 + i]; index n_off + d
+    # (past the end, filled with 0) elsewhere.  Built from iotas, so no d x d constant.
+    i = jnp.arange(d)[:, None]
+    j = jnp.arange(d)[None, :]
+    idx = jnp.where(j < i, i * (i - 1) // 2 + j, n_off + d)
+    L = jnp.concatenate([v, jnp.zeros((1,), jnp.float64)])[idx]
+    chi = jax.random.chisquare(k_chi, T - jnp.arange(d, dtype=jnp.float64), dtype=jnp.float64)
+    L = L + jnp.diag(jnp.sqrt(chi))
+    return L, v[n_off:]
 
 
-def _one_seed(seed_key, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, m_rows, *,
-              d, T, T0, N, mode, gen_solver, down_solver):
-    """Test errors of one seed, shape ``(len(n_idx), len(lams))``."""
-    k_down, k_gen = _seed_keys(seed_key)
-    W = _chain(k_gen, sqrt_s, w0, sigma0, lam0, d=d, T0=T0, N=N, mode=mode,
-               gen_solver=gen_solver)[n_idx]  # (Nn, d): w_n for each requested n
+def _errors_primal(G, B, sqrt_s, w0, lams, *, d, down_solver):
+    """Test errors ``(Nn, L)`` of the ridge fits ``(G + lam I)^{-1} B``, ``G = X'X/T`` (d x d),
+    ``B = X'Y/T`` (d x Nn)."""
+    if down_solver == "cholesky":  # one Cholesky per lam (cheapest for short lam grids)
+        eye = jnp.eye(d, dtype=jnp.float64)
+        R = jax.vmap(lambda lam: cho_solve(cho_factor(G + lam * eye, lower=True), B))(lams)
+        R = sqrt_s[None, :, None] * (R - w0[None, :, None])  # (L, d, Nn)
+        return jnp.sum(R * R, axis=1).T
+    mu, V = jnp.linalg.eigh(G)  # w_pred = V (V' B) / (mu + lam)
+    return _errors_eigen(mu, V.T @ B, sqrt_s[:, None] * V, sqrt_s, w0, lams)
 
+
+def _errors_eigen(mu, c, A, sqrt_s, w0, lams):
+    """``|A diag(1/(mu + lam)) c - sqrt_s w0|^2`` for every column of ``c`` and every lam."""
+    q = c[:, :, None] / (mu[:, None, None] + lams[None, None, :])  # (r, Nn, L)
+    r, Nn = c.shape
+    R = A @ q.reshape(r, -1) - (sqrt_s * w0)[:, None]  # Sigma^{1/2} (w_pred - w0)
+    return jnp.sum(R * R, axis=0).reshape(Nn, lams.shape[0])
+
+
+def _downstream_rows(k_down, W, sqrt_s, w0, lams, sigma, m_rows, *, d, T, down_solver):
     Z, E = _draw(k_down, T, d)
     X = Z * sqrt_s
     # Labels: the first m_rows rows by w_n, the others by the truth w0; noise shared across n.
@@ -135,36 +202,63 @@ def _one_seed(seed_key, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, m_rows, *,
     synthetic = (jnp.arange(T) < m_rows)[:, None]  # m_rows is traced: no recompile per p
     XW = jnp.where(synthetic, XW, (X @ w0)[:, None])
     Y = XW + sigma * E[:, None]  # (T, Nn)
+    if T >= d:
+        return _errors_primal(X.T @ X / T, X.T @ Y / T, sqrt_s, w0, lams, d=d,
+                              down_solver=down_solver)
+    if down_solver == "cholesky":
+        eye = jnp.eye(T, dtype=jnp.float64)
+        K = X @ X.T / T
 
-    if down_solver == "cholesky":  # one Cholesky per lam (cheapest for short lam grids)
-        R = jax.vmap(lambda lam: _ridge_cholesky(X, Y, lam, T=T, d=d))(lams)  # (L, d, Nn)
-        R = sqrt_s[None, :, None] * (R - w0[None, :, None])
-        return jnp.sum(R * R, axis=1).T  # (Nn, L)
-    if T < d:  # dual: X X^T / T = U diag(mu) U^T, w_pred = X^T U (U^T Y / T) / (mu + lam)
-        mu, U = jnp.linalg.eigh(X @ X.T / T)
-        c = U.T @ Y / T  # (T, Nn)
-        A = sqrt_s[:, None] * (X.T @ U)  # (d, T)
-    else:  # primal: X^T X / T = V diag(mu) V^T, w_pred = V (V^T X^T Y / T) / (mu + lam)
-        mu, V = jnp.linalg.eigh(X.T @ X / T)
-        c = V.T @ (X.T @ Y) / T  # (d, Nn)
-        A = sqrt_s[:, None] * V  # (d, d)
-    q = c[:, :, None] / (mu[:, None, None] + lams[None, None, :])  # (r, Nn, L)
-    r = q.shape[0]
-    R = A @ q.reshape(r, -1) - (sqrt_s * w0)[:, None]  # Sigma^{1/2} (w_pred - w0)
-    return jnp.sum(R * R, axis=0).reshape(W.shape[0], lams.shape[0])
+        def one(lam):  # dual: w = X' (X X'/T + lam I)^{-1} Y / T
+            return X.T @ cho_solve(cho_factor(K + lam * eye, lower=True), Y / T)
+
+        R = sqrt_s[None, :, None] * (jax.vmap(one)(lams) - w0[None, :, None])
+        return jnp.sum(R * R, axis=1).T
+    # dual: X X^T / T = U diag(mu) U^T, w_pred = X^T U (U^T Y / T) / (mu + lam)
+    mu, U = jnp.linalg.eigh(X @ X.T / T)
+    return _errors_eigen(mu, U.T @ Y / T, sqrt_s[:, None] * (X.T @ U), sqrt_s, w0, lams)
 
 
-@partial(jax.jit, static_argnames=("d", "T", "T0", "N", "mode", "gen_solver", "down_solver"))
-def simulate_chunk(keys, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, m_rows, *,
-                   d, T, T0, N, mode, gen_solver, down_solver):
+def _downstream_wishart(k_down, W, sqrt_s, w0, lams, sigma, T, *, d, down_solver):
+    L, h = _bartlett(k_down, T, d=d)
+    PL = sqrt_s[:, None] * L  # X'X = P L L' P, X'E = P L h with P = diag(sqrt_s)
+    G = PL @ PL.T / T
+    B = G @ W.T + (sigma / T) * (PL @ h)[:, None]
+    return _errors_primal(G, B, sqrt_s, w0, lams, d=d, down_solver=down_solver)
+
+
+def _one_seed(seed_key, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, m_rows, T, T0, *,
+              d, T_rows, T0_rows, N, mode, gen_sampler, down_sampler, down_solver):
+    """Test errors of one seed, shape ``(len(n_idx), len(lams))``."""
+    k_down, k_gen = _seed_keys(seed_key)
+    if gen_sampler == "law":
+        chain = _chain_law(k_gen, sqrt_s, w0, sigma0, T0, d=d, N=N)
+    else:
+        chain = _chain(k_gen, sqrt_s, w0, sigma0, lam0, d=d, T0=T0_rows, N=N, mode=mode,
+                       gen_solver=gen_sampler)
+    W = chain[n_idx]  # (Nn, d): w_n for each requested n
+    if down_sampler == "wishart":
+        return _downstream_wishart(k_down, W, sqrt_s, w0, lams, sigma, T, d=d,
+                                   down_solver=down_solver)
+    return _downstream_rows(k_down, W, sqrt_s, w0, lams, sigma, m_rows, d=d, T=T_rows,
+                            down_solver=down_solver)
+
+
+@partial(jax.jit, static_argnames=("d", "T_rows", "T0_rows", "N", "mode", "gen_sampler",
+                                   "down_sampler", "down_solver"))
+def simulate_chunk(keys, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, m_rows, T, T0, *,
+                   d, T_rows, T0_rows, N, mode, gen_sampler, down_sampler, down_solver):
     """Test errors for a chunk of seeds, shape ``(C, Nn, L)`` for ``keys`` of shape ``(C, 2)``.
 
-    One compilation serves every chunk of the same size (the caller pads the last chunk), every
-    value of ``sigma``, ``sigma0``, ``lam0``, ``m_rows`` (the number of downstream rows labelled
-    by ``w_n``), ``lams`` and ``n_idx`` of the same shapes.
+    ``T`` and ``T0`` are traced (they are only degrees of freedom for the ``law`` samplers);
+    ``T_rows`` and ``T0_rows`` are the static row counts of the ``rows`` samplers (0 where
+    unused).  One compilation serves every chunk of the same size (the caller pads the last
+    chunk), every value of ``sigma``, ``sigma0``, ``lam0``, ``m_rows`` (the number of downstream
+    rows labelled by ``w_n``), ``lams`` and ``n_idx`` of the same shapes, and every ``T`` (or
+    ``T0``) of a ``law`` sampler.
     """
-    fn = partial(_one_seed, d=d, T=T, T0=T0, N=N, mode=mode, gen_solver=gen_solver,
-                 down_solver=down_solver)
-    return jax.vmap(fn, in_axes=(0,) + (None,) * 8)(
-        keys, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, m_rows
+    fn = partial(_one_seed, d=d, T_rows=T_rows, T0_rows=T0_rows, N=N, mode=mode,
+                 gen_sampler=gen_sampler, down_sampler=down_sampler, down_solver=down_solver)
+    return jax.vmap(fn, in_axes=(0,) + (None,) * 10)(
+        keys, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, m_rows, T, T0
     )

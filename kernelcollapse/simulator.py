@@ -17,6 +17,7 @@ from kernelcollapse import _validate as v
 
 MODES = ("replace", "accumulate")
 BACKENDS = ("jax", "numpy")
+SAMPLERS = ("auto", "rows")
 
 # Up to this many lam values the downstream uses one Cholesky per lam, beyond it one eigh.
 CHOLESKY_MAX_LAMS = 8
@@ -45,7 +46,8 @@ class SimulationResult(NamedTuple):
 
 
 def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode="replace",
-             seeds=100, key=0, backend="jax", memory_budget=2 * 2**30) -> SimulationResult:
+             seeds=100, key=0, backend="jax", sampler="auto",
+             memory_budget=2 * 2**30) -> SimulationResult:
     r"""Simulate model collapse: a chain of ridge generators, then a downstream ridge.
 
     The process of the theory notes, in the eigenbasis of the covariance
@@ -74,6 +76,23 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
     (the downstream design and its noise are shared across ``n`` too), one eigendecomposition of
     the downstream Gram matrix serves every ``lam``.
 
+    Sampling.  With ``sampler="auto"`` (jax backend) the statistics the fits depend on are drawn
+    from their exact finite-sample laws where these are known, instead of drawing every sample:
+
+    - least-squares generators (``lam0 = 0``) in replace mode with ``T0 >= d``: the increment
+      ``w_{k+1} - w_k = sigma0 Sigma^{-1/2} (Z^T Z)^{-1} Z^T e`` is, in law,
+      ``sigma0 Sigma^{-1/2} g / sqrt(c)`` with ``g ~ N(0, I_d)`` and ``c ~ chi2(T0 - d + 1)``
+      independent (rotation invariance plus the Schur complement of a Wishart matrix);
+    - the downstream data when ``T >= d`` and all ``T`` rows carry the same labelling
+      (``p = 1``, or ``p`` rounding to no synthetic row): ``Z^T Z`` is drawn by the Bartlett
+      decomposition of ``Wishart_d(T, I)`` and ``Z^T E`` given it as ``N(0, Z^T Z)``.
+
+    These are identities in law (the same process, the same distribution of every seed's
+    errors, checked against ``sampler="rows"`` in the tests), not approximations; they cut the
+    cost of a generation from ``O(T0 d^2)`` to ``O(d)`` and make one compilation serve every
+    ``T >= d``.  ``sampler="rows"`` draws every sample row as the process is written (the
+    ``numpy`` backend always does).  The two samplers give different draws for the same key.
+
     Parameters
     ----------
     eigvals : array_like, shape (d,)
@@ -98,10 +117,13 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
         Number of independent repetitions, ``>= 2``.
     key : int or jax PRNG key
         Master key: seed ``i`` uses row ``i`` of ``jax.random.split(key, seeds)``.  The results
-        for a given key do not depend on ``memory_budget`` (the chunking) nor on the backend.
+        for a given key and sampler do not depend on ``memory_budget`` (the chunking).
     backend : {"jax", "numpy"}
         ``"jax"``: jit-compiled, vmapped over seeds.  ``"numpy"``: a plain numpy loop on the
-        identical draws (slow; a reference for the tests).
+        identical draws as ``backend="jax", sampler="rows"`` (slow; a reference for the tests).
+    sampler : {"auto", "rows"}, default "auto"
+        ``"auto"``: exact laws of the sufficient statistics where they apply (see Sampling);
+        ``"rows"``: every sample row drawn.  The numpy backend always draws rows.
     memory_budget : float, default 2 GiB
         Bytes of working memory; the seeds are processed in equal chunks sized to fit it.
 
@@ -137,6 +159,8 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
     seeds = v.integer("seeds", seeds, minimum=2)
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
     memory_budget = v.scalar("memory_budget", memory_budget, check=v.positive)
     seed_keys = _seed_keys(key, seeds)
 
@@ -154,7 +178,8 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
                                 lam0, T=T, T0=T0, mode=mode, m_rows=m_rows)
     else:
         errors = _simulate_jax(seed_keys, s, w0, lam_flat, n_idx, sigma, sigma0, lam0, T=T,
-                               T0=T0, N=N, mode=mode, m_rows=m_rows, memory_budget=memory_budget)
+                               T0=T0, N=N, mode=mode, m_rows=m_rows, sampler=sampler,
+                               memory_budget=memory_budget)
     errors = errors.reshape(ns.shape + lams.shape + (seeds,))
     mean = errors.mean(axis=-1)
     stderr = errors.std(axis=-1, ddof=1) / np.sqrt(seeds)
@@ -188,20 +213,31 @@ def _seed_keys(key, seeds: int):
     return jax.random.split(master, seeds)
 
 
-def _gen_solver(d: int, T0: int, lam0: float, mode: str) -> str:
-    if T0 >= d:
-        return "primal"
-    if mode == "replace":
-        return "dual"
-    return "primal" if lam0 > 0 else "pinv"
+def _samplers(d: int, T: int, T0: int, N: int, lam0: float, mode: str, m_rows: int,
+              sampler: str) -> tuple[str, str]:
+    """(generator sampler, downstream sampler) of :mod:`kernelcollapse._simulator_jax`."""
+    exact = sampler == "auto"
+    if N == 0 or (exact and mode == "replace" and lam0 == 0 and T0 >= d):
+        gen = "law"  # with N = 0 there is no generation: the cheapest program
+    elif T0 >= d:
+        gen = "primal"
+    elif mode == "replace":
+        gen = "dual"
+    else:
+        gen = "primal" if lam0 > 0 else "pinv"
+    down = "wishart" if exact and T >= d and m_rows in (0, T) else "rows"
+    return gen, down
 
 
-def seed_bytes(d: int, T: int, T0: int, N: int, Nn: int, L: int) -> float:
+def seed_bytes(d: int, T: int, T0: int, N: int, Nn: int, L: int, *, gen: str = "primal",
+               down: str = "rows") -> float:
     """Estimated peak working memory of one seed, in bytes (float64, with a safety factor)."""
     r = min(T, d)
+    chain = 2 * (N + 1) * d if gen == "law" else (
+        2 * T0 * d + 4 * d * d + 3 * min(T0, d) ** 2 + (N + 1) * d)
+    rows = 3 * d * d if down == "wishart" else 2 * T * d + 2 * T * Nn
     words = (
-        2 * T0 * d + 4 * d * d + 3 * min(T0, d) ** 2 + (N + 1) * d  # chain
-        + 2 * T * d + 3 * r * r + d * r + (r + d) * Nn * L + 2 * T * Nn  # downstream
+        chain + rows + 3 * r * r + d * r + (r + d) * Nn * L  # downstream
         + (L * (r * r + d * Nn) if L <= CHOLESKY_MAX_LAMS else 0)  # one Cholesky per lam
     )
     return 8.0 * _MEMORY_SAFETY * words
@@ -216,7 +252,7 @@ def chunk_size(seeds: int, per_seed: float, memory_budget: float, n_devices: int
 
 
 def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, T, T0, N, mode, m_rows,
-                  memory_budget):
+                  sampler, memory_budget):
     import jax
     import jax.numpy as jnp
 
@@ -225,8 +261,9 @@ def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, T, T0, 
     d = s.shape[0]
     seeds = seed_keys.shape[0]
     devices = jax.devices()
-    size = chunk_size(seeds, seed_bytes(d, T, T0, N, n_idx.size, lams.size), memory_budget,
-                      len(devices))
+    gen, down = _samplers(d, T, T0, N, lam0, mode, m_rows, sampler)
+    per_seed = seed_bytes(d, T, T0, N, n_idx.size, lams.size, gen=gen, down=down)
+    size = chunk_size(seeds, per_seed, memory_budget, len(devices))
     n_chunks = math.ceil(seeds / size)
     pad = n_chunks * size - seeds
     if pad:  # pad with copies of the first key so that one compiled function serves all chunks
@@ -238,8 +275,10 @@ def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, T, T0, 
         sharding = NamedSharding(Mesh(np.array(devices), ("seeds",)), PartitionSpec("seeds"))
     args = (jnp.asarray(np.sqrt(s)), jnp.asarray(w0), jnp.asarray(lams, dtype=jnp.float64),
             jnp.asarray(n_idx, dtype=jnp.int32), jnp.float64(sigma), jnp.float64(sigma0),
-            jnp.float64(lam0), jnp.int32(m_rows))
-    static = dict(d=d, T=T, T0=T0, N=N, mode=mode, gen_solver=_gen_solver(d, T0, lam0, mode),
+            jnp.float64(lam0), jnp.int32(m_rows), jnp.float64(T), jnp.float64(T0))
+    # Static row counts only where rows are drawn: a law sampler compiles once for every T, T0.
+    static = dict(d=d, T_rows=0 if down == "wishart" else T, T0_rows=0 if gen == "law" else T0,
+                  N=N, mode=mode, gen_sampler=gen, down_sampler=down,
                   down_solver="cholesky" if lams.size <= CHOLESKY_MAX_LAMS else "eigh")
     out = []
     for i in range(n_chunks):
