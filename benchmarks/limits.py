@@ -1,20 +1,21 @@
 """Parts 2-4 of issue 6: flop model and matmul rate, theory throughput, growth of cost.
 
-Flop model (multiply-add = 2 flops, float64; what the simulator's algorithm performs, read off
-:mod:`kernelcollapse._simulator_jax`; random-number generation, scaling by ``sqrt(s)`` and other
-O(size) work are not counted).  Per seed and call, with ``N = max(n)``, ``Nn = len(n)``,
-``L = len(lam)``:
+Flop model (multiply-add = 2 flops, float64; what the simulator's algorithm performs with its
+default ``sampler="auto"``, read off :mod:`kernelcollapse._simulator_jax`; random-number
+generation, scaling by ``sqrt(s)`` and other O(size) work are not counted).  Per seed and call,
+with ``N = max(n)``, ``Nn = len(n)``, ``L = len(lam)``, replace mode, least-squares generators:
 
-- each of the ``N`` least-squares generations (replace mode) on ``T0 x d`` data:
-  ``X w``: ``2 T0 d``; primal (``T0 >= d``): Gram ``2 T0 d^2``, ``X^T Y`` ``2 T0 d``, Cholesky
-  ``d^3/3``, solve ``2 d^2``; dual (``T0 < d``): Gram ``2 T0^2 d``, Cholesky ``T0^3/3``, solve
-  ``2 T0^2``, ``X^T alpha`` ``2 T0 d``;
-- downstream, ``T x d``: labels ``2 T d Nn``; with ``L > 8`` one eigendecomposition of the
-  ``r x r`` Gram (``r = min(T, d)``): Gram ``2 T d r``, eigh ``4 r^3`` (tridiagonal reduction
-  ``4/3 r^3`` plus back-transformation ``~2 r^3`` plus divide and conquer), projections
-  ``2 T d Nn + 2 r^2 Nn`` (primal) or ``2 T^2 Nn + 2 d T^2`` (dual), prediction
-  ``2 d r Nn L``; with ``L <= 8``: per ``lam`` a Cholesky ``r^3/3`` and solves ``~4 r Nn + ...``
-  after the same Gram (``2 T d r`` per lam, as the code forms it per lam).
+- each of the ``N`` generations: with ``T0 >= d`` the exact-law increment ``g / sqrt(c)``,
+  ``3 d``; with ``T0 < d`` (minimum norm, rows drawn): ``X w`` ``2 T0 d``, Gram ``2 T0^2 d``,
+  Cholesky ``T0^3/3``, solve ``2 T0^2``, ``X^T alpha`` ``2 T0 d``;
+- downstream with ``T >= d`` (Bartlett factor ``L``): ``(PL)(PL)^T`` ``2 d^3`` (a full matmul),
+  ``PL h`` ``2 d^2``, ``G W^T`` ``2 d^2 Nn``; with ``T < d`` (rows): labels ``2 T d Nn``, Gram
+  ``2 T^2 d``;
+- then, with ``L > 8``, one eigendecomposition of the ``r x r`` Gram (``r = min(T, d)``)
+  ``4 r^3`` (tridiagonal reduction ``4/3 r^3`` plus back-transformation ``~2 r^3`` plus divide
+  and conquer), projections ``2 r^2 Nn`` (primal) or ``2 T^2 Nn + 2 d T^2`` (dual),
+  prediction ``2 d r Nn L``; with ``L <= 8``: per ``lam`` a Cholesky ``r^3/3`` and solves
+  ``4 r^2 Nn``.
 """
 
 from __future__ import annotations
@@ -33,17 +34,20 @@ def simulate_flops(*, d: int, T: int, T0: int, ns, L: int, seeds: int) -> float:
     """Flops of one :func:`simulate` call under the model of this module's docstring."""
     N, Nn = max(ns), len(ns)
     if T0 >= d:
-        gen = 2 * T0 * d + 2 * T0 * d * d + 2 * T0 * d + d**3 / 3 + 2 * d * d
+        gen = 3 * d
     else:
         gen = 2 * T0 * d + 2 * T0 * T0 * d + T0**3 / 3 + 2 * T0 * T0 + 2 * T0 * d
     r = min(T, d)
-    down = 2 * T * d * Nn
-    if L > CHOLESKY_MAX_LAMS:
-        down += 2 * T * d * r + 4 * r**3 + 2 * d * r * Nn * L + 2 * d * Nn * L
-        down += (2 * T * d * Nn + 2 * r * r * Nn) if T >= d else (2 * T * T * Nn + 2 * d * T * T)
+    if T >= d:
+        down = 2 * d**3 + 2 * d * d + 2 * d * d * Nn
+        proj = 2 * d * d * Nn
     else:
-        per_lam = 2 * T * d * r + r**3 / 3 + 4 * r * r * Nn + 2 * T * d * Nn + 2 * d * Nn
-        down += L * per_lam
+        down = 2 * T * d * Nn + 2 * T * T * d
+        proj = 2 * T * T * Nn + 2 * d * T * T
+    if L > CHOLESKY_MAX_LAMS:
+        down += 4 * r**3 + proj + 2 * d * r * Nn * L + 2 * d * Nn * L
+    else:
+        down += L * (r**3 / 3 + 4 * r * r * Nn + 2 * d * Nn)
     return float(seeds * (N * gen + down))
 
 

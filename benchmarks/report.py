@@ -14,42 +14,39 @@ THEORY_D = 10_000
 # only for a missed target, next to the measured shortfall).
 WHY = {
     "warm_ratio": (
-        "Both sides run the same LAPACK/BLAS on 200 x 200 and 400 x 200 matrices, so the "
-        "speed-up can only come from doing less work. Per (T, seed) the numpy loop does 18 "
-        "least-squares fits (sum of n over the grid; `lstsq` is an SVD, ~4 T0 d^2 + 22 d^3 "
-        "~ 0.24 Gflop each) and 100 ridge solves; the simulator does 10 Cholesky fits "
-        "(one chain up to max(n) serves every n, ~0.035 Gflop each) and one eigh for all 20 "
-        "lams: about 10x less arithmetic, which bounds the warm ratio near 10 at equal rates. "
-        "To close: stop simulating the chain sample by sample. For least-squares generators "
-        "with T0 > d, w_{k+1} - w_k = Sigma^{-1/2} (Z^T Z)^{-1} Z^T e, which given the Wishart "
-        "matrix W = Z^T Z = L L^T (Bartlett: d(d+1)/2 normals, no T0 x d draw) is "
-        "Sigma^{-1/2} sigma0 L^{-T} g, g ~ N(0, I_d): O(d^2) per generation instead of "
-        "2 T0 d^2 plus 2 T0 d normals; the downstream Gram and X^T E can be drawn the same "
-        "way for T >= d. That removes ~90% of the simulator's work at d = 200."),
+        "The chain is no longer simulated sample by sample: least-squares generators with "
+        "T0 >= d draw each increment from its exact law (d + 1 numbers, no fit), and the "
+        "downstream with T >= d draws the Bartlett factor of Z^T Z instead of the T x d design "
+        "(kernelcollapse._simulator_jax). What remains per (T, seed) is one eigendecomposition "
+        "of the 200 x 200 Gram (LAPACK syevd, ~2 ms on this CPU, half BLAS-2), the Bartlett "
+        "draws and L L^T, and the prediction for 5 n x 20 lam: the eigh is about half the warm "
+        "time, and XLA runs the batch of eighs on one core. To close: run the seed batch on "
+        "both cores (two host devices, XLA_FLAGS=--xla_force_host_platform_device_count=2, "
+        "which simulate already shards over; a library cannot set it after jax is imported), "
+        "or replace eigh by a tridiagonal reduction plus tridiagonal solves per lam."),
     "cold_ratio": (
-        "A cold run pays the interpreter, the jax import and one XLA compilation per distinct "
-        "T (4 shapes of the vmapped scan + eigh program, several seconds each on the shared "
-        "2 cores), which is comparable to the whole numpy loop. To close: enable jax's "
-        "persistent compilation cache (jax_compilation_cache_dir) so only the first run on a "
-        "machine compiles, and make T a padded, masked dimension (zero rows do not change "
-        "X^T X) so that one compilation serves every T."),
+        "A cold run pays the interpreter, the jax import and the XLA compilation of two "
+        "programs (the Bartlett program serves every T >= d, a rows program T = 100 < d). "
+        "Each takes ~5 s to compile on these 2 cores, most of it LLVM code generation for the "
+        "threefry and gamma (chi-square) samplers; with compiler option "
+        "xla_backend_optimization_level=0 it is ~2 s, but the warm run is ~40% slower. To "
+        "close: jax's persistent compilation cache (jax_compilation_cache_dir; a global JAX "
+        "setting left to the user) removes the compilation from every run after the first on "
+        "a machine; a padded T < d path inside the Bartlett program would leave one "
+        "compilation."),
     "matmul_fraction": (
-        "At d = 2000 with T0 = 400 < d the generators use the dual 400 x 400 solve and the "
-        "downstream an eigendecomposition of the T x T Gram. LAPACK's eigh spends about half "
-        "its flops in memory-bound BLAS-2 tridiagonalisation and runs far below the matmul "
-        "rate; Cholesky and triangular solves on 400 x 400 are also below it, and the "
-        "2 T0 d normals per generation (threefry, not counted as flops) cost real time. To "
-        "close: replace the per-seed eigh by a Cholesky per lam when the Gram is small "
-        "(r^3/3 per lam, all BLAS-3), batch the triangular solves across seeds as matmuls, and "
-        "draw the chain from the Wishart route above."),
+        "At d = 2000 with T0 = 400 < d the generators are minimum-norm least squares (no "
+        "exact-law shortcut: the row space of X is needed), so each generation draws the "
+        "400 x 2001 normals (threefry, not counted as flops), forms the 400 x 400 dual Gram and "
+        "solves it by Cholesky; the downstream (T < d) eigendecomposes the T x T Gram. "
+        "The normals and LAPACK's eigh and Cholesky (partly BLAS-2) run below the matmul "
+        "rate. To close: a faster bit generator for the normals, a Cholesky per lam instead "
+        "of eigh when the Gram is small, and the triangular solves batched across seeds as "
+        "matmuls."),
     "theory_seconds": (
-        "test_error builds (points x d) float64 arrays: 1e4 x 1e4 = 800 MB per temporary, so "
-        "the Newton iterations for kappa (_spectral._newton) and the sums in "
-        "_test_error_core are memory-bound numpy passes, about half of the time each "
-        "(cProfile). To close: process the points in cache-sized blocks, fuse the sums "
-        "(jax jit or a single pass per block), and compress the spectrum (a power law's "
-        "tail s_j = j^-beta can be replaced by a few hundred quadrature nodes, "
-        "Euler-Maclaurin), which cuts the d factor by ~20x."),
+        "test_error works in cache-sized blocks with one pass over the spectrum per block; "
+        "kappa starts from a cubic interpolation of a table of df1 and its derivative, so one "
+        "Newton pass confirms almost every point."),
 }
 
 
@@ -148,8 +145,9 @@ def markdown(res: dict) -> str:
 
     lines += ["", "## 2. Distance to the limit", "",
               "Flops counted with the model in `benchmarks/limits.py` (the algorithm the "
-              "simulator runs: Gram products 2·T0·d² per primal generation or 2·T0²·d dual, "
-              "Cholesky r³/3, eigh 4r³, matmuls 2mnk; random-number generation not counted). "
+              "simulator runs with its default sampler: 3d per exact-law generation (T0 ≥ d) "
+              "or dual Gram 2·T0²·d plus Cholesky T0³/3 (T0 < d), Bartlett Gram 2d³ (T ≥ d), "
+              "eigh 4r³, matmuls 2mnk; random-number generation not counted). "
               "Matmul rate: best of 5 jitted float64 d x d @ d x d products in jax, same run.",
               "", "| d | seeds | seconds | Gflop | achieved Gflop/s | matmul Gflop/s | fraction |",
               "|---|---|---|---|---|---|---|"]
