@@ -19,10 +19,11 @@ MODES = ("replace", "accumulate")
 BACKENDS = ("jax", "numpy")
 SAMPLERS = ("auto", "rows")
 
-# Up to this many lam values the downstream uses one Cholesky per lam, beyond it one eigh.
+# Up to this many lam values the downstream uses one Cholesky per lam, beyond it one
+# tridiagonal reduction.
 CHOLESKY_MAX_LAMS = 8
 
-# Safety factor on the estimated live memory of one seed (XLA temporaries, eigh workspaces).
+# Safety factor on the estimated live memory of one seed (XLA temporaries, LAPACK workspaces).
 _MEMORY_SAFETY = 2.0
 
 
@@ -73,8 +74,9 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
       sample).
 
     The work is shared across the grid: one chain per seed up to ``max(n)`` serves every ``n``
-    (the downstream design and its noise are shared across ``n`` too), one eigendecomposition of
-    the downstream Gram matrix serves every ``lam``.
+    (the downstream design and its noise are shared across ``n`` too), one tridiagonal reduction
+    ``G = Q Tr Q'`` of the downstream Gram matrix serves every ``lam`` (each ``lam`` is then a
+    tridiagonal solve; up to 8 values of ``lam`` a Cholesky each is cheaper).
 
     Sampling.  With ``sampler="auto"`` (jax backend) the statistics the fits depend on are drawn
     from their exact finite-sample laws where these are known, instead of drawing every sample:
@@ -261,6 +263,12 @@ def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, T, T0, 
     d = s.shape[0]
     seeds = seed_keys.shape[0]
     devices = jax.devices()
+    if devices[0].platform == "cpu":
+        # Host "devices" (XLA_FLAGS=--xla_force_host_platform_device_count) share one thread
+        # pool: with the seeds sharded over them, the gamma sampler's while loop next to a
+        # LAPACK sytrd/syevd deadlocks XLA's CPU runtime (jax 0.10, from 5 seeds per device).
+        # They only split the same cores: run on one.
+        devices = devices[:1]
     gen, down = _samplers(d, T, T0, N, lam0, mode, m_rows, sampler)
     per_seed = seed_bytes(d, T, T0, N, n_idx.size, lams.size, gen=gen, down=down)
     size = chunk_size(seeds, per_seed, memory_budget, len(devices))
@@ -279,7 +287,7 @@ def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, T, T0, 
     # Static row counts only where rows are drawn: a law sampler compiles once for every T, T0.
     static = dict(d=d, T_rows=0 if down == "wishart" else T, T0_rows=0 if gen == "law" else T0,
                   N=N, mode=mode, gen_sampler=gen, down_sampler=down,
-                  down_solver="cholesky" if lams.size <= CHOLESKY_MAX_LAMS else "eigh")
+                  down_solver="cholesky" if lams.size <= CHOLESKY_MAX_LAMS else "tridiagonal")
     out = []
     for i in range(n_chunks):
         keys = seed_keys[i * size:(i + 1) * size]

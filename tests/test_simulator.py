@@ -28,6 +28,7 @@ W_SMALL = RNG_SPEC.normal(size=10)
         # Cases grouped by shape so that they share compiled functions (p and lam0 are traced).
         dict(T=16, T0=25, lam0=0.0, mode="replace", L=3),  # LS generators, T > d downstream
         dict(T=16, T0=25, lam0=0.0, mode="accumulate", L=3, p=0.6),  # accumulate LS, mixed
+        dict(T=16, T0=25, lam0=0.0, mode="replace", L=9),  # primal tridiagonal downstream
         dict(T=7, T0=6, lam0=0.0, mode="replace", L=9),  # minimum-norm generators and downstream
         dict(T=7, T0=6, lam0=0.2, mode="replace", p=0.4, L=9),  # ridge generators (dual), mixed
         dict(T=7, T0=6, lam0=0.0, mode="accumulate", L=9),  # accumulate, minimum norm (pinv)
@@ -35,8 +36,9 @@ W_SMALL = RNG_SPEC.normal(size=10)
     ],
 )
 def test_jax_matches_numpy(kw):
-    """Same draws, same process: the JAX core (Cholesky; one eigh for L > 8 lams) against
-    numpy's solve/lstsq loop, to 1e-8 relative."""
+    """Same draws, same process: the JAX core (Cholesky; for L > 8 lams one tridiagonal
+    reduction, of X'X for T >= d and of X X' for T < d) against numpy's solve/lstsq loop, to
+    1e-8 relative."""
     kw = dict(kw)
     args = dict(n=[0, 1, 3, 2], lam=np.linspace(0.0, 1.0, kw.pop("L")), sigma=0.5, sigma0=0.7,
                 seeds=3, key=11, **kw)
@@ -63,6 +65,35 @@ def test_chunk_size_does_not_change_results():
     # n = 2 alone equals the n = 2 entry of the grid: per-seed draws do not depend on the grid.
     one = simulate(S_SMALL, W_SMALL, n=2, lam=0.1, **SMALL)
     np.testing.assert_allclose(one.errors, whole.errors[1, 1], rtol=1e-12)
+
+
+_TWO_HOST_DEVICES = """
+import json, numpy as np, jax, kernelcollapse as kc
+assert len(jax.devices()) == 2
+eigvals, w0 = kc.isotropic(50)
+r = kc.simulate(eigvals, w0, T=100, T0=60, n=[0, 1], lam=np.logspace(-3, 0, 12), sigma=0.5,
+                sigma0=1.0, seeds=10, key=0)
+print(json.dumps(r.errors.tolist()))
+"""
+
+
+def test_two_host_devices_do_not_hang():
+    # With the seeds sharded over two host CPU devices, jax 0.10's CPU runtime deadlocked on the
+    # Bartlett program (a while loop next to LAPACK sytrd) from 5 seeds per device; simulate
+    # must run such a process on one device and give the single-device numbers.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    proc = subprocess.run([sys.executable, "-c", _TWO_HOST_DEVICES], env=env, timeout=180,
+                          capture_output=True, text=True, check=True)
+    errors = np.array(json.loads(proc.stdout.strip().splitlines()[-1]))
+    eigvals, w0 = isotropic(50)
+    here = simulate(eigvals, w0, T=100, T0=60, n=[0, 1], lam=np.logspace(-3, 0, 12), sigma=0.5,
+                    sigma0=1.0, seeds=10, key=0)
+    np.testing.assert_allclose(errors, here.errors, rtol=1e-12)
 
 
 def test_shapes_and_scalars():
