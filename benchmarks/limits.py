@@ -11,9 +11,9 @@ with ``N = max(n)``, ``Nn = len(n)``, ``L = len(lam)``, replace mode, least-squa
 - downstream with ``T >= d`` (Bartlett factor ``L``): ``(PL)(PL)^T`` ``2 d^3`` (a full matmul),
   ``PL h`` ``2 d^2``, ``G W^T`` ``2 d^2 Nn``; with ``T < d`` (rows): labels ``2 T d Nn``, Gram
   ``2 T^2 d``;
-- then, with ``L > 8``, one eigendecomposition of the ``r x r`` Gram (``r = min(T, d)``)
-  ``4 r^3`` (tridiagonal reduction ``4/3 r^3`` plus back-transformation ``~2 r^3`` plus divide
-  and conquer), projections ``2 r^2 Nn`` (primal) or ``2 T^2 Nn + 2 d T^2`` (dual),
+- then, with ``L > 8``, one tridiagonal reduction of the ``r x r`` Gram (``r = min(T, d)``)
+  ``4/3 r^3`` (sytrd) and its ``Q`` ``4/3 r^3`` (orgtr), projections ``2 r^2 Nn`` (primal) or
+  ``2 T^2 Nn + 2 d T^2`` (dual), per ``lam`` and column a tridiagonal solve ``~8 r``,
   prediction ``2 d r Nn L``; with ``L <= 8``: per ``lam`` a Cholesky ``r^3/3`` and solves
   ``4 r^2 Nn``.
 """
@@ -45,7 +45,7 @@ def simulate_flops(*, d: int, T: int, T0: int, ns, L: int, seeds: int) -> float:
         down = 2 * T * d * Nn + 2 * T * T * d
         proj = 2 * T * T * Nn + 2 * d * T * T
     if L > CHOLESKY_MAX_LAMS:
-        down += 4 * r**3 + proj + 2 * d * r * Nn * L + 2 * d * Nn * L
+        down += 8 / 3 * r**3 + proj + 8 * r * Nn * L + 2 * d * r * Nn * L + 2 * d * Nn * L
     else:
         down += L * (r**3 / 3 + 4 * r * r * Nn + 2 * d * Nn)
     return float(seeds * (N * gen + down))

@@ -17,32 +17,38 @@ WHY = {
         "The chain is no longer simulated sample by sample: least-squares generators with "
         "T0 >= d draw each increment from its exact law (d + 1 numbers, no fit), and the "
         "downstream with T >= d draws the Bartlett factor of Z^T Z instead of the T x d design "
-        "(kernelcollapse._simulator_jax). What remains per (T, seed) is one eigendecomposition "
-        "of the 200 x 200 Gram (LAPACK syevd, ~2 ms on this CPU, half BLAS-2), the Bartlett "
-        "draws and L L^T, and the prediction for 5 n x 20 lam: the eigh is about half the warm "
-        "time, and XLA runs the batch of eighs on one core. To close: run the seed batch on "
-        "both cores (two host devices, XLA_FLAGS=--xla_force_host_platform_device_count=2, "
-        "which simulate already shards over; a library cannot set it after jax is imported), "
-        "or replace eigh by a tridiagonal reduction plus tridiagonal solves per lam."),
+        "(kernelcollapse._simulator_jax); the 20 lam share one tridiagonal reduction of the "
+        "Gram (LAPACK sytrd + orgtr, no eigenvectors) and one tridiagonal solve each. What "
+        "remains per (T >= d, seed), measured at d = 200: the reduction and Q ~1.7 ms "
+        "(BLAS-2 half, one core), the d(d+1)/2 Bartlett normals ~0.9 ms (threefry + erfinv "
+        "in float64), L L^T ~0.5 ms, the tridiagonal solves and the prediction for 5 n x 20 lam "
+        "~0.6 ms. XLA runs the batch of LAPACK calls on one core; sharding the seeds over two "
+        "host devices (XLA_FLAGS=--xla_force_host_platform_device_count=2) deadlocks jax "
+        "0.10's CPU runtime on this program, so simulate does not. To close: a cheaper "
+        "float64 normal transform for the Bartlett draws, L L^T as a triangular product "
+        "(half the flops), and the second core for the LAPACK batch."),
     "cold_ratio": (
-        "A cold run pays the interpreter, the jax import and the XLA compilation of two "
-        "programs (the Bartlett program serves every T >= d, a rows program T = 100 < d). "
-        "Each takes ~5 s to compile on these 2 cores, most of it LLVM code generation for the "
-        "threefry and gamma (chi-square) samplers; with compiler option "
-        "xla_backend_optimization_level=0 it is ~2 s, but the warm run is ~40% slower. To "
-        "close: jax's persistent compilation cache (jax_compilation_cache_dir; a global JAX "
-        "setting left to the user) removes the compilation from every run after the first on "
-        "a machine; a padded T < d path inside the Bartlett program would leave one "
-        "compilation."),
+        "A cold run pays the interpreter, the jax import (~1 s) and the XLA compilation of two "
+        "programs (the Bartlett program serves every T >= d, a rows program T = 100 < d): "
+        "~6.5 s and ~5 s on these 2 cores, mostly LLVM code generation for the random "
+        "samplers (each threefry call site ~0.3 s, each gamma (chi-square) call site ~1.8 s, "
+        "two of them in the Bartlett program). With compiler option "
+        "xla_backend_optimization_level=0 compilation is ~2x faster but the warm run ~40% "
+        "slower. To close: one chi-square call for the chain and the Bartlett diagonal and "
+        "fewer threefry call sites (~3 s less); the singular Bartlett factor for T < d (L_ii^2 "
+        "~ chi2_{T-i} for i < T, columns >= T zero) inside the same program (one "
+        "compilation); jax's persistent compilation cache (jax_compilation_cache_dir, a "
+        "global JAX setting left to the user) removes compilation from every run after the "
+        "first on a machine."),
     "matmul_fraction": (
         "At d = 2000 with T0 = 400 < d the generators are minimum-norm least squares (no "
-        "exact-law shortcut: the row space of X is needed), so each generation draws the "
-        "400 x 2001 normals (threefry, not counted as flops), forms the 400 x 400 dual Gram and "
-        "solves it by Cholesky; the downstream (T < d) eigendecomposes the T x T Gram. "
-        "The normals and LAPACK's eigh and Cholesky (partly BLAS-2) run below the matmul "
-        "rate. To close: a faster bit generator for the normals, a Cholesky per lam instead "
-        "of eigh when the Gram is small, and the triangular solves batched across seeds as "
-        "matmuls."),
+        "exact-law shortcut: the row space of X is needed), so each of the 10 generations "
+        "draws 400 x 2001 normals, and the downstream (T < d) draws T x 2001: ~35 million "
+        "float64 normals per seed over the sweep, ~0.85 s of the ~1.6 s per seed at ~40 million "
+        "per second, and random-number generation is not counted as flops. The rest (the "
+        "Grams, X^T Q and the prediction as matmuls, sytrd and Cholesky partly BLAS-2) runs at "
+        "~0.7 of the matmul rate. To close: a faster bit generator or normal transform, "
+        "or an exact-law sampler for minimum-norm generators (a Haar-random row space)."),
     "theory_seconds": (
         "test_error works in cache-sized blocks with one pass over the spectrum per block; "
         "kappa starts from a cubic interpolation of a table of df1 and its derivative, so one "
@@ -147,7 +153,8 @@ def markdown(res: dict) -> str:
               "Flops counted with the model in `benchmarks/limits.py` (the algorithm the "
               "simulator runs with its default sampler: 3d per exact-law generation (T0 ≥ d) "
               "or dual Gram 2·T0²·d plus Cholesky T0³/3 (T0 < d), Bartlett Gram 2d³ (T ≥ d), "
-              "eigh 4r³, matmuls 2mnk; random-number generation not counted). "
+              "tridiagonal reduction and its Q 8r³/3, matmuls 2mnk; random-number generation not "
+              "counted). "
               "Matmul rate: best of 5 jitted float64 d x d @ d x d products in jax, same run.",
               "", "| d | seeds | seconds | Gflop | achieved Gflop/s | matmul Gflop/s | fraction |",
               "|---|---|---|---|---|---|---|"]
