@@ -181,11 +181,17 @@ def _errors_primal(G, B, sqrt_s, w0, lams, *, d, down_solver):
     ``B = X'Y/T`` (d x Nn)."""
     if down_solver == "cholesky":  # one Cholesky per lam (cheapest for short lam grids)
         eye = jnp.eye(d, dtype=jnp.float64)
-        R = jax.vmap(lambda lam: cho_solve(cho_factor(G + lam * eye, lower=True), B))(lams)
-        R = sqrt_s[None, :, None] * (R - w0[None, :, None])  # (L, d, Nn)
-        return jnp.sum(R * R, axis=1).T
+        return _errors_of_weights(
+            jax.vmap(lambda lam: cho_solve(cho_factor(G + lam * eye, lower=True), B))(lams),
+            sqrt_s, w0)
     diag, off, Q = _tridiagonalize(G)  # w_pred = Q (Tr + lam I)^{-1} Q' B
     return _errors_tridiagonal(diag, off, Q.T @ B, sqrt_s[:, None] * Q, sqrt_s, w0, lams)
+
+
+def _errors_of_weights(w_pred, sqrt_s, w0):
+    """Test errors ``(Nn, L)`` of the predicted weights ``w_pred``, shape ``(L, d, Nn)``."""
+    R = sqrt_s[None, :, None] * (w_pred - w0[None, :, None])  # Sigma^{1/2} (w_pred - w0)
+    return jnp.sum(R * R, axis=1).T
 
 
 def _tridiagonalize(G):
@@ -232,8 +238,7 @@ def _downstream_rows(k_down, W, sqrt_s, w0, lams, sigma, m_rows, *, d, T, down_s
         def one(lam):  # dual: w = X' (X X'/T + lam I)^{-1} Y / T
             return X.T @ cho_solve(cho_factor(K + lam * eye, lower=True), Y / T)
 
-        R = sqrt_s[None, :, None] * (jax.vmap(one)(lams) - w0[None, :, None])
-        return jnp.sum(R * R, axis=1).T
+        return _errors_of_weights(jax.vmap(one)(lams), sqrt_s, w0)
     # dual: X X^T / T = Q Tr Q^T, w_pred = X^T Q (Tr + lam I)^{-1} Q^T Y / T
     diag, off, Q = _tridiagonalize(X @ X.T / T)
     return _errors_tridiagonal(diag, off, Q.T @ Y / T, sqrt_s[:, None] * (X.T @ Q), sqrt_s, w0,

@@ -151,7 +151,7 @@ def test_bad_input(bad, match):
         (dict(T=24, T0=18), "law", "wishart"),  # both identities; T0 - d + 1 = 9
         (dict(T=8, T0=18), "law", "rows"),  # law chain, T < d downstream rows
         (dict(T=24, T0=18, p=0.5), "law", "rows"),  # mixed labels: rows downstream
-        (dict(T=24, T0=8, lam0=0.0), "dual", "wishart"),  # minimum-norm generators: rows
+        (dict(T=24, T0=8, lam0=0.0), "dual", "wishart"),  # minimum-norm generators drawn as rows
     ],
 )
 def test_law_sampler_matches_rows(kw, gen, down):
@@ -174,13 +174,13 @@ def test_law_sampler_matches_rows(kw, gen, down):
     assert np.all(np.abs(z) < 4), z
     # Variance of the per-seed errors: compare log-variances with the delta-method stderr
     # sqrt((kurtosis - 1)/seeds) each (heavy tails of 1/chi2 make this the honest scale).
-    for a, b in ((fast.errors, rows.errors),):
-        va, vb = a.var(-1, ddof=1), b.var(-1, ddof=1)
-        ka = np.mean((a - a.mean(-1, keepdims=True)) ** 4, -1) / va**2
-        kb = np.mean((b - b.mean(-1, keepdims=True)) ** 4, -1) / vb**2
-        se = np.sqrt((ka - 1) / a.shape[-1] + (kb - 1) / b.shape[-1])
-        zv = np.log(va / vb) / se
-        assert np.all(np.abs(zv) < 4), zv
+    a, b = fast.errors, rows.errors
+    va, vb = a.var(-1, ddof=1), b.var(-1, ddof=1)
+    ka = np.mean((a - a.mean(-1, keepdims=True)) ** 4, -1) / va**2
+    kb = np.mean((b - b.mean(-1, keepdims=True)) ** 4, -1) / vb**2
+    se = np.sqrt((ka - 1) / a.shape[-1] + (kb - 1) / b.shape[-1])
+    zv = np.log(va / vb) / se
+    assert np.all(np.abs(zv) < 4), zv
 
 
 def test_law_sampler_one_compilation_for_every_T():
