@@ -9,8 +9,9 @@ with ``N = max(n)``, ``Nn = len(n)``, ``L = len(lam)``, replace mode, least-squa
   ``3 d``; with ``T0 < d`` (minimum norm, rows drawn): ``X w`` ``2 T0 d``, Gram ``2 T0^2 d``,
   Cholesky ``T0^3/3``, solve ``2 T0^2``, ``X^T alpha`` ``2 T0 d``;
 - downstream with ``T >= d`` (Bartlett factor ``L``): ``(PL)(PL)^T`` ``2 d^3`` (a full matmul),
-  ``PL h`` ``2 d^2``, ``G W^T`` ``2 d^2 Nn``; with ``T < d`` (rows): labels ``2 T d Nn``, Gram
-  ``2 T^2 d``;
+  ``PL h`` ``2 d^2``, ``G W^T`` ``2 d^2 Nn``; with ``T < d`` (the rows ``X``, or the ``T`` live
+  columns ``M`` of the singular Bartlett factor when ``T >= d/2``, the same counts): labels
+  ``X W^T`` or ``M^T W^T`` ``2 T d Nn``, Gram ``2 T^2 d``;
 - then, with ``L > 8``, one tridiagonal reduction of the ``r x r`` Gram (``r = min(T, d)``)
   ``4/3 r^3`` (sytrd) and its ``Q`` ``4/3 r^3`` (orgtr), projections ``2 r^2 Nn`` (primal) or
   ``2 T^2 Nn + 2 d T^2`` (dual), per ``lam`` and column a tridiagonal solve ``~8 r``,

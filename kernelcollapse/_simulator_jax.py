@@ -17,26 +17,30 @@ Two samplers of the same process (the caller picks one per call, see ``simulate(
       Wishart matrix), so ``x = g / sqrt(c)`` in law with ``g ~ N(0, I_d)`` and
       ``c ~ chi2_{T0-d+1}`` independent: ``d + 1`` draws per generation instead of
       ``T0 (d + 1)``, and no fit;
-    - the downstream data with ``T >= d`` and every row labelled by the same weights: the fit
-      needs only ``Z'Z ~ Wishart_d(T, I)`` and ``Z'E | Z'Z ~ N(0, Z'Z)``.  Bartlett:
-      ``Z'Z = L L'`` with ``L`` lower triangular, ``L_ii^2 ~ chi2_{T-i}`` (``i = 0..d-1``),
-      ``L_ij ~ N(0, 1)`` below the diagonal; then ``Z'E = L h``, ``h ~ N(0, I_d)``.  ``T`` only
-      enters the degrees of freedom, so one compilation serves every ``T >= d``.
+    - the downstream data with every row labelled by the same weights: the fit needs only
+      ``Z'Z ~ Wishart_d(T, I)`` and ``Z'E`` given it.  Bartlett: ``Z'Z = L L'`` with ``L``
+      lower triangular, ``L_ii^2 ~ chi2_{T-i}``, ``L_ij ~ N(0, 1)`` below the diagonal, and
+      ``Z'E = L h``, ``h ~ N(0, I_d)``; for ``T < d`` (singular Wishart) the columns ``j >= T``
+      of ``L`` are zero (see :func:`_bartlett`).  ``T`` only enters the degrees of freedom and
+      a mask, so the draws are one program for every ``T`` (:func:`wishart_draws`), and the
+      linear algebra one program for every ``T >= d`` (:func:`wishart_errors`).
 
     Both are identities in law, not approximations (``tests/test_simulator.py`` checks them
     against ``rows``), but they are not draw-for-draw equal to ``rows``.
 
 Random draws.  Every seed has its own key ``seed_key`` (a row of ``jax.random.split(key, seeds)``);
-from it, and from nothing else, come all the draws of that seed: ``k_down, k_gen =
-split(seed_key)``, then
+all the draws of that seed are values of its counter-based stream (:mod:`kernelcollapse._random`:
+uniform ``u(w, j)`` at position ``j`` of word ``w``, normals by the inverse CDF), and every draw
+of a program outside the generators' scan comes from one hash call:
 
-- ``rows`` downstream: ``A = normal(k_down, (T, d + 1))``, design ``Z = A[:, :d]``, noise
-  ``E = A[:, d]``; ``rows`` generation ``k = 0, 1, ...`` (the data that fits ``w_{k+1}``):
-  ``A_k = normal(fold_in(k_gen, k), (T0, d + 1))``;
-- ``law`` downstream: ``k_off, k_chi = split(k_down)``, ``v = normal(k_off, (d(d-1)/2 + d,))``
-  (the strict lower triangle of ``L`` row by row, then ``h``), ``L_ii^2 = chisquare(k_chi,
-  T - i)``; ``law`` generation ``k``: ``k_g, k_c = split(fold_in(k_gen, k))``,
-  ``g = normal(k_g, (d,))``, ``c = chisquare(k_c, T0 - d + 1)``.
+- downstream, word ``DOWN``: ``rows``: ``T (d + 1)`` normals, row-major ``A`` of shape
+  ``(T, d + 1)``, design ``Z = A[:, :d]``, noise ``E = A[:, d]``; ``law``: ``d(d-1)/2 + d``
+  normals (the strict lower triangle of ``L`` row by row, then ``h``), and ``L_ii^2 =
+  chi2(T - i)`` entry ``i`` of word ``DOWN_CHI`` (the same positions for every ``T``);
+- ``law`` generation ``k`` (the increment to ``w_{k+1}``): ``g_k`` = normals ``k d .. k d + d -
+  1`` of word ``CHAIN``, ``c_k = chi2(T0 - d + 1)`` entry ``k`` of word ``CHAIN_CHI``;
+- ``rows`` generation ``k`` (the data that fits ``w_{k+1}``): ``T0 (d + 1)`` normals of word
+  ``GEN_ROWS | k``, laid out as the downstream rows.
 
 Features are ``X = Z * sqrt(s)`` (the eigenbasis of the covariance).  A seed's draws therefore do
 not depend on the chunk it is computed in, on ``max(n)``, or on the grid of ``lam``: the results
@@ -53,14 +57,16 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import cho_factor, cho_solve
 
+from kernelcollapse import _random as R
+
 # Generator samplers (static choice made by the caller):
 #   "law":    exact law of the least-squares increment (replace, lam0 = 0, T0 >= d); T0 traced;
 #   "primal": Cholesky of the d x d matrix X^T X / m + lam0 I;
 #   "dual":   Cholesky of the T0 x T0 matrix X X^T / T0 + lam0 I, w = X^T alpha (T0 < d, replace);
 #   "pinv":   eigh of X^T X / m, pseudo-inverse (accumulate, lam0 = 0, T0 < d: minimum norm).
 GEN_SAMPLERS = ("law", "primal", "dual", "pinv")
-# Downstream samplers: "wishart" (Bartlett factor of Z'Z, T >= d, all rows labelled by w_n;
-# T traced) or "rows" (the T x d design).
+# Downstream samplers: "wishart" (Bartlett factor of Z'Z, all rows labelled by w_n; T traced in
+# the draws) or "rows" (the T x d design).
 DOWN_SAMPLERS = ("wishart", "rows")
 # Downstream solvers, on the d x d Gram X^T X / T when T >= d, on the T x T Gram X X^T / T when
 # T < d (the minimum-norm solution at lam = 0):
@@ -72,15 +78,16 @@ DOWN_SAMPLERS = ("wishart", "rows")
 DOWN_SOLVERS = ("tridiagonal", "cholesky")
 
 
-def _draw(key, rows: int, d: int):
-    # One normal array per call site: a threefry/normal instance costs seconds of compile time.
-    A = jax.random.normal(key, (rows, d + 1), dtype=jnp.float64)
+def _rows(z, rows: int, d: int):
+    """Design ``(rows, d)`` and noise ``(rows,)`` from ``rows (d + 1)`` normals, row-major."""
+    A = z.reshape(rows, d + 1)
     return A[:, :d], A[:, d]
 
 
-def _seed_keys(seed_key):
-    k_down, k_gen = jax.random.split(seed_key)
-    return k_down, k_gen
+def _gen_rows(seed_key, k, T0: int, d: int):
+    """The ``rows`` data of generation ``k`` (traced), one hash call."""
+    (z,), _ = R.draws(seed_key, ((R.word(R.GEN_ROWS, k), T0 * (d + 1)),))
+    return _rows(z, T0, d)
 
 
 @partial(jax.jit, static_argnames=("d", "T", "T0", "N"))
@@ -89,34 +96,28 @@ def seed_draws(seed_key, *, d: int, T: int, T0: int, N: int):
 
     Returns ``(Z, E, Zg, Eg)`` with shapes ``(T, d)``, ``(T,)``, ``(N, T0, d)``, ``(N, T0)``.
     """
-    k_down, k_gen = _seed_keys(seed_key)
-    Z, E = _draw(k_down, T, d)
-    Zg, Eg = jax.vmap(lambda k: _draw(jax.random.fold_in(k_gen, k), T0, d))(jnp.arange(N))
+    (z,), _ = R.draws(seed_key, ((R.word(R.DOWN), T * (d + 1)),))
+    Z, E = _rows(z, T, d)
+    Zg, Eg = jax.vmap(lambda k: _gen_rows(seed_key, k, T0, d))(jnp.arange(N))
     return Z, E, Zg, Eg
 
 
-def _chain_law(k_gen, sqrt_s, w0, sigma0, T0, *, d, N):
+def _chain_law(g, c, sqrt_s, w0, sigma0):
     """``w_0, ..., w_N`` of least-squares generators (replace, ``T0 >= d``) from their exact law:
-    ``w_n = w0 + sigma0 S^{-1/2} sum_{k<n} g_k / sqrt(c_k)``."""
-
-    def draw(k):
-        k_g, k_c = jax.random.split(jax.random.fold_in(k_gen, k))
-        g = jax.random.normal(k_g, (d,), dtype=jnp.float64)
-        return g, jax.random.chisquare(k_c, T0 - d + 1.0, dtype=jnp.float64)
-
-    g, c = jax.vmap(draw)(jnp.arange(N))
+    ``w_n = w0 + sigma0 S^{-1/2} sum_{k<n} g_k / sqrt(c_k)``, ``g`` of shape ``(N, d)``, ``c``
+    of shape ``(N,)``."""
     steps = (sigma0 / jnp.sqrt(c))[:, None] * g / sqrt_s
     return jnp.concatenate([w0[None, :], w0 + jnp.cumsum(steps, axis=0)], axis=0)
 
 
-def _chain(k_gen, sqrt_s, w0, sigma0, lam0, *, d, T0, N, mode, gen_solver):
+def _chain(seed_key, sqrt_s, w0, sigma0, lam0, *, d, T0, N, mode, gen_solver):
     """Generator weights ``w_0 = w0, ..., w_N`` of one seed from the ``rows``, ``(N + 1, d)``."""
     if N == 0:
         return w0[None, :]
     eye = jnp.eye(d, dtype=jnp.float64)
 
     def data(k, w):
-        Z, E = _draw(jax.random.fold_in(k_gen, k), T0, d)
+        Z, E = _gen_rows(seed_key, k, T0, d)
         X = Z * sqrt_s
         return X, X @ w + sigma0 * E
 
@@ -160,20 +161,33 @@ def _chain(k_gen, sqrt_s, w0, sigma0, lam0, *, d, T0, N, mode, gen_solver):
     return jnp.concatenate([w0[None, :], ws], axis=0)
 
 
-def _bartlett(k_down, T, *, d):
-    """``(L, h)``: ``L L' ~ Wishart_d(T, I)`` (Bartlett) and ``h ~ N(0, I_d)``, from ``k_down``."""
-    k_off, k_chi = jax.random.split(k_down)
+def _bartlett(v, chi, T, *, d):
+    """``(L, h)``: ``L L' ~ Wishart_d(T, I)`` and ``h ~ N(0, I_d)`` from ``d(d-1)/2 + d``
+    normals ``v`` and ``chi_i ~ chi2(max(T - i, 1))``.
+
+    Bartlett, extended to ``T < d`` (a singular Wishart): with ``Z = Q R`` the QR factorisation of
+    the ``T x d`` Gaussian design (Householder column by column), ``R`` is upper trapezoidal with
+    ``R_ii^2 ~ chi2(T - i)`` and independent ``N(0, 1)`` entries above the diagonal, and
+    ``Q' E ~ N(0, I_T)`` independently; so ``Z'Z = L L'``, ``Z'E = L h`` with ``L = R'``: the
+    columns ``j >= T`` of ``L`` (and the entries ``h_j``, ``j >= T``) are zero.
+    """
     n_off = d * (d - 1) // 2
-    v = jax.random.normal(k_off, (n_off + d,), dtype=jnp.float64)
     # Row i of the strict lower triangle holds v[i(i-1)/2 : i(i-1)/2 + i]; index n_off + d
-    # (past the end, filled with 0) elsewhere.  Built from iotas, so no d x d constant.
+    # (past the end, filled with 0) elsewhere and in the columns j >= T.  Built from iotas, so
+    # no d x d constant.
     i = jnp.arange(d)[:, None]
     j = jnp.arange(d)[None, :]
-    idx = jnp.where(j < i, i * (i - 1) // 2 + j, n_off + d)
+    idx = jnp.where((j < i) & (j < T), i * (i - 1) // 2 + j, n_off + d)
     L = jnp.concatenate([v, jnp.zeros((1,), jnp.float64)])[idx]
-    chi = jax.random.chisquare(k_chi, T - jnp.arange(d, dtype=jnp.float64), dtype=jnp.float64)
-    L = L + jnp.diag(jnp.sqrt(chi))
-    return L, v[n_off:]
+    live = jnp.arange(d) < T
+    L = L + jnp.diag(jnp.where(live, jnp.sqrt(chi), 0.0))
+    return L, jnp.where(live, v[n_off:], 0.0)
+
+
+def _bartlett_df(T, d: int):
+    """Degrees of freedom ``T - i`` of the Bartlett diagonal, 1 where ``i >= T`` (unused)."""
+    df = T - jnp.arange(d, dtype=jnp.float64)
+    return jnp.where(df >= 1.0, df, 1.0)
 
 
 def _errors_primal(G, B, sqrt_s, w0, lams, *, d, down_solver):
@@ -220,8 +234,7 @@ def _errors_tridiagonal(diag, off, c, A, sqrt_s, w0, lams):
     return jnp.sum(R * R, axis=0).reshape(Nn, L)
 
 
-def _downstream_rows(k_down, W, sqrt_s, w0, lams, sigma, m_rows, *, d, T, down_solver):
-    Z, E = _draw(k_down, T, d)
+def _downstream_rows(Z, E, W, sqrt_s, w0, lams, sigma, m_rows, *, d, T, down_solver):
     X = Z * sqrt_s
     # Labels: the first m_rows rows by w_n, the others by the truth w0; noise shared across n.
     XW = X @ W.T  # (T, Nn)
@@ -231,60 +244,116 @@ def _downstream_rows(k_down, W, sqrt_s, w0, lams, sigma, m_rows, *, d, T, down_s
     if T >= d:
         return _errors_primal(X.T @ X / T, X.T @ Y / T, sqrt_s, w0, lams, d=d,
                               down_solver=down_solver)
+    # dual: w = X' (X X'/T + lam I)^{-1} Y / T
+    return _errors_dual(X.T, X @ X.T / T, Y / T, sqrt_s, w0, lams, down_solver=down_solver)
+
+
+def _downstream_wishart(L, h, W, sqrt_s, w0, lams, sigma, T, *, d, T_small, down_solver):
+    """Test errors from the Bartlett factor: ``X'X = P L L' P``, ``X'E = P L h``,
+    ``P = diag(sqrt_s)``.  ``T_small = 0`` when ``T >= d`` (the primal ``d x d`` system),
+    ``T_small = T`` when ``T < d`` (the dual ``T x T`` system on the live columns of ``L``)."""
+    if not T_small:
+        PL = sqrt_s[:, None] * L
+        G = PL @ PL.T / T
+        B = G @ W.T + (sigma / T) * (PL @ h)[:, None]
+        return _errors_primal(G, B, sqrt_s, w0, lams, d=d, down_solver=down_solver)
+    # X = Q R P with R = L[:, :T]' (see _bartlett): in the rotated coordinates Q' the design is
+    # M' = (P L[:, :T])' and the labels Q'Y = M' W' + sigma h, so the dual fit is
+    # w = M (M'M/T + lam I)^{-1} Q'Y / T.
+    M = sqrt_s[:, None] * L[:, :T_small]
+    c = (M.T @ W.T + sigma * h[:T_small, None]) / T
+    return _errors_dual(M, M.T @ M / T, c, sqrt_s, w0, lams, down_solver=down_solver)
+
+
+def _errors_dual(Xt, K, c, sqrt_s, w0, lams, *, down_solver):
+    """Test errors ``(Nn, L)`` of the dual ridge fits ``Xt (K + lam I)^{-1} c`` (``Xt`` of shape
+    ``(d, r)``, ``K`` of ``(r, r)``, ``c`` of ``(r, Nn)``)."""
+    r = K.shape[0]
     if down_solver == "cholesky":
-        eye = jnp.eye(T, dtype=jnp.float64)
-        K = X @ X.T / T
-
-        def one(lam):  # dual: w = X' (X X'/T + lam I)^{-1} Y / T
-            return X.T @ cho_solve(cho_factor(K + lam * eye, lower=True), Y / T)
-
-        return _errors_of_weights(jax.vmap(one)(lams), sqrt_s, w0)
-    # dual: X X^T / T = Q Tr Q^T, w_pred = X^T Q (Tr + lam I)^{-1} Q^T Y / T
-    diag, off, Q = _tridiagonalize(X @ X.T / T)
-    return _errors_tridiagonal(diag, off, Q.T @ Y / T, sqrt_s[:, None] * (X.T @ Q), sqrt_s, w0,
-                               lams)
+        eye = jnp.eye(r, dtype=jnp.float64)
+        return _errors_of_weights(
+            jax.vmap(lambda lam: Xt @ cho_solve(cho_factor(K + lam * eye, lower=True), c))(lams),
+            sqrt_s, w0)
+    diag, off, Q = _tridiagonalize(K)  # w_pred = Xt Q (Tr + lam I)^{-1} Q' c
+    return _errors_tridiagonal(diag, off, Q.T @ c, sqrt_s[:, None] * (Xt @ Q), sqrt_s, w0, lams)
 
 
-def _downstream_wishart(k_down, W, sqrt_s, w0, lams, sigma, T, *, d, down_solver):
-    L, h = _bartlett(k_down, T, d=d)
-    PL = sqrt_s[:, None] * L  # X'X = P L L' P, X'E = P L h with P = diag(sqrt_s)
-    G = PL @ PL.T / T
-    B = G @ W.T + (sigma / T) * (PL @ h)[:, None]
-    return _errors_primal(G, B, sqrt_s, w0, lams, d=d, down_solver=down_solver)
-
-
-def _one_seed(seed_key, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, m_rows, T, T0, *,
-              d, T_rows, T0_rows, N, mode, gen_sampler, down_sampler, down_solver):
-    """Test errors of one seed, shape ``(len(n_idx), len(lams))``."""
-    k_down, k_gen = _seed_keys(seed_key)
-    if gen_sampler == "law":
-        chain = _chain_law(k_gen, sqrt_s, w0, sigma0, T0, d=d, N=N)
+def _seed_chain(seed_key, sqrt_s, w0, sigma0, lam0, T, T0, *, d, T_rows, T0_rows, N, mode,
+                gen_sampler, down_sampler):
+    """``(chain, down)`` of one seed: the generator weights ``w_0 .. w_N``, shape ``(N + 1, d)``,
+    and the downstream draws (``(L, h)`` of the Bartlett factor, or ``(Z, E)``)."""
+    law_chain = gen_sampler == "law" and N > 0
+    # Every draw outside the rows generators' scan, in one hash call (see the module docstring).
+    wishart = down_sampler == "wishart"
+    normals = [(R.word(R.DOWN), d * (d - 1) // 2 + d if wishart else T_rows * (d + 1))]
+    chis = [(R.DOWN_CHI, _bartlett_df(T, d))] if wishart else []
+    if law_chain:
+        normals.append((R.word(R.CHAIN), N * d))
+        chis.append((R.CHAIN_CHI, jnp.full((N,), T0 - d + 1.0)))
+    z, chi = R.draws(seed_key, normals, chis)
+    if law_chain:
+        chain = _chain_law(z[1].reshape(N, d), chi[-1], sqrt_s, w0, sigma0)
+    elif gen_sampler == "law":  # N = 0: no generation
+        chain = w0[None, :]
     else:
-        chain = _chain(k_gen, sqrt_s, w0, sigma0, lam0, d=d, T0=T0_rows, N=N, mode=mode,
+        chain = _chain(seed_key, sqrt_s, w0, sigma0, lam0, d=d, T0=T0_rows, N=N, mode=mode,
                        gen_solver=gen_sampler)
-    W = chain[n_idx]  # (Nn, d): w_n for each requested n
-    if down_sampler == "wishart":
-        return _downstream_wishart(k_down, W, sqrt_s, w0, lams, sigma, T, d=d,
-                                   down_solver=down_solver)
-    return _downstream_rows(k_down, W, sqrt_s, w0, lams, sigma, m_rows, d=d, T=T_rows,
-                            down_solver=down_solver)
+    down = _bartlett(z[0], chi[0], T, d=d) if wishart else _rows(z[0], T_rows, d)
+    return chain, down
+
+
+_CHAIN_STATIC = ("d", "T0_rows", "N", "mode", "gen_sampler")
 
 
 @partial(jax.jit, static_argnames=("d", "T_rows", "T0_rows", "N", "mode", "gen_sampler",
-                                   "down_sampler", "down_solver"))
+                                   "down_solver"))
 def simulate_chunk(keys, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, m_rows, T, T0, *,
-                   d, T_rows, T0_rows, N, mode, gen_sampler, down_sampler, down_solver):
-    """Test errors for a chunk of seeds, shape ``(C, Nn, L)`` for ``keys`` of shape ``(C, 2)``.
+                   d, T_rows, T0_rows, N, mode, gen_sampler, down_solver):
+    """Test errors for a chunk of seeds with the ``rows`` downstream, shape ``(C, Nn, L)`` for
+    ``keys`` of shape ``(C, 2)``.
 
-    ``T`` and ``T0`` are traced (they are only degrees of freedom for the ``law`` samplers);
-    ``T_rows`` and ``T0_rows`` are the static row counts of the ``rows`` samplers (0 where
-    unused).  One compilation serves every chunk of the same size (the caller pads the last
-    chunk), every value of ``sigma``, ``sigma0``, ``lam0``, ``m_rows`` (the number of downstream
-    rows labelled by ``w_n``), ``lams`` and ``n_idx`` of the same shapes, and every ``T`` (or
-    ``T0``) of a ``law`` sampler.
+    ``T0`` is traced (a degree of freedom of the ``law`` generators); ``T_rows`` and
+    ``T0_rows`` are the static row counts of the ``rows`` samplers (0 where unused).  One
+    compilation serves every chunk of the same size (the caller pads the last chunk), every
+    value of ``sigma``, ``sigma0``, ``lam0``, ``m_rows`` (the number of downstream rows
+    labelled by ``w_n``), ``lams`` and ``n_idx`` of the same shapes, and every ``T0`` of the
+    ``law`` generators.
     """
-    fn = partial(_one_seed, d=d, T_rows=T_rows, T0_rows=T0_rows, N=N, mode=mode,
-                 gen_sampler=gen_sampler, down_sampler=down_sampler, down_solver=down_solver)
-    return jax.vmap(fn, in_axes=(0,) + (None,) * 10)(
-        keys, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, m_rows, T, T0
-    )
+
+    def one(seed_key):
+        chain, (Z, E) = _seed_chain(seed_key, sqrt_s, w0, sigma0, lam0, T, T0, d=d,
+                                    T_rows=T_rows, T0_rows=T0_rows, N=N, mode=mode,
+                                    gen_sampler=gen_sampler, down_sampler="rows")
+        return _downstream_rows(Z, E, chain[n_idx], sqrt_s, w0, lams, sigma, m_rows, d=d,
+                                T=T_rows, down_solver=down_solver)
+
+    return jax.vmap(one)(keys)
+
+
+@partial(jax.jit, static_argnames=_CHAIN_STATIC)
+def wishart_draws(keys, sqrt_s, w0, n_idx, sigma0, lam0, T, T0, *, d, T0_rows, N, mode,
+                  gen_sampler):
+    """``(W, L, h)`` for a chunk of seeds: ``W`` (``(C, Nn, d)``) the weights ``w_n`` for each
+    requested ``n``, ``(L, h)`` (``(C, d, d)``, ``(C, d)``) the Bartlett factor of the
+    downstream data (any ``T``, traced).
+
+    The first of the two programs of the Wishart downstream: it holds the random draws, whose
+    compilation dominates, and serves every ``T``; :func:`wishart_errors` compiles once for all
+    ``T >= d`` and once per ``T < d``.
+    """
+
+    def one(seed_key):
+        chain, (L, h) = _seed_chain(seed_key, sqrt_s, w0, sigma0, lam0, T, T0, d=d, T_rows=0,
+                                    T0_rows=T0_rows, N=N, mode=mode, gen_sampler=gen_sampler,
+                                    down_sampler="wishart")
+        return chain[n_idx], L, h
+
+    return jax.vmap(one)(keys)
+
+
+@partial(jax.jit, static_argnames=("d", "T_small", "down_solver"))
+def wishart_errors(W, L, h, sqrt_s, w0, lams, sigma, T, *, d, T_small, down_solver):
+    """Test errors ``(C, Nn, L)`` from the output of :func:`wishart_draws`; ``T_small`` is ``T``
+    when ``T < d`` (the shape of the dual system), ``0`` otherwise."""
+    fn = partial(_downstream_wishart, d=d, T_small=T_small, down_solver=down_solver)
+    return jax.vmap(fn, in_axes=(0, 0, 0) + (None,) * 5)(L, h, W, sqrt_s, w0, lams, sigma, T)

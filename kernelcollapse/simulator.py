@@ -85,15 +85,18 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
       ``w_{k+1} - w_k = sigma0 Sigma^{-1/2} (Z^T Z)^{-1} Z^T e`` is, in law,
       ``sigma0 Sigma^{-1/2} g / sqrt(c)`` with ``g ~ N(0, I_d)`` and ``c ~ chi2(T0 - d + 1)``
       independent (rotation invariance plus the Schur complement of a Wishart matrix);
-    - the downstream data when ``T >= d`` and all ``T`` rows carry the same labelling
-      (``p = 1``, or ``p`` rounding to no synthetic row): ``Z^T Z`` is drawn by the Bartlett
-      decomposition of ``Wishart_d(T, I)`` and ``Z^T E`` given it as ``N(0, Z^T Z)``.
+    - the downstream data when all ``T`` rows carry the same labelling (``p = 1``, or ``p``
+      rounding to no synthetic row) and ``T >= d / 2``: ``Z^T Z`` and ``Z^T E`` are drawn
+      through the Bartlett factor of ``Wishart_d(T, I)`` (the singular one, of rank ``T``,
+      when ``T < d``; it takes ``d (d + 1) / 2`` normals, fewer than the ``T (d + 1)`` of the
+      rows from ``T = d / 2`` on).
 
     These are identities in law (the same process, the same distribution of every seed's
     errors, checked against ``sampler="rows"`` in the tests), not approximations; they cut the
-    cost of a generation from ``O(T0 d^2)`` to ``O(d)`` and make one compilation serve every
-    ``T >= d``.  ``sampler="rows"`` draws every sample row as the process is written (the
-    ``numpy`` backend always does).  The two samplers give different draws for the same key.
+    cost of a generation from ``O(T0 d^2)`` to ``O(d)``, and the compiled draws serve every
+    ``T`` (the linear algebra compiles once for all ``T >= d``, once per ``T < d``).
+    ``sampler="rows"`` draws every sample row as the process is written (the ``numpy`` backend
+    always does).  The two samplers give different draws for the same key.
 
     Parameters
     ----------
@@ -196,23 +199,25 @@ def _grid(name: str, value, check) -> np.ndarray:
     return arr
 
 
-def _seed_keys(key, seeds: int):
-    import jax
+def _seed_keys(key, seeds: int) -> np.ndarray:
+    """``jax.random.split(master, seeds)`` as a numpy array ``(seeds, 2)`` uint32, computed in
+    numpy (:mod:`kernelcollapse._random`): no compiled jax program for it."""
+    from kernelcollapse import _random
 
     if isinstance(key, (numbers.Integral, np.integer)) and not isinstance(key, bool):
         if not 0 <= key < 2**63:
             raise ValueError(f"key must be an integer in [0, 2**63), got {key!r}")
-        master = jax.random.PRNGKey(int(key))
-    else:
-        arr = key
-        if hasattr(key, "dtype") and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
-            arr = jax.random.key_data(key)
-        arr = np.asarray(arr) if not isinstance(arr, jax.Array) else arr
-        if arr.shape != (2,) or arr.dtype != np.uint32:
-            raise TypeError(f"key must be an integer or a JAX PRNG key of shape (2,) uint32, "
-                            f"got {key!r}")
-        master = arr
-    return jax.random.split(master, seeds)
+        return _random.seed_keys(_random.master_key(int(key)), seeds)
+    import jax
+
+    arr = key
+    if hasattr(key, "dtype") and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        arr = jax.random.key_data(key)
+    arr = np.asarray(arr)
+    if arr.shape != (2,) or arr.dtype != np.uint32:
+        raise TypeError(f"key must be an integer or a JAX PRNG key of shape (2,) uint32, "
+                        f"got {key!r}")
+    return _random.seed_keys(arr, seeds)
 
 
 def _samplers(d: int, T: int, T0: int, N: int, lam0: float, mode: str, m_rows: int,
@@ -227,7 +232,9 @@ def _samplers(d: int, T: int, T0: int, N: int, lam0: float, mode: str, m_rows: i
         gen = "dual"
     else:
         gen = "primal" if lam0 > 0 else "pinv"
-    down = "wishart" if exact and T >= d and m_rows in (0, T) else "rows"
+    # The Bartlett factor takes d (d + 1) / 2 normals whatever T, the rows T (d + 1): below
+    # T = d / 2 (singular Wishart) drawing the rows is cheaper, in draws and in memory.
+    down = "wishart" if exact and m_rows in (0, T) and 2 * T >= d else "rows"
     return gen, down
 
 
@@ -256,9 +263,8 @@ def chunk_size(seeds: int, per_seed: float, memory_budget: float, n_devices: int
 def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, T, T0, N, mode, m_rows,
                   sampler, memory_budget):
     import jax
-    import jax.numpy as jnp
 
-    from kernelcollapse._simulator_jax import simulate_chunk
+    from kernelcollapse._simulator_jax import simulate_chunk, wishart_draws, wishart_errors
 
     d = s.shape[0]
     seeds = seed_keys.shape[0]
@@ -274,24 +280,35 @@ def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, T, T0, 
     size = chunk_size(seeds, per_seed, memory_budget, len(devices))
     n_chunks = math.ceil(seeds / size)
     pad = n_chunks * size - seeds
+    seed_keys = np.asarray(seed_keys)  # numpy: no eager jax op (each compiles) to pad
     if pad:  # pad with copies of the first key so that one compiled function serves all chunks
-        seed_keys = jnp.concatenate([seed_keys, jnp.repeat(seed_keys[:1], pad, axis=0)])
+        seed_keys = np.concatenate([seed_keys, np.repeat(seed_keys[:1], pad, axis=0)])
     sharding = None
     if len(devices) > 1:  # split each chunk's seeds across the devices
         from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
         sharding = NamedSharding(Mesh(np.array(devices), ("seeds",)), PartitionSpec("seeds"))
-    args = (jnp.asarray(np.sqrt(s)), jnp.asarray(w0), jnp.asarray(lams, dtype=jnp.float64),
-            jnp.asarray(n_idx, dtype=jnp.int32), jnp.float64(sigma), jnp.float64(sigma0),
-            jnp.float64(lam0), jnp.int32(m_rows), jnp.float64(T), jnp.float64(T0))
-    # Static row counts only where rows are drawn: a law sampler compiles once for every T, T0.
-    static = dict(d=d, T_rows=0 if down == "wishart" else T, T0_rows=0 if gen == "law" else T0,
-                  N=N, mode=mode, gen_sampler=gen, down_sampler=down,
-                  down_solver="cholesky" if lams.size <= CHOLESKY_MAX_LAMS else "tridiagonal")
+    # numpy scalars and arrays: jit converts them without eager (compiled) jax ops.
+    sqrt_s, w0, lams = np.sqrt(s), np.asarray(w0, np.float64), np.asarray(lams, np.float64)
+    n_idx = np.asarray(n_idx, np.int32)
+    sigma, sigma0, lam0, T_, T0_ = (np.float64(x) for x in (sigma, sigma0, lam0, T, T0))
+    # Static row counts only where rows are drawn: a law sampler compiles once for every T0.
+    chain_static = dict(d=d, T0_rows=0 if gen == "law" else T0, N=N, mode=mode,
+                        gen_sampler=gen)
+    down_solver = "cholesky" if lams.size <= CHOLESKY_MAX_LAMS else "tridiagonal"
     out = []
     for i in range(n_chunks):
         keys = seed_keys[i * size:(i + 1) * size]
         if sharding is not None:
             keys = jax.device_put(keys, sharding)
-        out.append(np.asarray(simulate_chunk(keys, *args, **static)))
+        if down == "wishart":  # two programs: the draws serve every T, the algebra every T >= d
+            W, L, h = wishart_draws(keys, sqrt_s, w0, n_idx, sigma0, lam0, T_, T0_,
+                                    **chain_static)
+            err = wishart_errors(W, L, h, sqrt_s, w0, lams, sigma, T_, d=d,
+                                 T_small=T if T < d else 0, down_solver=down_solver)
+        else:
+            err = simulate_chunk(keys, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0,
+                                 np.int32(m_rows), T_, T0_, T_rows=T, down_solver=down_solver,
+                                 **chain_static)
+        out.append(np.asarray(err))
     return np.moveaxis(np.concatenate(out)[:seeds], 0, -1)

@@ -149,14 +149,15 @@ def test_bad_input(bad, match):
     "kw, gen, down",
     [
         (dict(T=24, T0=18), "law", "wishart"),  # both identities; T0 - d + 1 = 9
-        (dict(T=8, T0=18), "law", "rows"),  # law chain, T < d downstream rows
+        (dict(T=8, T0=18), "law", "wishart"),  # singular Bartlett factor, T < d
         (dict(T=24, T0=18, p=0.5), "law", "rows"),  # mixed labels: rows downstream
         (dict(T=24, T0=8, lam0=0.0), "dual", "wishart"),  # minimum-norm generators drawn as rows
     ],
 )
 def test_law_sampler_matches_rows(kw, gen, down):
     """The sufficient statistics drawn from their exact laws (chi-square increment of the
-    least-squares chain, Bartlett factor of the downstream Wishart) give the same distribution
+    least-squares chain, Bartlett factor of the downstream Wishart, singular for T < d) give
+    the same distribution
     of errors as drawing every row.  Independent keys, 3000 seeds each: the means agree within
     4 combined standard errors at every point (no finite-size allowance: both sides are the
     same finite process, only Monte-Carlo noise separates them), and so do the variances of
@@ -184,15 +185,18 @@ def test_law_sampler_matches_rows(kw, gen, down):
 
 
 def test_law_sampler_one_compilation_for_every_T():
-    """With the Wishart downstream, T is a degree of freedom, not a shape: T = 24 and T = 40
-    share one compiled program (a law sampler that recompiled per T would defeat its point)."""
-    from kernelcollapse._simulator_jax import simulate_chunk
+    """With the Wishart downstream, T is a degree of freedom, not a shape: the draws are one
+    program for T = 24, 40 and 8 (< d), the linear algebra one program for T = 24 and 40 (a
+    law sampler that recompiled per T would defeat its point)."""
+    from kernelcollapse._simulator_jax import wishart_draws, wishart_errors
 
     args = dict(T0=18, n=[0, 2], lam=[0.1, 1.0], sigma=0.5, sigma0=0.5, seeds=4, key=3)
     simulate(S_SMALL, W_SMALL, T=24, **args)
-    before = simulate_chunk._cache_size()
+    draws, errors = wishart_draws._cache_size(), wishart_errors._cache_size()
     simulate(S_SMALL, W_SMALL, T=40, **args)
-    assert simulate_chunk._cache_size() == before
+    assert wishart_errors._cache_size() == errors
+    simulate(S_SMALL, W_SMALL, T=8, **args)
+    assert wishart_draws._cache_size() == draws
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,187 @@
+"""Counter-based random draws of the simulator: one Threefry hash call per compiled program.
+
+Every random number a seed uses is a value of one function of a counter,
+
+.. math:: u(w, j) = \\big(b_{52}(\\mathrm{threefry2x32}(k, (j, w))) + 1/2\\big)\\, 2^{-52}
+          \\in (0, 1),
+
+where ``k`` is the seed's key, ``j`` the position and ``w`` the *word* (a 32-bit stream label:
+a kind in the top bits, an index below, see :func:`word`).  Threefry-2x32 (Salmon et al. 2011)
+is the counter-based generator behind ``jax.random``: distinct counters ``(j, w)`` under one key
+give independent uniform 64-bit outputs, of which ``b_52`` keeps the top 52 bits.  Normals are
+``sqrt(2) erfinv(2u - 1)`` (as ``jax.random.normal``); chi-square variates are exact
+Marsaglia-Tsang rejection draws (:func:`draws`).
+
+Why not ``jax.random`` directly: on CPU, XLA generates code for every Threefry instance
+separately, and every ``normal``, ``split``, ``fold_in`` or ``chisquare`` call site is one or
+several instances (~0.3 s of compilation each, ~1.4 s for ``chisquare``).  A simulator program
+made with them had ~8 and compiled for ~5 s; here all the draws of a program outside the
+generators' scan are one hash call, whatever their number, and the value of a draw depends only
+on its counter, not on what else is drawn in the same call (so ``max(n)``, the chunking and the
+grid of ``lam`` do not change a seed's draws).
+
+References
+----------
+J. K. Salmon, M. A. Moraes, R. O. Dror, D. E. Shaw, "Parallel random numbers: as easy as
+1, 2, 3", SC 2011.  G. Marsaglia, W. W. Tsang, "A simple method for generating gamma
+variables", ACM TOMS 26(3), 2000.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.extend.random import threefry_2x32
+
+# Stream kinds, the top bits of a word; the index (a generation or a rejection round) is the
+# low INDEX_BITS bits.
+DOWN = 0  # downstream normals: the T x (d + 1) rows, or the Bartlett off-diagonal and h
+CHAIN = 1  # exact-law generator increments g_k, d per generation
+DOWN_CHI = 2  # chi-square candidates of the Bartlett diagonal, index = rejection round
+CHAIN_CHI = 3  # chi-square candidates of the exact-law generators, index = rejection round
+GEN_ROWS = 4  # the T0 x (d + 1) rows of generation k, index = k
+INDEX_BITS = 28
+MAX_POSITIONS = 2**32  # positions are 32-bit counters
+
+# Marsaglia-Tsang candidates per chi-square variate and round.  For the shape df/2 + 1 >= 1.5
+# used here one candidate is rejected with probability < 0.02, all ROUNDS with < 2e-7, so a
+# second round (a second pass of the whole hash call) is rare.
+ROUNDS = 4
+
+
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def threefry2x32_numpy(key, x0, x1):
+    """Threefry-2x32 (20 rounds) of the counter pairs ``(x0, x1)`` under ``key``, in numpy.
+
+    The function ``jax.random`` computes on the device (``jax.extend.random.threefry_2x32``),
+    here so that the per-seed keys need no compiled jax program (each costs ~0.3 s of compile
+    time on CPU).  Returns the two output words, arrays of ``x0``'s shape, uint32.
+    """
+    k0, k1 = (np.uint32(k) for k in np.asarray(key, np.uint32))
+    ks = (k0, k1, k0 ^ k1 ^ np.uint32(0x1BD11BDA))
+    x = [np.asarray(x0, np.uint32) + ks[0], np.asarray(x1, np.uint32) + ks[1]]
+    with np.errstate(over="ignore"):
+        for i in range(5):
+            for r in _ROTATIONS[i % 2]:
+                x[0] = x[0] + x[1]
+                x[1] = (x[1] << np.uint32(r)) | (x[1] >> np.uint32(32 - r))
+                x[1] = x[1] ^ x[0]
+            x[0] = x[0] + ks[(i + 1) % 3]
+            x[1] = x[1] + ks[(i + 2) % 3] + np.uint32(i + 1)
+    return x[0], x[1]
+
+
+def seed_keys(master, seeds: int) -> np.ndarray:
+    """Keys of ``seeds`` seeds, shape ``(seeds, 2)`` uint32: seed ``i`` has
+    ``threefry2x32(master, (0, i))``, which is ``jax.random.split(master, seeds)[i]`` (jax's
+    default, partitionable Threefry)."""
+    hi, lo = threefry2x32_numpy(master, np.zeros(seeds, np.uint32),
+                                np.arange(seeds, dtype=np.uint32))
+    return np.stack([hi, lo], axis=1)
+
+
+def master_key(seed: int) -> np.ndarray:
+    """``jax.random.PRNGKey(seed)`` for an integer ``0 <= seed < 2**63``, in numpy."""
+    return np.array([seed >> 32, seed & 0xFFFFFFFF], np.uint32)
+
+
+def word(kind: int, index=0):
+    """The 32-bit stream label ``kind << INDEX_BITS | index`` (``index`` may be traced)."""
+    return jnp.uint32(kind << INDEX_BITS) | jnp.asarray(index).astype(jnp.uint32)
+
+
+def uniforms(seed_key, blocks):
+    """Uniforms in ``(0, 1)`` at positions ``0 .. n - 1`` of each ``(word, n)`` in ``blocks``.
+
+    One Threefry call for all blocks; returns a list of arrays of shapes ``(n,)``.
+    """
+    sizes = [n for _, n in blocks]
+    pos = jnp.concatenate([jnp.arange(n, dtype=jnp.uint32) for n in sizes])
+    words = jnp.concatenate([jnp.broadcast_to(jnp.asarray(w, jnp.uint32), (n,))
+                             for w, n in blocks])
+    y = threefry_2x32((seed_key[0], seed_key[1]), jnp.concatenate([pos, words]))
+    m = pos.shape[0]
+    bits = (y[:m].astype(jnp.uint64) << 20) | (y[m:].astype(jnp.uint64) >> 12)  # 52 bits
+    u = (bits.astype(jnp.float64) + 0.5) * 2.0**-52  # exact, and never 0 or 1
+    out, start = [], 0
+    for n in sizes:
+        out.append(u[start:start + n])
+        start += n
+    return out
+
+
+def normal(u):
+    """Standard normals from uniforms in ``(0, 1)`` (the inverse CDF; ``2u - 1`` is exact)."""
+    return jnp.sqrt(2.0) * jax.lax.erf_inv(2.0 * u - 1.0)
+
+
+def _marsaglia_tsang(cand, df, rounds):
+    """``(chi2, accepted)`` from one round of candidates ``cand`` of shape ``(K, 2 rounds + 1)``.
+
+    ``Y ~ Gamma(a + 1)`` by Marsaglia-Tsang with ``a = df / 2`` (the first accepted of
+    ``rounds`` candidates ``(x, u)``: ``v = (1 + c x)^3``, accept when ``v > 0`` and
+    ``log u < x^2/2 + b - b v + b log v``, ``b = a + 2/3``, ``c = 1/sqrt(9b)``), then
+    ``2 Y U^(1/a) ~ 2 Gamma(a) = chi2(df)`` with the last uniform ``U`` (their boost for
+    shapes below 1, used for every ``df`` so that ``df = 1`` needs no branch).
+    """
+    b = df / 2.0 + 2.0 / 3.0
+    c = 1.0 / jnp.sqrt(9.0 * b)
+    x = normal(cand[:, :rounds])
+    v = (1.0 + c[:, None] * x) ** 3
+    log_v = jnp.log(jnp.where(v > 0, v, 1.0))
+    ok = (v > 0) & (jnp.log(cand[:, rounds:2 * rounds])
+                    < 0.5 * x * x + b[:, None] * (1.0 - v + log_v))
+    first = jnp.argmax(ok, axis=1)
+    y = b * jnp.take_along_axis(v, first[:, None], axis=1)[:, 0]
+    boost = jnp.exp(jnp.log(cand[:, 2 * rounds]) * 2.0 / df)
+    return 2.0 * y * boost, ok.any(axis=1)
+
+
+def draws(seed_key, normals=(), chis=(), *, rounds: int = ROUNDS):
+    """Normals and exact chi-square variates of one seed, from one Threefry call site.
+
+    Parameters
+    ----------
+    seed_key : uint32 array, shape (2,)
+    normals : sequence of (word, n)
+        ``n`` standard normals at positions ``0 .. n - 1`` of ``word``.
+    chis : sequence of (kind, df)
+        ``df`` (float array, shape ``(K,)``, values ``>= 1``): one ``chi2(df_e)`` per entry ``e``.
+        Round ``r``'s candidates of entry ``e`` are positions ``e (2 rounds + 1) ..`` of
+        ``word(kind, r)``; an entry takes its first accepted candidate, rounds continue while
+        one is missing.
+    rounds : int
+        Candidates per entry and round.
+
+    Returns
+    -------
+    (list of arrays (n,), list of arrays (K,))
+    """
+    normals, chis = tuple(normals), tuple(chis)
+    if not chis:
+        return [normal(u) for u in uniforms(seed_key, normals)], []
+    width = 2 * rounds + 1
+    df = jnp.concatenate([jnp.asarray(v, jnp.float64) for _, v in chis])
+    sizes = [jnp.shape(v)[0] for _, v in chis]
+
+    def body(state):
+        r, _, chi, todo = state
+        # Every round hashes the normals' counters again (same values): one call site.
+        u = uniforms(seed_key, normals + tuple((word(kind, r), k * width)
+                                               for (kind, _), k in zip(chis, sizes)))
+        z = [normal(x) for x in u[:len(normals)]]
+        new, ok = _marsaglia_tsang(jnp.concatenate(u[len(normals):]).reshape(-1, width), df,
+                                   rounds)
+        return r + 1, z, jnp.where(todo & ok, new, chi), todo & ~ok
+
+    init = (jnp.uint32(0), [jnp.zeros((n,), jnp.float64) for _, n in normals],
+            jnp.zeros(df.shape, jnp.float64), jnp.ones(df.shape, bool))
+    _, z, chi, _ = jax.lax.while_loop(lambda s: (s[0] == 0) | s[3].any(), body, init)
+    out, start = [], 0
+    for k in sizes:
+        out.append(chi[start:start + k])
+        start += k
+    return z, out
