@@ -32,7 +32,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.extend.random import threefry_2x32
 
 # Stream kinds, the top bits of a word; the index (a generation or a rejection round) is the
 # low INDEX_BITS bits.
@@ -51,27 +50,31 @@ ROUNDS = 4
 
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+_KEY_PARITY = 0x1BD11BDA
+
+
+def _threefry(k0, k1, x0, x1, u32):
+    """Threefry-2x32, 20 rounds (Salmon et al. 2011, as ``jax.random``), on uint32 arrays of
+    numpy or jax (``u32`` is that module's uint32): the output words ``(y0, y1)``."""
+    ks = (k0, k1, k0 ^ k1 ^ u32(_KEY_PARITY))
+    x0, x1 = x0 + ks[0], x1 + ks[1]
+    for i in range(5):
+        for r in _ROTATIONS[i % 2]:
+            x0 = x0 + x1
+            x1 = (x1 << u32(r)) | (x1 >> u32(32 - r))
+            x1 = x1 ^ x0
+        x0 = x0 + ks[(i + 1) % 3]
+        x1 = x1 + ks[(i + 2) % 3] + u32(i + 1)
+    return x0, x1
 
 
 def threefry2x32_numpy(key, x0, x1):
-    """Threefry-2x32 (20 rounds) of the counter pairs ``(x0, x1)`` under ``key``, in numpy.
-
-    The function ``jax.random`` computes on the device (``jax.extend.random.threefry_2x32``),
-    here so that the per-seed keys need no compiled jax program (each costs ~0.3 s of compile
-    time on CPU).  Returns the two output words, arrays of ``x0``'s shape, uint32.
-    """
+    """Threefry-2x32 of the counter pairs ``(x0, x1)`` under ``key`` in numpy: the function
+    ``jax.extend.random.threefry_2x32`` computes, here so that the per-seed keys need no
+    compiled jax program (each costs ~0.3 s of compile time on CPU).  Returns the two output
+    words, uint32 arrays of ``x0``'s shape."""
     k0, k1 = (np.uint32(k) for k in np.asarray(key, np.uint32))
-    ks = (k0, k1, k0 ^ k1 ^ np.uint32(0x1BD11BDA))
-    x = [np.asarray(x0, np.uint32) + ks[0], np.asarray(x1, np.uint32) + ks[1]]
-    with np.errstate(over="ignore"):
-        for i in range(5):
-            for r in _ROTATIONS[i % 2]:
-                x[0] = x[0] + x[1]
-                x[1] = (x[1] << np.uint32(r)) | (x[1] >> np.uint32(32 - r))
-                x[1] = x[1] ^ x[0]
-            x[0] = x[0] + ks[(i + 1) % 3]
-            x[1] = x[1] + ks[(i + 2) % 3] + np.uint32(i + 1)
-    return x[0], x[1]
+    return _threefry(k0, k1, np.asarray(x0, np.uint32), np.asarray(x1, np.uint32), np.uint32)
 
 
 def seed_keys(master, seeds: int) -> np.ndarray:
@@ -102,9 +105,10 @@ def uniforms(seed_key, blocks):
     pos = jnp.concatenate([jnp.arange(n, dtype=jnp.uint32) for n in sizes])
     words = jnp.concatenate([jnp.broadcast_to(jnp.asarray(w, jnp.uint32), (n,))
                              for w, n in blocks])
-    y = threefry_2x32((seed_key[0], seed_key[1]), jnp.concatenate([pos, words]))
-    m = pos.shape[0]
-    bits = (y[:m].astype(jnp.uint64) << 20) | (y[m:].astype(jnp.uint64) >> 12)  # 52 bits
+    # The rounds written out in jnp, not jax's threefry primitive: on CPU XLA vectorises this
+    # (~4x faster at 8M counters) and compiles it in half the time.
+    y0, y1 = _threefry(seed_key[0], seed_key[1], pos, words, jnp.uint32)
+    bits = (y0.astype(jnp.uint64) << 20) | (y1.astype(jnp.uint64) >> 12)  # the top 52 bits
     u = (bits.astype(jnp.float64) + 0.5) * 2.0**-52  # exact, and never 0 or 1
     out, start = [], 0
     for n in sizes:

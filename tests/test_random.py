@@ -35,6 +35,20 @@ def test_numpy_threefry_is_jax_threefry():
     np.testing.assert_array_equal(np.concatenate(R.threefry2x32_numpy(key, x0, x1)), want)
 
 
+def test_uniforms_are_jax_threefry_bits():
+    """``uniforms`` writes the Threefry rounds out in jnp: its values are the top 52 bits of
+    jax's own threefry_2x32 of the counters ``(position, word)``, plus 1/2, times 2^-52."""
+    key = KEYS[3]
+    w = int(R.word(R.CHAIN_CHI, 2))
+    (u,) = R.uniforms(jnp.asarray(key), ((w, 1001),))
+    pos = np.arange(1001, dtype=np.uint32)
+    y = np.asarray(threefry_2x32((jnp.uint32(key[0]), jnp.uint32(key[1])),
+                                 jnp.asarray(np.concatenate([pos, np.full(1001, w, np.uint32)]))))
+    bits = (y[:1001].astype(np.uint64) << np.uint64(20)) | (y[1001:].astype(np.uint64)
+                                                            >> np.uint64(12))
+    np.testing.assert_array_equal(np.asarray(u), (bits.astype(np.float64) + 0.5) * 2.0**-52)
+
+
 def _draw(blocks_normal=(), chis=(), rounds=R.ROUNDS):
     """``draws`` for every key of KEYS, under jit and vmap as the simulator calls it."""
     fn = jax.jit(jax.vmap(lambda k: R.draws(k, blocks_normal, chis, rounds=rounds)))
