@@ -37,15 +37,15 @@ import numpy as np
 # low INDEX_BITS bits.
 DOWN = 0  # downstream normals: the T x (d + 1) rows, or the Bartlett off-diagonal and h
 CHAIN = 1  # exact-law generator increments g_k, d per generation
-DOWN_CHI = 2  # chi-square candidates of the Bartlett diagonal, index = rejection round
-CHAIN_CHI = 3  # chi-square candidates of the exact-law generators, index = rejection round
+DOWN_CHI = 2  # chi-square candidates of the Bartlett diagonal, index = candidate
+CHAIN_CHI = 3  # chi-square candidates of the exact-law generators, index = candidate
 GEN_ROWS = 4  # the T0 x (d + 1) rows of generation k, index = k
 INDEX_BITS = 28
 MAX_POSITIONS = 2**32  # positions are 32-bit counters
 
-# Marsaglia-Tsang candidates per chi-square variate and round.  For the shape df/2 + 1 >= 1.5
-# used here one candidate is rejected with probability < 0.02, all ROUNDS with < 2e-7, so a
-# second round (a second pass of the whole hash call) is rare.
+# Marsaglia-Tsang candidates drawn per chi-square variate.  For the shape df/2 + 1 >= 1.5 used
+# here one candidate is rejected with probability < 0.02, all ROUNDS with < 2e-7, so drawing
+# again with more candidates (a second compiled program) is rare.
 ROUNDS = 4
 
 
@@ -101,6 +101,19 @@ def uniforms(seed_key, blocks):
 
     One Threefry call for all blocks; returns a list of arrays of shapes ``(n,)``.
     """
+    return _split(_uniforms(seed_key, blocks), [n for _, n in blocks])
+
+
+def _split(a, sizes):
+    out, start = [], 0
+    for n in sizes:
+        out.append(a[start:start + n])
+        start += n
+    return out
+
+
+def _uniforms(seed_key, blocks):
+    """The uniforms of ``blocks``, concatenated."""
     sizes = [n for _, n in blocks]
     pos = jnp.concatenate([jnp.arange(n, dtype=jnp.uint32) for n in sizes])
     words = jnp.concatenate([jnp.broadcast_to(jnp.asarray(w, jnp.uint32), (n,))
@@ -109,12 +122,7 @@ def uniforms(seed_key, blocks):
     # (~4x faster at 8M counters) and compiles it in half the time.
     y0, y1 = _threefry(seed_key[0], seed_key[1], pos, words, jnp.uint32)
     bits = (y0.astype(jnp.uint64) << 20) | (y1.astype(jnp.uint64) >> 12)  # the top 52 bits
-    u = (bits.astype(jnp.float64) + 0.5) * 2.0**-52  # exact, and never 0 or 1
-    out, start = [], 0
-    for n in sizes:
-        out.append(u[start:start + n])
-        start += n
-    return out
+    return (bits.astype(jnp.float64) + 0.5) * 2.0**-52  # exact, and never 0 or 1
 
 
 def normal(u):
@@ -122,30 +130,26 @@ def normal(u):
     return jnp.sqrt(2.0) * jax.lax.erf_inv(2.0 * u - 1.0)
 
 
-def _marsaglia_tsang(cand, df, rounds):
-    """``(chi2, accepted)`` from one round of candidates ``cand`` of shape ``(K, 2 rounds + 1)``.
+def _marsaglia_tsang(x, u, boost, df):
+    """``(chi2, accepted)`` of one candidate per entry: normal ``x``, uniforms ``u`` and
+    ``boost``, all of shape ``(..., K)``.
 
-    ``Y ~ Gamma(a + 1)`` by Marsaglia-Tsang with ``a = df / 2`` (the first accepted of
-    ``rounds`` candidates ``(x, u)``: ``v = (1 + c x)^3``, accept when ``v > 0`` and
-    ``log u < x^2/2 + b - b v + b log v``, ``b = a + 2/3``, ``c = 1/sqrt(9b)``), then
-    ``2 Y U^(1/a) ~ 2 Gamma(a) = chi2(df)`` with the last uniform ``U`` (their boost for
-    shapes below 1, used for every ``df`` so that ``df = 1`` needs no branch).
+    ``Y ~ Gamma(a + 1)`` by Marsaglia-Tsang with ``a = df / 2``: ``x`` normal, ``v = (1 +
+    c x)^3``, accepted when ``v > 0`` and ``log u < x^2/2 + b - b v + b log v`` (``b = a +
+    2/3``, ``c = 1/sqrt(9b)``); then ``2 Y U^(1/a) ~ 2 Gamma(a) = chi2(df)`` with a third
+    uniform ``U`` (their boost for shapes below 1, used for every ``df`` so that ``df = 1``
+    needs no branch).
     """
     b = df / 2.0 + 2.0 / 3.0
     c = 1.0 / jnp.sqrt(9.0 * b)
-    x = normal(cand[:, :rounds])
-    v = (1.0 + c[:, None] * x) ** 3
+    v = (1.0 + c * x) ** 3
     log_v = jnp.log(jnp.where(v > 0, v, 1.0))
-    ok = (v > 0) & (jnp.log(cand[:, rounds:2 * rounds])
-                    < 0.5 * x * x + b[:, None] * (1.0 - v + log_v))
-    first = jnp.argmax(ok, axis=1)
-    y = b * jnp.take_along_axis(v, first[:, None], axis=1)[:, 0]
-    boost = jnp.exp(jnp.log(cand[:, 2 * rounds]) * 2.0 / df)
-    return 2.0 * y * boost, ok.any(axis=1)
+    ok = (v > 0) & (jnp.log(u) < 0.5 * x * x + b * (1.0 - v + log_v))
+    return 2.0 * b * v * jnp.exp(jnp.log(boost) * 2.0 / df), ok
 
 
 def draws(seed_key, normals=(), chis=(), *, rounds: int = ROUNDS):
-    """Normals and exact chi-square variates of one seed, from one Threefry call site.
+    """Normals and exact chi-square variates of one seed, from one Threefry call.
 
     Parameters
     ----------
@@ -153,39 +157,40 @@ def draws(seed_key, normals=(), chis=(), *, rounds: int = ROUNDS):
     normals : sequence of (word, n)
         ``n`` standard normals at positions ``0 .. n - 1`` of ``word``.
     chis : sequence of (kind, df)
-        ``df`` (float array, shape ``(K,)``, values ``>= 1``): one ``chi2(df_e)`` per entry ``e``.
-        Round ``r``'s candidates of entry ``e`` are positions ``e (2 rounds + 1) ..`` of
-        ``word(kind, r)``; an entry takes its first accepted candidate, rounds continue while
-        one is missing.
+        ``df`` (float array, shape ``(K,)``, values ``>= 1``): one ``chi2(df_e)`` per entry
+        ``e``, its first accepted Marsaglia-Tsang candidate; candidate ``i`` of entry ``e`` is
+        the uniforms at positions ``3e, 3e + 1, 3e + 2`` of ``word(kind, i)``.
     rounds : int
-        Candidates per entry and round.
+        Candidates drawn per entry.
 
     Returns
     -------
-    (list of arrays (n,), list of arrays (K,))
+    normals : list of arrays (n,)
+    chis : list of arrays (K,)
+        NaN where none of the ``rounds`` candidates was accepted.
+    complete : bool array, shape ()
+        Every entry has its value.  If not (probability < 2e-7 per entry with ``ROUNDS``), draw
+        again with more rounds: an entry's value is its first accepted candidate, so the
+        entries already complete keep theirs and the others continue the same sequence.  No
+        loop in the program: a ``while`` costs ~0.5 s of compilation on CPU.
     """
     normals, chis = tuple(normals), tuple(chis)
-    if not chis:
-        return [normal(u) for u in uniforms(seed_key, normals)], []
-    width = 2 * rounds + 1
-    df = jnp.concatenate([jnp.asarray(v, jnp.float64) for _, v in chis])
     sizes = [jnp.shape(v)[0] for _, v in chis]
-
-    def body(state):
-        r, _, chi, todo = state
-        # Every round hashes the normals' counters again (same values): one call site.
-        u = uniforms(seed_key, normals + tuple((word(kind, r), k * width)
-                                               for (kind, _), k in zip(chis, sizes)))
-        z = [normal(x) for x in u[:len(normals)]]
-        new, ok = _marsaglia_tsang(jnp.concatenate(u[len(normals):]).reshape(-1, width), df,
-                                   rounds)
-        return r + 1, z, jnp.where(todo & ok, new, chi), todo & ~ok
-
-    init = (jnp.uint32(0), [jnp.zeros((n,), jnp.float64) for _, n in normals],
-            jnp.zeros(df.shape, jnp.float64), jnp.ones(df.shape, bool))
-    _, z, chi, _ = jax.lax.while_loop(lambda s: (s[0] == 0) | s[3].any(), body, init)
-    out, start = [], 0
-    for k in sizes:
-        out.append(chi[start:start + k])
-        start += k
-    return z, out
+    blocks = normals + tuple((word(kind, i), 3 * k) for i in range(rounds)
+                             for (kind, _), k in zip(chis, sizes))
+    u = _uniforms(seed_key, blocks)
+    # One inverse-CDF over every position (the candidates' uniform slots are wasted), kept as
+    # one fusion: XLA would otherwise copy the erfinv code into each consumer (compile time).
+    z, u = jax.lax.optimization_barrier((normal(u), u))
+    n_normal = sum(n for _, n in normals)
+    z_out = _split(z, [n for _, n in normals])
+    if not chis:
+        return z_out, [], jnp.bool_(True)
+    df = jnp.concatenate([jnp.asarray(v, jnp.float64) for _, v in chis])
+    cand_z = z[n_normal:].reshape(rounds, df.shape[0], 3)
+    cand_u = u[n_normal:].reshape(rounds, df.shape[0], 3)
+    y, ok = _marsaglia_tsang(cand_z[..., 0], cand_u[..., 1], cand_u[..., 2], df)
+    chi = jnp.full(df.shape, jnp.nan)
+    for i in reversed(range(rounds)):  # the first accepted candidate wins
+        chi = jnp.where(ok[i], y[i], chi)
+    return z_out, _split(chi, sizes), ok.any(axis=0).all()

@@ -86,7 +86,7 @@ def _rows(z, rows: int, d: int):
 
 def _gen_rows(seed_key, k, T0: int, d: int):
     """The ``rows`` data of generation ``k`` (traced), one hash call."""
-    (z,), _ = R.draws(seed_key, ((R.word(R.GEN_ROWS, k), T0 * (d + 1)),))
+    (z,), _, _ = R.draws(seed_key, ((R.word(R.GEN_ROWS, k), T0 * (d + 1)),))
     return _rows(z, T0, d)
 
 
@@ -96,7 +96,7 @@ def seed_draws(seed_key, *, d: int, T: int, T0: int, N: int):
 
     Returns ``(Z, E, Zg, Eg)`` with shapes ``(T, d)``, ``(T,)``, ``(N, T0, d)``, ``(N, T0)``.
     """
-    (z,), _ = R.draws(seed_key, ((R.word(R.DOWN), T * (d + 1)),))
+    (z,), _, _ = R.draws(seed_key, ((R.word(R.DOWN), T * (d + 1)),))
     Z, E = _rows(z, T, d)
     Zg, Eg = jax.vmap(lambda k: _gen_rows(seed_key, k, T0, d))(jnp.arange(N))
     return Z, E, Zg, Eg
@@ -279,9 +279,10 @@ def _errors_dual(Xt, K, c, sqrt_s, w0, lams, *, down_solver):
 
 
 def _seed_chain(seed_key, sqrt_s, w0, sigma0, lam0, T, T0, *, d, T_rows, T0_rows, N, mode,
-                gen_sampler, down_sampler):
-    """``(chain, down)`` of one seed: the generator weights ``w_0 .. w_N``, shape ``(N + 1, d)``,
-    and the downstream draws (``(L, h)`` of the Bartlett factor, or ``(Z, E)``)."""
+                gen_sampler, down_sampler, rounds):
+    """``(chain, down, complete)`` of one seed: the generator weights ``w_0 .. w_N``, shape
+    ``(N + 1, d)``, the downstream draws (``(L, h)`` of the Bartlett factor, or ``(Z, E)``),
+    and whether ``rounds`` chi-square candidates sufficed (see :func:`_random.draws`)."""
     law_chain = gen_sampler == "law" and N > 0
     # Every draw outside the rows generators' scan, in one hash call (see the module docstring).
     wishart = down_sampler == "wishart"
@@ -290,7 +291,7 @@ def _seed_chain(seed_key, sqrt_s, w0, sigma0, lam0, T, T0, *, d, T_rows, T0_rows
     if law_chain:
         normals.append((R.word(R.CHAIN), N * d))
         chis.append((R.CHAIN_CHI, jnp.full((N,), T0 - d + 1.0)))
-    z, chi = R.draws(seed_key, normals, chis)
+    z, chi, complete = R.draws(seed_key, normals, chis, rounds=rounds)
     if law_chain:
         chain = _chain_law(z[1].reshape(N, d), chi[-1], sqrt_s, w0, sigma0)
     elif gen_sampler == "law":  # N = 0: no generation
@@ -299,18 +300,18 @@ def _seed_chain(seed_key, sqrt_s, w0, sigma0, lam0, T, T0, *, d, T_rows, T0_rows
         chain = _chain(seed_key, sqrt_s, w0, sigma0, lam0, d=d, T0=T0_rows, N=N, mode=mode,
                        gen_solver=gen_sampler)
     down = _bartlett(z[0], chi[0], T, d=d) if wishart else _rows(z[0], T_rows, d)
-    return chain, down
+    return chain, down, complete
 
 
-_CHAIN_STATIC = ("d", "T0_rows", "N", "mode", "gen_sampler")
+_CHAIN_STATIC = ("d", "T0_rows", "N", "mode", "gen_sampler", "rounds")
 
 
-@partial(jax.jit, static_argnames=("d", "T_rows", "T0_rows", "N", "mode", "gen_sampler",
-                                   "down_solver"))
+@partial(jax.jit, static_argnames=_CHAIN_STATIC + ("T_rows", "down_solver"))
 def simulate_chunk(keys, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, m_rows, T, T0, *,
-                   d, T_rows, T0_rows, N, mode, gen_sampler, down_solver):
-    """Test errors for a chunk of seeds with the ``rows`` downstream, shape ``(C, Nn, L)`` for
-    ``keys`` of shape ``(C, 2)``.
+                   d, T_rows, T0_rows, N, mode, gen_sampler, down_solver, rounds):
+    """``(errors, complete)`` for a chunk of seeds with the ``rows`` downstream: test errors of
+    shape ``(C, Nn, L)`` for ``keys`` of shape ``(C, 2)``, and per seed whether ``rounds``
+    chi-square candidates sufficed (if not, its errors are NaN: run again with more).
 
     ``T0`` is traced (a degree of freedom of the ``law`` generators); ``T_rows`` and
     ``T0_rows`` are the static row counts of the ``rows`` samplers (0 where unused).  One
@@ -321,21 +322,22 @@ def simulate_chunk(keys, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, m_rows, T
     """
 
     def one(seed_key):
-        chain, (Z, E) = _seed_chain(seed_key, sqrt_s, w0, sigma0, lam0, T, T0, d=d,
-                                    T_rows=T_rows, T0_rows=T0_rows, N=N, mode=mode,
-                                    gen_sampler=gen_sampler, down_sampler="rows")
+        chain, (Z, E), complete = _seed_chain(
+            seed_key, sqrt_s, w0, sigma0, lam0, T, T0, d=d, T_rows=T_rows, T0_rows=T0_rows,
+            N=N, mode=mode, gen_sampler=gen_sampler, down_sampler="rows", rounds=rounds)
         return _downstream_rows(Z, E, chain[n_idx], sqrt_s, w0, lams, sigma, m_rows, d=d,
-                                T=T_rows, down_solver=down_solver)
+                                T=T_rows, down_solver=down_solver), complete
 
     return jax.vmap(one)(keys)
 
 
 @partial(jax.jit, static_argnames=_CHAIN_STATIC)
 def wishart_draws(keys, sqrt_s, w0, n_idx, sigma0, lam0, T, T0, *, d, T0_rows, N, mode,
-                  gen_sampler):
-    """``(W, L, h)`` for a chunk of seeds: ``W`` (``(C, Nn, d)``) the weights ``w_n`` for each
-    requested ``n``, ``(L, h)`` (``(C, d, d)``, ``(C, d)``) the Bartlett factor of the
-    downstream data (any ``T``, traced).
+                  gen_sampler, rounds):
+    """``(W, L, h, complete)`` for a chunk of seeds: ``W`` (``(C, Nn, d)``) the weights ``w_n``
+    for each requested ``n``, ``(L, h)`` (``(C, d, d)``, ``(C, d)``) the Bartlett factor of the
+    downstream data (any ``T``, traced), ``complete`` (``(C,)``) whether ``rounds`` chi-square
+    candidates sufficed.
 
     The first of the two programs of the Wishart downstream: it holds the random draws, whose
     compilation dominates, and serves every ``T``; :func:`wishart_errors` compiles once for all
@@ -343,10 +345,10 @@ def wishart_draws(keys, sqrt_s, w0, n_idx, sigma0, lam0, T, T0, *, d, T0_rows, N
     """
 
     def one(seed_key):
-        chain, (L, h) = _seed_chain(seed_key, sqrt_s, w0, sigma0, lam0, T, T0, d=d, T_rows=0,
-                                    T0_rows=T0_rows, N=N, mode=mode, gen_sampler=gen_sampler,
-                                    down_sampler="wishart")
-        return chain[n_idx], L, h
+        chain, (L, h), complete = _seed_chain(
+            seed_key, sqrt_s, w0, sigma0, lam0, T, T0, d=d, T_rows=0, T0_rows=T0_rows, N=N,
+            mode=mode, gen_sampler=gen_sampler, down_sampler="wishart", rounds=rounds)
+        return chain[n_idx], L, h, complete
 
     return jax.vmap(one)(keys)
 

@@ -264,6 +264,7 @@ def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, T, T0, 
                   sampler, memory_budget):
     import jax
 
+    from kernelcollapse import _random
     from kernelcollapse._simulator_jax import simulate_chunk, wishart_draws, wishart_errors
 
     d = s.shape[0]
@@ -296,19 +297,29 @@ def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, T, T0, 
     chain_static = dict(d=d, T0_rows=0 if gen == "law" else T0, N=N, mode=mode,
                         gen_sampler=gen)
     down_solver = "cholesky" if lams.size <= CHOLESKY_MAX_LAMS else "tridiagonal"
+
+    def chunk(keys, rounds):
+        if down == "wishart":  # two programs: the draws serve every T, the algebra every T >= d
+            W, L, h, complete = wishart_draws(keys, sqrt_s, w0, n_idx, sigma0, lam0, T_, T0_,
+                                              rounds=rounds, **chain_static)
+            err = wishart_errors(W, L, h, sqrt_s, w0, lams, sigma, T_, d=d,
+                                 T_small=T if T < d else 0, down_solver=down_solver)
+        else:
+            err, complete = simulate_chunk(keys, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0,
+                                           np.int32(m_rows), T_, T0_, T_rows=T,
+                                           down_solver=down_solver, rounds=rounds,
+                                           **chain_static)
+        return err, np.asarray(complete).all()
+
     out = []
     for i in range(n_chunks):
         keys = seed_keys[i * size:(i + 1) * size]
         if sharding is not None:
             keys = jax.device_put(keys, sharding)
-        if down == "wishart":  # two programs: the draws serve every T, the algebra every T >= d
-            W, L, h = wishart_draws(keys, sqrt_s, w0, n_idx, sigma0, lam0, T_, T0_,
-                                    **chain_static)
-            err = wishart_errors(W, L, h, sqrt_s, w0, lams, sigma, T_, d=d,
-                                 T_small=T if T < d else 0, down_solver=down_solver)
-        else:
-            err = simulate_chunk(keys, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0,
-                                 np.int32(m_rows), T_, T0_, T_rows=T, down_solver=down_solver,
-                                 **chain_static)
+        rounds = _random.ROUNDS
+        err, complete = chunk(keys, rounds)
+        while not complete:  # rare (< 2e-7 per chi-square draw): the same draws, more candidates
+            rounds *= 8
+            err, complete = chunk(keys, rounds)
         out.append(np.asarray(err))
     return np.moveaxis(np.concatenate(out)[:seeds], 0, -1)

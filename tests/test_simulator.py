@@ -184,6 +184,20 @@ def test_law_sampler_matches_rows(kw, gen, down):
     assert np.all(np.abs(zv) < 4), zv
 
 
+def test_results_do_not_depend_on_the_chi_square_candidates(monkeypatch):
+    """With one Marsaglia-Tsang candidate per chi-square draw (instead of 4) most chunks have an
+    entry with none accepted, and simulate draws them again with more candidates: the errors
+    are identical, since each variate is its first accepted candidate."""
+    from kernelcollapse import _random
+
+    args = dict(T=24, T0=18, n=[0, 3], lam=[0.0, 0.3], sigma=0.5, sigma0=0.7, seeds=60, key=4)
+    want = simulate(S_SMALL, W_SMALL, **args)
+    monkeypatch.setattr(_random, "ROUNDS", 1)
+    got = simulate(S_SMALL, W_SMALL, memory_budget=8 * simulator.seed_bytes(
+        10, 24, 18, 3, 2, 2, gen="law", down="wishart"), **args)  # 8 chunks of <= 8 seeds
+    np.testing.assert_array_equal(got.errors, want.errors)
+
+
 def test_law_sampler_one_compilation_for_every_T():
     """With the Wishart downstream, T is a degree of freedom, not a shape: the draws are one
     program for T = 24, 40 and 8 (< d), the linear algebra one program for T = 24 and 40 (a
