@@ -272,9 +272,9 @@ def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, T, T0, 
     devices = jax.devices()
     if devices[0].platform == "cpu":
         # Host "devices" (XLA_FLAGS=--xla_force_host_platform_device_count) run on the same
-        # cores, and with the seeds sharded over them a sampler's while loop (jax's gamma
-        # before, the chi-square rounds now) next to LAPACK sytrd/syevd deadlocks jax 0.10's
-        # CPU runtime (from 5 seeds per device): run on one.
+        # cores, and with the seeds sharded over them these programs deadlock jax 0.10's CPU
+        # runtime (seen with jax's gamma sampler next to LAPACK sytrd/syevd, and still with
+        # the loop-free draws of the Wishart route): run on one.
         devices = devices[:1]
     gen, down = _samplers(d, T, T0, N, lam0, mode, m_rows, sampler)
     per_seed = seed_bytes(d, T, T0, N, n_idx.size, lams.size, gen=gen, down=down)
