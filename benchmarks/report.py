@@ -14,41 +14,39 @@ THEORY_D = 10_000
 # only for a missed target, next to the measured shortfall).
 WHY = {
     "warm_ratio": (
-        "The chain is no longer simulated sample by sample: least-squares generators with "
-        "T0 >= d draw each increment from its exact law (d + 1 numbers, no fit), and the "
-        "downstream with T >= d draws the Bartlett factor of Z^T Z instead of the T x d design "
-        "(kernelcollapse._simulator_jax); the 20 lam share one tridiagonal reduction of the "
-        "Gram (LAPACK sytrd + orgtr, no eigenvectors) and one tridiagonal solve each. What "
-        "remains per (T >= d, seed), measured at d = 200: the reduction and Q ~1.7 ms "
-        "(BLAS-2 half, one core), the d(d+1)/2 Bartlett normals ~0.9 ms (threefry + erfinv "
-        "in float64), L L^T ~0.5 ms, the tridiagonal solves and the prediction for 5 n x 20 lam "
-        "~0.6 ms. XLA runs the batch of LAPACK calls on one core; sharding the seeds over two "
-        "host devices (XLA_FLAGS=--xla_force_host_platform_device_count=2) deadlocks jax "
-        "0.10's CPU runtime on this program, so simulate does not. To close: a cheaper "
-        "float64 normal transform for the Bartlett draws, L L^T as a triangular product "
-        "(half the flops), and the second core for the LAPACK batch."),
+        "The chain is not simulated sample by sample: least-squares generators with T0 >= d "
+        "draw each increment from its exact law (d + 1 numbers, no fit), and the downstream "
+        "with T >= d/2 draws the Bartlett factor of Z^T Z (singular below T = d) instead of "
+        "the T x d design (kernelcollapse._simulator_jax); the 20 lam share one tridiagonal "
+        "reduction of the Gram (LAPACK sytrd + orgtr) and one tridiagonal solve each. Per "
+        "(T >= d, seed) at d = 200 the draws program takes ~1 ms (every random number of the "
+        "seed from one Threefry call) and the algebra ~4 ms, most of it the reduction (BLAS-2 "
+        "half, one core). XLA runs the batch of LAPACK calls on one core; sharding the seeds "
+        "over two host devices deadlocks jax 0.10's CPU runtime on these programs, so "
+        "simulate does not. To close: the second core for the LAPACK batch, L L^T as a "
+        "triangular product (half its flops)."),
     "cold_ratio": (
-        "A cold run pays the interpreter, the jax import (~1 s) and the XLA compilation of two "
-        "programs (the Bartlett program serves every T >= d, a rows program T = 100 < d): "
-        "~6.5 s and ~5 s on these 2 cores, mostly LLVM code generation for the random "
-        "samplers (each threefry call site ~0.3 s, each gamma (chi-square) call site ~1.8 s, "
-        "two of them in the Bartlett program). With compiler option "
-        "xla_backend_optimization_level=0 compilation is ~2x faster but the warm run ~40% "
-        "slower. To close: one chi-square call for the chain and the Bartlett diagonal and "
-        "fewer threefry call sites (~3 s less); the singular Bartlett factor for T < d (L_ii^2 "
-        "~ chi2_{T-i} for i < T, columns >= T zero) inside the same program (one "
-        "compilation); jax's persistent compilation cache (jax_compilation_cache_dir, a "
+        "A cold run pays the interpreter and the imports (~0.7 s, mostly jax) and compiles "
+        "three programs: the draws (one for every T: ~0.85 s), the algebra for all T >= d "
+        "(~0.3-0.4 s) and for T = 100 < d (~0.3 s), plus ~0.5 s of tracing and lowering. The "
+        "random draws were most of the compile time (each jax.random call site is its own "
+        "Threefry instance, ~0.3 s, chisquare ~1.4 s): kernelcollapse._random draws all of a "
+        "program's numbers from one Threefry call and chi-square variates without a loop. To "
+        "close further: jax's persistent compilation cache (jax_compilation_cache_dir, a "
         "global JAX setting left to the user) removes compilation from every run after the "
         "first on a machine."),
     "matmul_fraction": (
         "At d = 2000 with T0 = 400 < d the generators are minimum-norm least squares (no "
         "exact-law shortcut: the row space of X is needed), so each of the 10 generations "
-        "draws 400 x 2001 normals, and the downstream (T < d) draws T x 2001: ~35 million "
-        "float64 normals per seed over the sweep, ~0.85 s of the ~1.6 s per seed at ~40 million "
-        "per second, and random-number generation is not counted as flops. The rest (the "
-        "Grams, X^T Q and the prediction as matmuls, sytrd and Cholesky partly BLAS-2) runs at "
-        "~0.7 of the matmul rate. To close: a faster bit generator or normal transform, "
-        "or an exact-law sampler for minimum-norm generators (a Haar-random row space)."),
+        "draws 400 x 2001 normals, and the downstream (T < d/2 here) draws T x 2001: ~35 "
+        "million float64 normals per seed over the sweep at ~40-55 million per second (a "
+        "third to a half of the time), and random-number generation is not counted as flops. "
+        "The rest (the Grams, X^T Q and the prediction as matmuls, sytrd and Cholesky partly "
+        "BLAS-2) runs at ~0.6 of the matmul rate. The matmul reference itself varies by "
+        "~30% between runs on this shared machine (the faster of two measurements is kept). "
+        "To close: a cheaper float64 normal transform than erfinv (~10 ns per number on "
+        "this CPU), or an exact-law sampler for minimum-norm generators (a Haar-random row "
+        "space)."),
     "theory_seconds": (
         "test_error works in cache-sized blocks with one pass over the spectrum per block; "
         "kappa starts from a cubic interpolation of a table of df1 and its derivative, so one "
@@ -155,7 +153,9 @@ def markdown(res: dict) -> str:
               "or dual Gram 2·T0²·d plus Cholesky T0³/3 (T0 < d), Bartlett Gram 2d³ (T ≥ d), "
               "tridiagonal reduction and its Q 8r³/3, matmuls 2mnk; random-number generation not "
               "counted). "
-              "Matmul rate: best of 5 jitted float64 d x d @ d x d products in jax, same run.",
+              "Matmul rate: best of 5 jitted float64 d x d @ d x d products in jax, measured "
+              "before and after the sweep at that d (the faster kept; both in the JSON), same "
+              "run.",
               "", "| d | seeds | seconds | Gflop | achieved Gflop/s | matmul Gflop/s | fraction |",
               "|---|---|---|---|---|---|---|"]
     for r in res["limit"]:

@@ -179,13 +179,13 @@ def draws(seed_key, normals=(), chis=(), *, rounds: int = ROUNDS):
     blocks = normals + tuple((word(kind, i), 3 * k) for i in range(rounds)
                              for (kind, _), k in zip(chis, sizes))
     u = _uniforms(seed_key, blocks)
+    if not chis:
+        return _split(normal(u), [n for _, n in normals]), [], jnp.bool_(True)
     # One inverse-CDF over every position (the candidates' uniform slots are wasted), kept as
     # one fusion: XLA would otherwise copy the erfinv code into each consumer (compile time).
     z, u = jax.lax.optimization_barrier((normal(u), u))
     n_normal = sum(n for _, n in normals)
     z_out = _split(z, [n for _, n in normals])
-    if not chis:
-        return z_out, [], jnp.bool_(True)
     df = jnp.concatenate([jnp.asarray(v, jnp.float64) for _, v in chis])
     cand_z = z[n_normal:].reshape(rounds, df.shape[0], 3)
     cand_u = u[n_normal:].reshape(rounds, df.shape[0], 3)
