@@ -33,8 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-# Stream kinds, the top bits of a word; the index (a generation or a rejection round) is the
-# low INDEX_BITS bits.
+# Stream kinds, the top bits of a word; the index (a generation, or a chi-square candidate) is
+# the low INDEX_BITS bits.
 DOWN = 0  # downstream normals: the T x (d + 1) rows, or the Bartlett off-diagonal and h
 CHAIN = 1  # exact-law generator increments g_k, d per generation
 DOWN_CHI = 2  # chi-square candidates of the Bartlett diagonal, index = candidate
@@ -161,7 +161,7 @@ def draws(seed_key, normals=(), chis=(), *, rounds: int = ROUNDS):
         ``e``, its first accepted Marsaglia-Tsang candidate; candidate ``i`` of entry ``e`` is
         the uniforms at positions ``3e, 3e + 1, 3e + 2`` of ``word(kind, i)``.
     rounds : int
-        Candidates drawn per entry.
+        Marsaglia-Tsang candidates drawn per entry (the rounds of the rejection sampler).
 
     Returns
     -------

@@ -175,6 +175,9 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
         n_idx = np.zeros_like(n_idx)
     N = int(n_idx.max())
     lam_flat = lams.reshape(-1)
+    gen, down = _samplers(s.shape[0], T, T0, N, lam0, mode, m_rows,
+                          "rows" if backend == "numpy" else sampler)
+    _check_stream(s.shape[0], T if down == "rows" else 0, T0 if gen != "law" else 0, N)
 
     if backend == "numpy":
         from kernelcollapse._simulator_numpy import simulate_numpy
@@ -197,6 +200,22 @@ def _grid(name: str, value, check) -> np.ndarray:
         raise ValueError(f"{name} must be a scalar or a non-empty 1-D sequence, got shape "
                          f"{arr.shape}")
     return arr
+
+
+def _check_stream(d: int, T: int, T0: int, N: int) -> None:
+    """The counters of the random stream (:mod:`kernelcollapse._random`) are 32-bit positions
+    and 28-bit generation indices; sizes past them would repeat draws.  ``T`` and ``T0`` are
+    the row counts drawn (0 where an exact law replaces the rows)."""
+    from kernelcollapse import _random
+
+    for name, rows in (("T", T), ("T0", T0)):
+        if rows * (d + 1) >= _random.MAX_POSITIONS:
+            raise ValueError(f"{name} * (d + 1) = {rows * (d + 1)} is too large: the simulator "
+                             f"draws at most 2**32 numbers per sample block; use a smaller "
+                             f"{name} or d")
+    if N >= 2**_random.INDEX_BITS or N * d >= _random.MAX_POSITIONS:
+        raise ValueError(f"max(n) = {N} is too large for d = {d}: max(n) must be below "
+                         f"2**{_random.INDEX_BITS} and max(n) * d below 2**32")
 
 
 def _seed_keys(key, seeds: int) -> np.ndarray:

@@ -129,6 +129,8 @@ def test_shapes_and_scalars():
         (dict(sampler="exact"), "sampler must be one of"),
         (dict(memory_budget=0), "memory_budget must be > 0"),
         (dict(key=-3), "key must be an integer in"),
+        (dict(T=2**31, p=0.5), r"T \* \(d \+ 1\) = .* is too large"),
+        (dict(n=2**28), r"max\(n\) = 268435456 is too large"),
         (dict(eigvals=[1.0, -1.0]), "eigvals must be > 0"),
         (dict(w0=[1.0, 2.0, 3.0]), "w0 must have the same shape"),
     ],
