@@ -190,16 +190,18 @@ def _bartlett_df(T, d: int):
     return jnp.where(df >= 1.0, df, 1.0)
 
 
-def _errors_primal(G, B, sqrt_s, w0, lams, *, d, down_solver):
-    """Test errors ``(Nn, L)`` of the ridge fits ``(G + lam I)^{-1} B``, ``G = X'X/T`` (d x d),
-    ``B = X'Y/T`` (d x Nn)."""
+def _ridge_errors(K, c, sqrt_s, w0, lams, *, down_solver, Xt=None):
+    """Test errors ``(Nn, L)`` of the ridge fits ``Xt (K + lam I)^{-1} c``, ``K`` of shape
+    ``(r, r)``, ``c`` of ``(r, Nn)``: primal with ``Xt = None`` (the identity; ``K = X'X/T``,
+    ``c = X'Y/T``), dual with ``Xt = X'`` (``(d, r)``; ``K = X X'/T``, ``c = Y/T``)."""
+    lift = (lambda a: a) if Xt is None else (lambda a: Xt @ a)
     if down_solver == "cholesky":  # one Cholesky per lam (cheapest for short lam grids)
-        eye = jnp.eye(d, dtype=jnp.float64)
+        eye = jnp.eye(K.shape[0], dtype=jnp.float64)
         return _errors_of_weights(
-            jax.vmap(lambda lam: cho_solve(cho_factor(G + lam * eye, lower=True), B))(lams),
+            jax.vmap(lambda lam: lift(cho_solve(cho_factor(K + lam * eye, lower=True), c)))(lams),
             sqrt_s, w0)
-    diag, off, Q = _tridiagonalize(G)  # w_pred = Q (Tr + lam I)^{-1} Q' B
-    return _errors_tridiagonal(diag, off, Q.T @ B, sqrt_s[:, None] * Q, sqrt_s, w0, lams)
+    diag, off, Q = _tridiagonalize(K)  # w_pred = Xt Q (Tr + lam I)^{-1} Q' c
+    return _errors_tridiagonal(diag, off, Q.T @ c, sqrt_s[:, None] * lift(Q), sqrt_s, w0, lams)
 
 
 def _errors_of_weights(w_pred, sqrt_s, w0):
@@ -242,10 +244,10 @@ def _downstream_rows(Z, E, W, sqrt_s, w0, lams, sigma, m_rows, *, d, T, down_sol
     XW = jnp.where(synthetic, XW, (X @ w0)[:, None])
     Y = XW + sigma * E[:, None]  # (T, Nn)
     if T >= d:
-        return _errors_primal(X.T @ X / T, X.T @ Y / T, sqrt_s, w0, lams, d=d,
-                              down_solver=down_solver)
+        return _ridge_errors(X.T @ X / T, X.T @ Y / T, sqrt_s, w0, lams,
+                             down_solver=down_solver)
     # dual: w = X' (X X'/T + lam I)^{-1} Y / T
-    return _errors_dual(X.T, X @ X.T / T, Y / T, sqrt_s, w0, lams, down_solver=down_solver)
+    return _ridge_errors(X @ X.T / T, Y / T, sqrt_s, w0, lams, down_solver=down_solver, Xt=X.T)
 
 
 def _downstream_wishart(L, h, W, sqrt_s, w0, lams, sigma, T, *, d, T_small, down_solver):
@@ -256,26 +258,13 @@ def _downstream_wishart(L, h, W, sqrt_s, w0, lams, sigma, T, *, d, T_small, down
         PL = sqrt_s[:, None] * L
         G = PL @ PL.T / T
         B = G @ W.T + (sigma / T) * (PL @ h)[:, None]
-        return _errors_primal(G, B, sqrt_s, w0, lams, d=d, down_solver=down_solver)
+        return _ridge_errors(G, B, sqrt_s, w0, lams, down_solver=down_solver)
     # X = Q R P with R = L[:, :T]' (see _bartlett): in the rotated coordinates Q' the design is
     # M' = (P L[:, :T])' and the labels Q'Y = M' W' + sigma h, so the dual fit is
     # w = M (M'M/T + lam I)^{-1} Q'Y / T.
     M = sqrt_s[:, None] * L[:, :T_small]
     c = (M.T @ W.T + sigma * h[:T_small, None]) / T
-    return _errors_dual(M, M.T @ M / T, c, sqrt_s, w0, lams, down_solver=down_solver)
-
-
-def _errors_dual(Xt, K, c, sqrt_s, w0, lams, *, down_solver):
-    """Test errors ``(Nn, L)`` of the dual ridge fits ``Xt (K + lam I)^{-1} c`` (``Xt`` of shape
-    ``(d, r)``, ``K`` of ``(r, r)``, ``c`` of ``(r, Nn)``)."""
-    r = K.shape[0]
-    if down_solver == "cholesky":
-        eye = jnp.eye(r, dtype=jnp.float64)
-        return _errors_of_weights(
-            jax.vmap(lambda lam: Xt @ cho_solve(cho_factor(K + lam * eye, lower=True), c))(lams),
-            sqrt_s, w0)
-    diag, off, Q = _tridiagonalize(K)  # w_pred = Xt Q (Tr + lam I)^{-1} Q' c
-    return _errors_tridiagonal(diag, off, Q.T @ c, sqrt_s[:, None] * (Xt @ Q), sqrt_s, w0, lams)
+    return _ridge_errors(M.T @ M / T, c, sqrt_s, w0, lams, down_solver=down_solver, Xt=M)
 
 
 def _seed_chain(seed_key, sqrt_s, w0, sigma0, lam0, T, T0, *, d, T_rows, T0_rows, N, mode,

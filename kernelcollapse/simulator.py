@@ -186,7 +186,7 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
                                 lam0, T=T, T0=T0, mode=mode, m_rows=m_rows)
     else:
         errors = _simulate_jax(seed_keys, s, w0, lam_flat, n_idx, sigma, sigma0, lam0, T=T,
-                               T0=T0, N=N, mode=mode, m_rows=m_rows, sampler=sampler,
+                               T0=T0, N=N, mode=mode, m_rows=m_rows, gen=gen, down=down,
                                memory_budget=memory_budget)
     errors = errors.reshape(ns.shape + lams.shape + (seeds,))
     mean = errors.mean(axis=-1)
@@ -280,7 +280,8 @@ def chunk_size(seeds: int, per_seed: float, memory_budget: float, n_devices: int
 
 
 def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, T, T0, N, mode, m_rows,
-                  sampler, memory_budget):
+                  gen, down, memory_budget):
+    """Errors ``(Nn, L, seeds)`` with the samplers ``gen``, ``down`` of :func:`_samplers`."""
     import jax
 
     from kernelcollapse import _random
@@ -295,7 +296,6 @@ def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, T, T0, 
         # runtime (seen with jax's gamma sampler next to LAPACK sytrd/syevd, and still with
         # the loop-free draws of the Wishart route): run on one.
         devices = devices[:1]
-    gen, down = _samplers(d, T, T0, N, lam0, mode, m_rows, sampler)
     per_seed = seed_bytes(d, T, T0, N, n_idx.size, lams.size, gen=gen, down=down)
     size = chunk_size(seeds, per_seed, memory_budget, len(devices))
     n_chunks = math.ceil(seeds / size)

@@ -78,9 +78,10 @@ print(json.dumps(r.errors.tolist()))
 
 
 def test_two_host_devices_do_not_hang():
-    # With the seeds sharded over two host CPU devices, jax 0.10's CPU runtime deadlocked on the
-    # Bartlett program (a while loop next to LAPACK sytrd) from 5 seeds per device; simulate
-    # must run such a process on one device and give the single-device numbers.
+    # With the seeds sharded over two host CPU devices, jax 0.10's CPU runtime deadlocks on the
+    # simulator's programs (next to LAPACK sytrd, with or without a while loop) from 5 seeds
+    # per device; simulate must run such a process on one device and give the single-device
+    # numbers.
     import json
     import os
     import subprocess
