@@ -98,11 +98,12 @@ def word(kind: int, index=0):
 
 
 def uniforms(seed_key, blocks):
-    """Uniforms in ``(0, 1)`` at positions ``0 .. n - 1`` of each ``(word, n)`` in ``blocks``.
+    """Uniforms in ``(0, 1)`` at positions ``0 .. n - 1`` of each ``(word, n)`` in ``blocks``
+    (``start .. start + n - 1`` for a block ``(word, n, start)``).
 
     One Threefry call for all blocks; returns a list of arrays of shapes ``(n,)``.
     """
-    return _split(_uniforms(seed_key, blocks), [n for _, n in blocks])
+    return _split(_uniforms(seed_key, blocks), [b[1] for b in blocks])
 
 
 def _split(a, sizes):
@@ -115,10 +116,11 @@ def _split(a, sizes):
 
 def _uniforms(seed_key, blocks):
     """The uniforms of ``blocks``, concatenated."""
-    sizes = [n for _, n in blocks]
-    pos = jnp.concatenate([jnp.arange(n, dtype=jnp.uint32) for n in sizes])
+    blocks = [(b[0], b[1], b[2] if len(b) > 2 else 0) for b in blocks]  # (word, n, start)
+    pos = jnp.concatenate([jnp.arange(start, start + n, dtype=jnp.uint32)
+                           for _, n, start in blocks])
     words = jnp.concatenate([jnp.broadcast_to(jnp.asarray(w, jnp.uint32), (n,))
-                             for w, n in blocks])
+                             for w, n, _ in blocks])
     # The rounds written out in jnp, not jax's threefry primitive: on CPU XLA vectorises this
     # (~4x faster at 8M counters) and compiles it in half the time.
     y0, y1 = _threefry(seed_key[0], seed_key[1], pos, words, jnp.uint32)
@@ -236,8 +238,9 @@ def draws(seed_key, normals=(), chis=(), *, rounds: int = ROUNDS):
     Parameters
     ----------
     seed_key : uint32 array, shape (2,)
-    normals : sequence of (word, n)
-        ``n`` standard normals at positions ``0 .. n - 1`` of ``word``.
+    normals : sequence of (word, n) or (word, n, start)
+        ``n`` standard normals at positions ``0 .. n - 1`` (``start .. start + n - 1``) of
+        ``word``.
     chis : sequence of (kind, df)
         ``df`` (float array, shape ``(K,)``, values ``>= 1``): one ``chi2(df_e)`` per entry
         ``e``, its first accepted Marsaglia-Tsang candidate; candidate ``i`` of entry ``e`` is
@@ -262,12 +265,12 @@ def draws(seed_key, normals=(), chis=(), *, rounds: int = ROUNDS):
                              for (kind, _), k in zip(chis, sizes))
     u = _uniforms(seed_key, blocks)
     if not chis:
-        return _split(normal(u), [n for _, n in normals]), [], jnp.bool_(True)
+        return _split(normal(u), [b[1] for b in normals]), [], jnp.bool_(True)
     # One inverse-CDF over every position (the candidates' uniform slots are wasted), kept as
     # one fusion: XLA would otherwise copy the inverse-CDF code into each consumer (compile time).
     z, u = jax.lax.optimization_barrier((normal(u), u))
-    n_normal = sum(n for _, n in normals)
-    z_out = _split(z, [n for _, n in normals])
+    n_normal = sum(b[1] for b in normals)
+    z_out = _split(z, [b[1] for b in normals])
     df = jnp.concatenate([jnp.asarray(v, jnp.float64) for _, v in chis])
     cand_z = z[n_normal:].reshape(rounds, df.shape[0], 3)
     cand_u = u[n_normal:].reshape(rounds, df.shape[0], 3)

@@ -33,14 +33,14 @@ all the draws of that seed are values of its counter-based stream (:mod:`kernelc
 uniform ``u(w, j)`` at position ``j`` of word ``w``, normals by the inverse CDF), and every draw
 of a program outside the generators' scan comes from one hash call:
 
-- downstream, word ``DOWN``: ``rows``: ``T (d + 1)`` normals, row-major ``A`` of shape
-  ``(T, d + 1)``, design ``Z = A[:, :d]``, noise ``E = A[:, d]``; ``law``: ``d(d-1)/2 + d``
+- downstream, word ``DOWN``: ``rows``: the design ``Z`` row-major at positions ``0 .. T d - 1``,
+  the noise ``E`` at ``T d .. T d + T - 1``; ``law``: ``d(d-1)/2 + d``
   normals (the strict lower triangle of ``L`` row by row, then ``h``), and ``L_ii^2 =
   chi2(T - i)`` entry ``i`` of word ``DOWN_CHI`` (the same positions for every ``T``);
 - ``law`` generation ``k`` (the increment to ``w_{k+1}``): ``g_k`` = normals ``k d .. k d + d -
   1`` of word ``CHAIN``, ``c_k = chi2(T0 - d + 1)`` entry ``k`` of word ``CHAIN_CHI``;
 - ``rows`` generation ``k`` (the data that fits ``w_{k+1}``): ``T0 (d + 1)`` normals of word
-  ``GEN_ROWS | k``, laid out as the downstream rows.
+  ``GEN_ROWS | k``, laid out as the downstream rows (two hash calls: see :func:`_gen_rows`).
 
 Features are ``X = Z * sqrt(s)`` (the eigenbasis of the covariance).  A seed's draws therefore do
 not depend on the chunk it is computed in, on ``max(n)``, or on the grid of ``lam``: the results
@@ -78,16 +78,20 @@ DOWN_SAMPLERS = ("wishart", "rows")
 DOWN_SOLVERS = ("tridiagonal", "cholesky")
 
 
-def _rows(z, rows: int, d: int):
-    """Design ``(rows, d)`` and noise ``(rows,)`` from ``rows (d + 1)`` normals, row-major."""
-    A = z.reshape(rows, d + 1)
-    return A[:, :d], A[:, d]
+def _rows_blocks(word, rows: int, d: int):
+    """The normals blocks of ``rows`` sample rows in ``word``: the design, row-major ``(rows, d)``,
+    at positions ``0 .. rows d - 1``, then the noise ``(rows,)``."""
+    return (word, rows * d), (word, rows, rows * d)
 
 
 def _gen_rows(seed_key, k, T0: int, d: int):
-    """The ``rows`` data of generation ``k`` (traced), one hash call."""
-    (z,), _, _ = R.draws(seed_key, ((R.word(R.GEN_ROWS, k), T0 * (d + 1)),))
-    return _rows(z, T0, d)
+    """The ``rows`` data ``(Z, E)`` of generation ``k`` (traced).  Two hash calls: with the
+    noise drawn apart, the design's normals have one consumer and are written once (a joint
+    draw is materialised, then copied into ``Z``: ~7% of a generation at d = 2000)."""
+    z_block, e_block = _rows_blocks(R.word(R.GEN_ROWS, k), T0, d)
+    (z,), _, _ = R.draws(seed_key, (z_block,))
+    (e,), _, _ = R.draws(seed_key, (e_block,))
+    return z.reshape(T0, d), e
 
 
 @partial(jax.jit, static_argnames=("d", "T", "T0", "N"))
@@ -96,8 +100,8 @@ def seed_draws(seed_key, *, d: int, T: int, T0: int, N: int):
 
     Returns ``(Z, E, Zg, Eg)`` with shapes ``(T, d)``, ``(T,)``, ``(N, T0, d)``, ``(N, T0)``.
     """
-    (z,), _, _ = R.draws(seed_key, ((R.word(R.DOWN), T * (d + 1)),))
-    Z, E = _rows(z, T, d)
+    (z, E), _, _ = R.draws(seed_key, _rows_blocks(R.word(R.DOWN), T, d))
+    Z = z.reshape(T, d)
     Zg, Eg = jax.vmap(lambda k: _gen_rows(seed_key, k, T0, d))(jnp.arange(N))
     return Z, E, Zg, Eg
 
@@ -275,20 +279,23 @@ def _seed_chain(seed_key, sqrt_s, w0, sigma0, lam0, T, T0, *, d, T_rows, T0_rows
     law_chain = gen_sampler == "law" and N > 0
     # Every draw outside the rows generators' scan, in one hash call (see the module docstring).
     wishart = down_sampler == "wishart"
-    normals = [(R.word(R.DOWN), d * (d - 1) // 2 + d if wishart else T_rows * (d + 1))]
-    chis = [(R.DOWN_CHI, _bartlett_df(T, d))] if wishart else []
+    if wishart:
+        normals = [(R.word(R.DOWN), d * (d - 1) // 2 + d)]
+        chis = [(R.DOWN_CHI, _bartlett_df(T, d))]
+    else:
+        normals, chis = list(_rows_blocks(R.word(R.DOWN), T_rows, d)), []
     if law_chain:
         normals.append((R.word(R.CHAIN), N * d))
         chis.append((R.CHAIN_CHI, jnp.full((N,), T0 - d + 1.0)))
     z, chi, complete = R.draws(seed_key, normals, chis, rounds=rounds)
     if law_chain:
-        chain = _chain_law(z[1].reshape(N, d), chi[-1], sqrt_s, w0, sigma0)
+        chain = _chain_law(z[-1].reshape(N, d), chi[-1], sqrt_s, w0, sigma0)
     elif gen_sampler == "law":  # N = 0: no generation
         chain = w0[None, :]
     else:
         chain = _chain(seed_key, sqrt_s, w0, sigma0, lam0, d=d, T0=T0_rows, N=N, mode=mode,
                        gen_solver=gen_sampler)
-    down = _bartlett(z[0], chi[0], T, d=d) if wishart else _rows(z[0], T_rows, d)
+    down = _bartlett(z[0], chi[0], T, d=d) if wishart else (z[0].reshape(T_rows, d), z[1])
     return chain, down, complete
 
 
