@@ -2,16 +2,18 @@
 
 Flop model (multiply-add = 2 flops, float64; what the simulator's algorithm performs with its
 default ``sampler="auto"``, read off :mod:`kernelcollapse._simulator_jax`; random-number
-generation, scaling by ``sqrt(s)`` and other O(size) work are not counted).  Per seed and call,
-with ``N = max(n)``, ``Nn = len(n)``, ``L = len(lam)``, replace mode, least-squares generators:
+generation, scaling by ``sqrt(s)`` and other O(size) work are not counted).  Per seed, with
+``N = max(n)``, ``Nn = len(n)``, ``L = len(lam)``, replace mode, least-squares generators; one
+:func:`simulate` call covers every ``T`` of the sweep:
 
-- each of the ``N`` generations: with ``T0 >= d`` the exact-law increment ``g / sqrt(c)``,
-  ``3 d``; with ``T0 < d`` (minimum norm, rows drawn): ``X w`` ``2 T0 d``, Gram ``2 T0^2 d``,
-  Cholesky ``T0^3/3``, solve ``2 T0^2``, ``X^T alpha`` ``2 T0 d``;
-- downstream with ``T >= d`` (Bartlett factor ``L``): ``(PL)(PL)^T`` ``2 d^3`` (a full matmul),
-  ``PL h`` ``2 d^2``, ``G W^T`` ``2 d^2 Nn``; with ``T < d`` (the rows ``X``, or the ``T`` live
-  columns ``M`` of the singular Bartlett factor when ``T >= d/2``, the same counts): labels
-  ``X W^T`` or ``M^T W^T`` ``2 T d Nn``, Gram ``2 T^2 d``;
+- the chain, ``N`` generations: with ``T0 >= d`` the exact-law increment ``g / sqrt(c)``,
+  ``3 d`` each, drawn again with the downstream data of every ``T`` (so counted per ``T``); with
+  ``T0 < d`` (minimum norm, rows drawn) fitted once for all ``T``: ``X w`` ``2 T0 d``, Gram
+  ``2 T0^2 d``, Cholesky ``T0^3/3``, solve ``2 T0^2``, ``X^T alpha`` ``2 T0 d`` each;
+- downstream, per ``T``: with ``T >= d`` (Bartlett factor ``L``): ``(PL)(PL)^T`` ``2 d^3`` (a
+  full matmul), ``PL h`` ``2 d^2``, ``G W^T`` ``2 d^2 Nn``; with ``T < d`` (the rows ``X``, or
+  the ``T`` live columns ``M`` of the singular Bartlett factor when ``T >= d/2``, the same
+  counts): labels ``X W^T`` or ``M^T W^T`` ``2 T d Nn``, Gram ``2 T^2 d``;
 - then, with ``L > 8``, one tridiagonal reduction of the ``r x r`` Gram (``r = min(T, d)``)
   ``4/3 r^3`` (sytrd) and its ``Q`` ``4/3 r^3`` (orgtr), projections ``2 r^2 Nn`` (primal) or
   ``2 T^2 Nn + 2 d T^2`` (dual), per ``lam`` and column a tridiagonal solve ``~8 r``,
@@ -31,13 +33,15 @@ from benchmarks.suite import Config, library_sweep
 CHOLESKY_MAX_LAMS = 8
 
 
-def simulate_flops(*, d: int, T: int, T0: int, ns, L: int, seeds: int) -> float:
-    """Flops of one :func:`simulate` call under the model of this module's docstring."""
-    N, Nn = max(ns), len(ns)
+def chain_flops(*, d: int, T0: int, N: int) -> float:
+    """Flops of one seed's generator chain of ``N`` generations (see the module docstring)."""
     if T0 >= d:
-        gen = 3 * d
-    else:
-        gen = 2 * T0 * d + 2 * T0 * T0 * d + T0**3 / 3 + 2 * T0 * T0 + 2 * T0 * d
+        return float(N * 3 * d)
+    return float(N * (2 * T0 * d + 2 * T0 * T0 * d + T0**3 / 3 + 2 * T0 * T0 + 2 * T0 * d))
+
+
+def downstream_flops(*, d: int, T: int, Nn: int, L: int) -> float:
+    """Flops of one seed's downstream fits at one ``T`` (every ``n`` and ``lam``)."""
     r = min(T, d)
     if T >= d:
         down = 2 * d**3 + 2 * d * d + 2 * d * d * Nn
@@ -49,12 +53,21 @@ def simulate_flops(*, d: int, T: int, T0: int, ns, L: int, seeds: int) -> float:
         down += 8 / 3 * r**3 + proj + 8 * r * Nn * L + 2 * d * r * Nn * L + 2 * d * Nn * L
     else:
         down += L * (r**3 / 3 + 4 * r * r * Nn + 2 * d * Nn)
-    return float(seeds * (N * gen + down))
+    return float(down)
+
+
+def simulate_flops(*, d: int, Ts, T0: int, ns, L: int, seeds: int) -> float:
+    """Flops of one :func:`simulate` call over the sizes ``Ts`` (the module docstring's model):
+    the exact-law chain is drawn with each ``T``'s downstream data, the rows chain once."""
+    N, Nn = max(ns), len(ns)
+    chain = chain_flops(d=d, T0=T0, N=N)
+    chains = len(Ts) if T0 >= d else 1
+    down = sum(downstream_flops(d=d, T=T, Nn=Nn, L=L) for T in Ts)
+    return float(seeds * (chains * chain + down))
 
 
 def sweep_flops(cfg: Config, *, d: int, seeds: int) -> float:
-    return sum(simulate_flops(d=d, T=T, T0=cfg.T0, ns=cfg.ns, L=cfg.n_lam, seeds=seeds)
-               for T in cfg.Ts)
+    return simulate_flops(d=d, Ts=cfg.Ts, T0=cfg.T0, ns=cfg.ns, L=cfg.n_lam, seeds=seeds)
 
 
 def matmul_rate(size: int, *, repeats: int = 5) -> dict:

@@ -131,7 +131,8 @@ def markdown(res: dict) -> str:
               f"Isotropic d = {cfg['d']}, T0 = {cfg['T0']}, T in {cfg['Ts']}, n in {cfg['ns']}, "
               f"{cfg['n_lam']} lam log-spaced {cfg['lam_range'][0]:g}..{cfg['lam_range'][1]:g}, "
               f"sigma = {cfg['sigma']}, sigma0 = {cfg['sigma0']}, {cfg['seeds']} seeds, "
-              "least-squares generators, replace mode. One `simulate` call per T.", "",
+              "least-squares generators, replace mode. One `simulate` call for all T (each seed's "
+              "generator chain serves every T).", "",
               "| run | seconds | ratio (numpy / run) |", "|---|---|---|",
               f"| numpy loop (lstsq chain per (T, n, seed), solve per lam) | "
               f"{_f(b['numpy']['seconds'])} | 1 |",

@@ -271,11 +271,13 @@ def _downstream_wishart(L, h, W, sqrt_s, w0, lams, sigma, T, *, d, T_small, down
     return _ridge_errors(M.T @ M / T, c, sqrt_s, w0, lams, down_solver=down_solver, Xt=M)
 
 
-def _seed_chain(seed_key, sqrt_s, w0, sigma0, lam0, T, T0, *, d, T_rows, T0_rows, N, mode,
-                gen_sampler, down_sampler, rounds):
-    """``(chain, down, complete)`` of one seed: the generator weights ``w_0 .. w_N``, shape
-    ``(N + 1, d)``, the downstream draws (``(L, h)`` of the Bartlett factor, or ``(Z, E)``),
-    and whether ``rounds`` chi-square candidates sufficed (see :func:`_random.draws`)."""
+def _seed_weights(seed_key, W, sqrt_s, w0, n_idx, sigma0, T, T0, *, d, T_rows, N, gen_sampler,
+                  down_sampler, rounds):
+    """``(W, down, complete)`` of one seed: the generator weights ``w_n`` for the requested ``n``
+    (``(Nn, d)``; ``W`` itself when given, i.e. for the ``rows`` generators, whose chain
+    :func:`chain_weights` fits once for every ``T``), the downstream draws (``(L, h)`` of the
+    Bartlett factor, or ``(Z, E)``), and whether ``rounds`` chi-square candidates sufficed (see
+    :func:`_random.draws`)."""
     law_chain = gen_sampler == "law" and N > 0
     # Every draw outside the rows generators' scan, in one hash call (see the module docstring).
     wishart = down_sampler == "wishart"
@@ -289,64 +291,72 @@ def _seed_chain(seed_key, sqrt_s, w0, sigma0, lam0, T, T0, *, d, T_rows, T0_rows
         chis.append((R.CHAIN_CHI, jnp.full((N,), T0 - d + 1.0)))
     z, chi, complete = R.draws(seed_key, normals, chis, rounds=rounds)
     if law_chain:
-        chain = _chain_law(z[-1].reshape(N, d), chi[-1], sqrt_s, w0, sigma0)
+        W = _chain_law(z[-1].reshape(N, d), chi[-1], sqrt_s, w0, sigma0)[n_idx]
     elif gen_sampler == "law":  # N = 0: no generation
-        chain = w0[None, :]
-    else:
-        chain = _chain(seed_key, sqrt_s, w0, sigma0, lam0, d=d, T0=T0_rows, N=N, mode=mode,
-                       gen_solver=gen_sampler)
+        W = jnp.broadcast_to(w0, (n_idx.shape[0], d))
     down = _bartlett(z[0], chi[0], T, d=d) if wishart else (z[0].reshape(T_rows, d), z[1])
-    return chain, down, complete
+    return W, down, complete
 
 
-_CHAIN_STATIC = ("d", "T0_rows", "N", "mode", "gen_sampler", "rounds")
+@partial(jax.jit, static_argnames=("d", "T0", "N", "mode", "gen_solver"))
+def chain_weights(keys, sqrt_s, w0, n_idx, sigma0, lam0, *, d, T0, N, mode, gen_solver):
+    """Generator weights ``w_n`` for the requested ``n`` of the ``rows`` generators, shape
+    ``(C, Nn, d)`` for ``keys`` of shape ``(C, 2)``: a program of its own, so that one chain per
+    seed serves every ``T`` of a :func:`kernelcollapse.simulate` call (the generators' draws do
+    not depend on ``T``)."""
+    return jax.vmap(lambda k: _chain(k, sqrt_s, w0, sigma0, lam0, d=d, T0=T0, N=N, mode=mode,
+                                     gen_solver=gen_solver)[n_idx])(keys)
+
+
+_CHAIN_STATIC = ("d", "N", "gen_sampler", "rounds")
 
 
 @partial(jax.jit, static_argnames=_CHAIN_STATIC + ("T_rows", "down_solver"))
-def simulate_chunk(keys, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0, m_rows, T, T0, *,
-                   d, T_rows, T0_rows, N, mode, gen_sampler, down_solver, rounds):
+def simulate_chunk(keys, W, sqrt_s, w0, lams, n_idx, sigma, sigma0, m_rows, T, T0, *,
+                   d, T_rows, N, gen_sampler, down_solver, rounds):
     """``(errors, complete)`` for a chunk of seeds with the ``rows`` downstream: test errors of
     shape ``(C, Nn, L)`` for ``keys`` of shape ``(C, 2)``, and per seed whether ``rounds``
     chi-square candidates sufficed (if not, its errors are NaN: run again with more).
 
-    ``T0`` is traced (a degree of freedom of the ``law`` generators); ``T_rows`` and
-    ``T0_rows`` are the static row counts of the ``rows`` samplers (0 where unused).  One
-    compilation serves every chunk of the same size (the caller pads the last chunk), every
-    value of ``sigma``, ``sigma0``, ``lam0``, ``m_rows`` (the number of downstream rows
+    ``W`` (``(C, Nn, d)``) holds the weights of the ``rows`` generators from
+    :func:`chain_weights`, ``None`` for the ``law`` generators (drawn here).  ``T0`` is traced
+    (a degree of freedom of the ``law`` generators); ``T_rows`` is the static row count of the
+    downstream.  One compilation serves every chunk of the same size (the caller pads the last
+    chunk), every value of ``sigma``, ``sigma0``, ``m_rows`` (the number of downstream rows
     labelled by ``w_n``), ``lams`` and ``n_idx`` of the same shapes, and every ``T0`` of the
     ``law`` generators.
     """
 
-    def one(seed_key):
-        chain, (Z, E), complete = _seed_chain(
-            seed_key, sqrt_s, w0, sigma0, lam0, T, T0, d=d, T_rows=T_rows, T0_rows=T0_rows,
-            N=N, mode=mode, gen_sampler=gen_sampler, down_sampler="rows", rounds=rounds)
-        return _downstream_rows(Z, E, chain[n_idx], sqrt_s, w0, lams, sigma, m_rows, d=d,
+    def one(seed_key, W):
+        W, (Z, E), complete = _seed_weights(
+            seed_key, W, sqrt_s, w0, n_idx, sigma0, T, T0, d=d, T_rows=T_rows, N=N,
+            gen_sampler=gen_sampler, down_sampler="rows", rounds=rounds)
+        return _downstream_rows(Z, E, W, sqrt_s, w0, lams, sigma, m_rows, d=d,
                                 T=T_rows, down_solver=down_solver), complete
 
-    return jax.vmap(one)(keys)
+    return jax.vmap(one)(keys, W)
 
 
 @partial(jax.jit, static_argnames=_CHAIN_STATIC)
-def wishart_draws(keys, sqrt_s, w0, n_idx, sigma0, lam0, T, T0, *, d, T0_rows, N, mode,
-                  gen_sampler, rounds):
+def wishart_draws(keys, W, sqrt_s, w0, n_idx, sigma0, T, T0, *, d, N, gen_sampler, rounds):
     """``(W, L, h, complete)`` for a chunk of seeds: ``W`` (``(C, Nn, d)``) the weights ``w_n``
-    for each requested ``n``, ``(L, h)`` (``(C, d, d)``, ``(C, d)``) the Bartlett factor of the
-    downstream data (any ``T``, traced), ``complete`` (``(C,)``) whether ``rounds`` chi-square
-    candidates sufficed.
+    for each requested ``n`` (the input ``W`` of the ``rows`` generators, ``None`` for the
+    ``law`` generators, drawn here), ``(L, h)`` (``(C, d, d)``, ``(C, d)``) the Bartlett factor
+    of the downstream data (any ``T``, traced), ``complete`` (``(C,)``) whether ``rounds``
+    chi-square candidates sufficed.
 
     The first of the two programs of the Wishart downstream: it holds the random draws, whose
     compilation dominates, and serves every ``T``; :func:`wishart_errors` compiles once for all
     ``T >= d`` and once per ``T < d``.
     """
 
-    def one(seed_key):
-        chain, (L, h), complete = _seed_chain(
-            seed_key, sqrt_s, w0, sigma0, lam0, T, T0, d=d, T_rows=0, T0_rows=T0_rows, N=N,
-            mode=mode, gen_sampler=gen_sampler, down_sampler="wishart", rounds=rounds)
-        return chain[n_idx], L, h, complete
+    def one(seed_key, W):
+        W, (L, h), complete = _seed_weights(
+            seed_key, W, sqrt_s, w0, n_idx, sigma0, T, T0, d=d, T_rows=0, N=N,
+            gen_sampler=gen_sampler, down_sampler="wishart", rounds=rounds)
+        return W, L, h, complete
 
-    return jax.vmap(one)(keys)
+    return jax.vmap(one)(keys, W)
 
 
 @partial(jax.jit, static_argnames=("d", "T_small", "down_solver"))

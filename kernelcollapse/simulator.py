@@ -33,8 +33,8 @@ class SimulationResult(NamedTuple):
     Attributes
     ----------
     mean : ndarray, shape grid
-        Mean test error over the seeds, ``grid = (len(n), len(lam))`` with the axis of a scalar
-        ``n`` or ``lam`` dropped (a 0-d float for scalar ``n`` and ``lam``).
+        Mean test error over the seeds, ``grid = (len(T), len(n), len(lam))`` with the axis of
+        a scalar ``T``, ``n`` or ``lam`` dropped (a 0-d float when all three are scalars).
     stderr : ndarray, shape grid
         Standard error of the mean, ``std(errors, ddof=1) / sqrt(seeds)``.
     errors : ndarray, shape grid + (seeds,)
@@ -74,9 +74,11 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
       sample).
 
     The work is shared across the grid: one chain per seed up to ``max(n)`` serves every ``n``
-    (the downstream design and its noise are shared across ``n`` too), one tridiagonal reduction
-    ``G = Q Tr Q'`` of the downstream Gram matrix serves every ``lam`` (each ``lam`` is then a
-    tridiagonal solve; up to 8 values of ``lam`` a Cholesky each is cheaper).
+    and every ``T`` (a seed's errors at different ``T`` share its chain, so they are dependent,
+    each with its exact law), the downstream design and its noise are shared across ``n``, and
+    one tridiagonal reduction ``G = Q Tr Q'`` of the downstream Gram matrix serves every ``lam``
+    (each ``lam`` is then a tridiagonal solve; up to 8 values of ``lam`` a Cholesky each is
+    cheaper).
 
     Sampling.  With ``sampler="auto"`` (jax backend) the statistics the fits depend on are drawn
     from their exact finite-sample laws where these are known, instead of drawing every sample:
@@ -104,8 +106,11 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
         Covariance eigenvalues, ``> 0``.
     w0 : array_like, shape (d,)
         Teacher coefficients in the eigenbasis.
-    T, T0 : int
-        Downstream and per-generation sample sizes, ``>= 1``.
+    T : int or sequence of int, shape (NT,)
+        Downstream sample sizes, ``>= 1``.  A sequence is one call for every ``T``: the
+        generator chains are drawn and fitted once per seed for all of them.
+    T0 : int
+        Per-generation sample size, ``>= 1``.
     n : int or sequence of int, shape (Nn,)
         Generations, ``>= 0`` (``0``: clean data).
     lam : float or sequence of float, shape (L,)
@@ -135,8 +140,8 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
     Returns
     -------
     SimulationResult
-        ``mean`` and ``stderr`` of shape ``(Nn, L)``, ``errors`` of shape ``(Nn, L, seeds)``;
-        the axis of a scalar ``n`` or ``lam`` is dropped.
+        ``mean`` and ``stderr`` of shape ``(NT, Nn, L)``, ``errors`` of shape
+        ``(NT, Nn, L, seeds)``; the axis of a scalar ``T``, ``n`` or ``lam`` is dropped.
 
     Raises
     ------
@@ -151,7 +156,7 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
     Accumulating Real and Synthetic Data", arXiv:2404.01413 (the accumulate process).
     """
     s, w0 = v.spectrum(eigvals, w0)
-    T = v.integer("T", T, minimum=1)
+    Ts = _sample_sizes(T)
     T0 = v.integer("T0", T0, minimum=1)
     ns = _grid("n", n, v.nonnegative_integer)
     lams = _grid("lam", lam, v.nonnegative)
@@ -169,29 +174,45 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
     memory_budget = v.scalar("memory_budget", memory_budget, check=v.positive)
     seed_keys = _seed_keys(key, seeds)
 
-    m_rows = math.floor(p * T + 0.5)
+    T_flat = [int(t) for t in Ts.reshape(-1)]
+    m_rows = [math.floor(p * T + 0.5) for T in T_flat]
     n_idx = ns.reshape(-1)
-    if m_rows == 0:  # no downstream row uses w_n: skip the chain (the draws are independent)
+    if not any(m_rows):  # no downstream row uses w_n: skip the chain (the draws are independent)
         n_idx = np.zeros_like(n_idx)
     N = int(n_idx.max())
     lam_flat = lams.reshape(-1)
-    gen, down = _samplers(s.shape[0], T, T0, N, lam0, mode, m_rows,
-                          "rows" if backend == "numpy" else sampler)
-    _check_stream(s.shape[0], T if down == "rows" else 0, T0 if gen != "law" else 0, N)
+    used = "rows" if backend == "numpy" else sampler
+    samplers = [_samplers(s.shape[0], T, T0, N, lam0, mode, m, used)
+                for T, m in zip(T_flat, m_rows)]
+    gen = samplers[0][0]  # the generators' sampler does not depend on T
+    downs = [down for _, down in samplers]
+    for T, down in zip(T_flat, downs):
+        _check_stream(s.shape[0], T if down == "rows" else 0, T0 if gen != "law" else 0, N)
 
     if backend == "numpy":
         from kernelcollapse._simulator_numpy import simulate_numpy
 
-        errors = simulate_numpy(np.asarray(seed_keys), s, w0, lam_flat, n_idx, sigma, sigma0,
-                                lam0, T=T, T0=T0, mode=mode, m_rows=m_rows)
+        errors = np.stack([simulate_numpy(np.asarray(seed_keys), s, w0, lam_flat, n_idx, sigma,
+                                          sigma0, lam0, T=T, T0=T0, mode=mode, m_rows=m)
+                           for T, m in zip(T_flat, m_rows)])
     else:
-        errors = _simulate_jax(seed_keys, s, w0, lam_flat, n_idx, sigma, sigma0, lam0, T=T,
-                               T0=T0, N=N, mode=mode, m_rows=m_rows, gen=gen, down=down,
-                               memory_budget=memory_budget)
-    errors = errors.reshape(ns.shape + lams.shape + (seeds,))
+        errors = _simulate_jax(seed_keys, s, w0, lam_flat, n_idx, sigma, sigma0, lam0,
+                               Ts=T_flat, T0=T0, N=N, mode=mode, m_rows=m_rows, gen=gen,
+                               downs=downs, memory_budget=memory_budget)
+    errors = errors.reshape(Ts.shape + ns.shape + lams.shape + (seeds,))
     mean = errors.mean(axis=-1)
     stderr = errors.std(axis=-1, ddof=1) / np.sqrt(seeds)
     return SimulationResult(mean, stderr, errors)
+
+
+def _sample_sizes(T) -> np.ndarray:
+    """``T`` as a 0-d or 1-D int array of sizes ``>= 1``."""
+    if np.ndim(T) == 0:
+        return np.asarray(v.integer("T", T, minimum=1))
+    Ts = _grid("T", T, v.nonnegative_integer)
+    if np.any(Ts < 1):
+        raise ValueError(f"T must be an integer >= 1, got {int(Ts[Ts < 1][0])} in {T!r}")
+    return Ts
 
 
 def _grid(name: str, value, check) -> np.ndarray:
@@ -279,13 +300,19 @@ def chunk_size(seeds: int, per_seed: float, memory_budget: float, n_devices: int
     return n_devices * math.ceil(size / n_devices)
 
 
-def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, T, T0, N, mode, m_rows,
-                  gen, down, memory_budget):
-    """Errors ``(Nn, L, seeds)`` with the samplers ``gen``, ``down`` of :func:`_samplers`."""
+def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, Ts, T0, N, mode,
+                  m_rows, gen, downs, memory_budget):
+    """Errors ``(len(Ts), Nn, L, seeds)`` with the samplers ``gen`` and ``downs`` (one per ``T``)
+    of :func:`_samplers`.  A ``rows`` generator chain is fitted once per seed for every ``T``."""
     import jax
 
     from kernelcollapse import _random
-    from kernelcollapse._simulator_jax import simulate_chunk, wishart_draws, wishart_errors
+    from kernelcollapse._simulator_jax import (
+        chain_weights,
+        simulate_chunk,
+        wishart_draws,
+        wishart_errors,
+    )
 
     d = s.shape[0]
     seeds = seed_keys.shape[0]
@@ -296,7 +323,8 @@ def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, T, T0, 
         # runtime (seen with jax's gamma sampler next to LAPACK sytrd/syevd, and still with
         # the loop-free draws of the Wishart route): run on one.
         devices = devices[:1]
-    per_seed = seed_bytes(d, T, T0, N, n_idx.size, lams.size, gen=gen, down=down)
+    per_seed = max(seed_bytes(d, T, T0, N, n_idx.size, lams.size, gen=gen, down=down)
+                   for T, down in zip(Ts, downs))
     size = chunk_size(seeds, per_seed, memory_budget, len(devices))
     n_chunks = math.ceil(seeds / size)
     pad = n_chunks * size - seeds
@@ -311,34 +339,38 @@ def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, T, T0, 
     # numpy scalars and arrays: jit converts them without eager (compiled) jax ops.
     sqrt_s, w0, lams = np.sqrt(s), np.asarray(w0, np.float64), np.asarray(lams, np.float64)
     n_idx = np.asarray(n_idx, np.int32)
-    sigma, sigma0, lam0, T_, T0_ = (np.float64(x) for x in (sigma, sigma0, lam0, T, T0))
-    # Static row counts only where rows are drawn: a law sampler compiles once for every T0.
-    chain_static = dict(d=d, T0_rows=0 if gen == "law" else T0, N=N, mode=mode,
-                        gen_sampler=gen)
+    sigma, sigma0, lam0, T0_ = (np.float64(x) for x in (sigma, sigma0, lam0, T0))
+    weights_static = dict(d=d, N=N, gen_sampler=gen)
     down_solver = "cholesky" if lams.size <= CHOLESKY_MAX_LAMS else "tridiagonal"
 
-    def chunk(keys, rounds):
+    def errors_at(keys, W, T, m, down, rounds):
+        T_ = np.float64(T)
         if down == "wishart":  # two programs: the draws serve every T, the algebra every T >= d
-            W, L, h, complete = wishart_draws(keys, sqrt_s, w0, n_idx, sigma0, lam0, T_, T0_,
-                                              rounds=rounds, **chain_static)
+            W, L, h, complete = wishart_draws(keys, W, sqrt_s, w0, n_idx, sigma0, T_, T0_,
+                                              rounds=rounds, **weights_static)
             err = wishart_errors(W, L, h, sqrt_s, w0, lams, sigma, T_, d=d,
                                  T_small=T if T < d else 0, down_solver=down_solver)
         else:
-            err, complete = simulate_chunk(keys, sqrt_s, w0, lams, n_idx, sigma, sigma0, lam0,
-                                           np.int32(m_rows), T_, T0_, T_rows=T,
+            err, complete = simulate_chunk(keys, W, sqrt_s, w0, lams, n_idx, sigma, sigma0,
+                                           np.int32(m), T_, T0_, T_rows=T,
                                            down_solver=down_solver, rounds=rounds,
-                                           **chain_static)
+                                           **weights_static)
         return err, np.asarray(complete).all()
 
-    out = []
+    out = np.empty((len(Ts), n_chunks * size, n_idx.size, lams.size))
     for i in range(n_chunks):
         keys = seed_keys[i * size:(i + 1) * size]
         if sharding is not None:
             keys = jax.device_put(keys, sharding)
-        rounds = _random.ROUNDS
-        err, complete = chunk(keys, rounds)
-        while not complete:  # rare (< 2e-7 per chi-square draw): the same draws, more candidates
-            rounds *= 8
-            err, complete = chunk(keys, rounds)
-        out.append(np.asarray(err))
-    return np.moveaxis(np.concatenate(out)[:seeds], 0, -1)
+        W = None  # the law generators are drawn with the downstream data
+        if gen != "law":  # the rows chain: once per seed, shared by every T
+            W = chain_weights(keys, sqrt_s, w0, n_idx, sigma0, lam0, d=d, T0=T0, N=N,
+                              mode=mode, gen_solver=gen)
+        for j, (T, m, down) in enumerate(zip(Ts, m_rows, downs)):
+            rounds = _random.ROUNDS
+            err, complete = errors_at(keys, W, T, m, down, rounds)
+            while not complete:  # rare (< 2e-7 per chi-square draw): same draws, more candidates
+                rounds *= 8
+                err, complete = errors_at(keys, W, T, m, down, rounds)
+            out[j, i * size:(i + 1) * size] = np.asarray(err)
+    return np.moveaxis(out[:, :seeds], 1, -1)

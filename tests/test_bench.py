@@ -9,6 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -43,9 +45,9 @@ def test_flop_model_counts_the_chain_per_generation():
     # whatever T0 is (the simulator never draws the T0 x d rows); doubling max(n) doubles it.
     d = 50
 
-    def chain(T0, ns, seeds=1):
-        return (simulate_flops(d=d, T=10, T0=T0, ns=ns, L=20, seeds=seeds)
-                - simulate_flops(d=d, T=10, T0=T0, ns=(0,) * len(ns), L=20, seeds=seeds))
+    def chain(T0, ns, seeds=1, Ts=(10,)):
+        return (simulate_flops(d=d, Ts=Ts, T0=T0, ns=ns, L=20, seeds=seeds)
+                - simulate_flops(d=d, Ts=Ts, T0=T0, ns=(0,) * len(ns), L=20, seeds=seeds))
 
     assert chain(1000, (0, 1)) == 3 * d
     assert chain(2000, (0, 1)) == 3 * d
@@ -56,3 +58,7 @@ def test_flop_model_counts_the_chain_per_generation():
     # the chain flops by between 3 and 4 (3.49 here: 2 T0^2 d / (4 T0 d) = T0 / 2).
     small, big = chain(5, (0, 1)), chain(10, (0, 1))
     assert 3 < big / small < 4 and small > 2 * 5**2 * d + 4 * 5 * d
+    # One call over several T: the rows chain is fitted once, the exact-law chain is drawn
+    # with each T's downstream data.
+    assert chain(5, (0, 1), Ts=(10, 20, 40)) == pytest.approx(small, rel=1e-12)
+    assert chain(1000, (0, 1), Ts=(10, 20, 40)) == pytest.approx(3 * 3 * d, rel=1e-12)

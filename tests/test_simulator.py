@@ -111,10 +111,35 @@ def test_shapes_and_scalars():
     assert r.errors.dtype == np.float64 and np.all(r.errors > 0)
 
 
+@pytest.mark.parametrize("T0, sampler", [(15, "auto"), (6, "auto"), (6, "rows")])
+def test_a_grid_of_T_is_the_calls_one_T_at_a_time(T0, sampler):
+    """``T = [...]`` gives, for each ``T``, exactly the errors of a call with that ``T`` alone and
+    the same key (the chain of a seed does not depend on ``T``; with rows generators it is
+    fitted once and shared).  T0 = 15 >= d: exact-law generators, Wishart downstream at 12 and
+    40, rows at 4; T0 = 6 < d: minimum-norm rows generators.  The numpy backend, a loop over
+    ``T``, agrees with the rows sampler."""
+    Ts = [12, 4, 40]
+    args = dict(T0=T0, n=[0, 2], lam=[0.0, 0.1], sigma=0.5, sigma0=0.5, seeds=3, key=9,
+                sampler=sampler)
+    grid = simulate(S_SMALL, W_SMALL, T=Ts, **args)
+    assert grid.errors.shape == (3, 2, 2, 3) and grid.mean.shape == (3, 2, 2)
+    for i, T in enumerate(Ts):
+        np.testing.assert_allclose(grid.errors[i], simulate(S_SMALL, W_SMALL, T=T,
+                                                            **args).errors, rtol=1e-12)
+    if sampler == "rows":
+        args.pop("sampler")
+        ref = simulate(S_SMALL, W_SMALL, T=Ts, backend="numpy", **args)
+        np.testing.assert_allclose(grid.errors, ref.errors, rtol=1e-8)
+    assert not np.allclose(grid.errors[0], grid.errors[2])  # T changes the errors
+
+
 @pytest.mark.parametrize(
     "bad, match",
     [
         (dict(T=0), "T must be an integer >= 1"),
+        (dict(T=[5, 0]), r"T must be an integer >= 1, got 0 in \[5, 0\]"),
+        (dict(T=[]), "T must be a scalar or a non-empty 1-D"),
+        (dict(T=[4.5]), "T must be a non-negative integer"),
         (dict(T0=2.5), "T0 must be an integer"),
         (dict(n=-1), "n must be a non-negative integer"),
         (dict(n=[[1, 2]]), "n must be a scalar or a non-empty 1-D"),
