@@ -98,7 +98,7 @@ def distance_to_limit(cfg: Config, *, warm_canonical_s: float | None = None,
 
     At the canonical ``d`` the warm time of part 1 (``cfg.seeds`` seeds) is reused when given;
     other ``d`` use ``cfg.limit_seeds`` seeds (the rate does not depend on the seed count
-    beyond a chunk).
+    beyond a chunk) and the faster of two warm passes.
     """
     step = progress or (lambda msg: None)
     rows = []
@@ -108,19 +108,25 @@ def distance_to_limit(cfg: Config, *, warm_canonical_s: float | None = None,
         step(f"matmul rate at {d}")
         mm_before = matmul_rate(d)
         if d == cfg.d and warm_canonical_s is not None:
-            seeds, seconds = cfg.seeds, warm_canonical_s
+            seeds, passes = cfg.seeds, [warm_canonical_s]
         else:
             seeds = cfg.limit_seeds
             step(f"limit d={d}: compile")
             library_sweep(cfg, d=d, seeds=seeds)
-            step(f"limit d={d}: warm")
-            seconds, _ = library_sweep(cfg, d=d, seeds=seeds)
+            # Best of two warm passes, as the reference is a best-of: a single pass would be
+            # compared with the machine's best moment.
+            passes = []
+            for i in range(2):
+                step(f"limit d={d}: warm pass {i + 1} of 2")
+                passes.append(library_sweep(cfg, d=d, seeds=seeds)[0])
+        seconds = min(passes)
         step(f"matmul rate at {d}, again")
         mm_after = matmul_rate(d)
         rate = max(mm_before["gflops"], mm_after["gflops"])
         flops = sweep_flops(cfg, d=d, seeds=seeds)
         achieved = flops / seconds / 1e9
         rows.append({"d": d, "seeds": seeds, "seconds": seconds, "gflop": flops / 1e9,
+                     "warm_passes_s": passes,
                      "achieved_gflops": achieved, "matmul_gflops": rate,
                      "matmul_gflops_before_after": [mm_before["gflops"], mm_after["gflops"]],
                      "fraction_of_matmul": achieved / rate})

@@ -150,10 +150,12 @@ def markdown(res: dict) -> str:
 
     lines += ["", "## 2. Distance to the limit", "",
               "Flops counted with the model in `benchmarks/limits.py` (the algorithm the "
-              "simulator runs with its default sampler: 3d per exact-law generation (T0 ≥ d) "
-              "or dual Gram 2·T0²·d plus Cholesky T0³/3 (T0 < d), Bartlett Gram 2d³ (T ≥ d), "
+              "simulator runs with its default sampler: 3d per exact-law generation (T0 ≥ d, "
+              "drawn with each T's downstream data) or, once per seed for all T, dual Gram "
+              "2·T0²·d plus Cholesky T0³/3 (T0 < d), Bartlett Gram 2d³ (T ≥ d), "
               "tridiagonal reduction and its Q 8r³/3, matmuls 2mnk; random-number generation not "
-              "counted). "
+              "counted). Seconds: one `simulate` call for all T, the faster of two warm passes "
+              "(at the canonical d, the warm time of part 1). "
               "Matmul rate: best of 5 jitted float64 d x d @ d x d products in jax, measured "
               "before and after the sweep at that d (the faster kept; both in the JSON), same "
               "run.",
