@@ -37,16 +37,21 @@ WHY = {
         "first on a machine."),
     "matmul_fraction": (
         "At d = 2000 with T0 = 400 < d the generators are minimum-norm least squares (no "
-        "exact-law shortcut: the row space of X is needed), so each of the 10 generations "
-        "draws 400 x 2001 normals, and the downstream (T < d/2 here) draws T x 2001: ~35 "
-        "million float64 normals per seed over the sweep at ~40-55 million per second (a "
-        "third to a half of the time), and random-number generation is not counted as flops. "
-        "The rest (the Grams, X^T Q and the prediction as matmuls, sytrd and Cholesky partly "
-        "BLAS-2) runs at ~0.6 of the matmul rate. The matmul reference itself varies by "
-        "~30% between runs on this shared machine (the faster of two measurements is kept). "
-        "To close: a cheaper float64 normal transform than erfinv (~10 ns per number on "
-        "this CPU), or an exact-law sampler for minimum-norm generators (a Haar-random row "
-        "space)."),
+        "exact-law shortcut for a general covariance: the fit needs the row space of X), so "
+        "each of the 10 generations draws its 400 x 2001 normals; one chain per seed serves "
+        "every T. A generation takes ~17-20 ms per seed: the 400 x 400 Gram (0.64 Gflop) at "
+        "the matmul rate, ~10 ms; the 0.8 million normals, ~6-7 ms (Threefry ~2 ms, Wichura's "
+        "inverse CDF ~4 ms: two divisions and a square root per number, fused into the "
+        "loop that writes X), not counted as flops; Cholesky and solves (single-threaded "
+        "LAPACK), ~1.5 ms: ~0.4 of the matmul rate. The downstream at T = 800 runs at ~0.5 "
+        "(sytrd and orgtr of the 800 x 800 Gram at ~22 Gflop/s, half BLAS-2), smaller T "
+        "lower. The matmul reference itself varies by ~10-30% between runs on this shared "
+        "machine. To close: cheaper random numbers (a counter-based generator with less "
+        "integer work than Threefry-2x32's 20 rounds, or a normal transform without the "
+        "division of the tail's logarithm), or a multi-threaded tridiagonal reduction "
+        "(threaded OpenBLAS under XLA oversubscribes the cores, and a program with two "
+        "independent batched LAPACK calls, the seeds split in halves to use both cores, hung "
+        "jax 0.10's CPU runtime)."),
     "theory_seconds": (
         "test_error works in cache-sized blocks with one pass over the spectrum per block; "
         "kappa starts from a cubic interpolation of a table of df1 and its derivative, so one "
