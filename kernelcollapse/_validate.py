@@ -65,6 +65,15 @@ def nonnegative_integer(name: str, value) -> np.ndarray:
     return arr.astype(np.int64)
 
 
+def positive_integer(name: str, value) -> np.ndarray:
+    """Integer-valued array of values ``>= 1`` (``2`` and ``2.0`` accepted)."""
+    arr = check_finite(name, as_float_array(name, value))
+    bad = (arr < 1) | (arr != np.round(arr))
+    if np.any(bad):
+        raise ValueError(f"{name} must be an integer >= 1, got {_describe(arr, bad)}")
+    return arr.astype(np.int64)
+
+
 def scalar(name: str, value, *, check) -> float:
     arr = check(name, value)
     if arr.ndim != 0:

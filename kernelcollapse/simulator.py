@@ -209,10 +209,7 @@ def _sample_sizes(T) -> np.ndarray:
     """``T`` as a 0-d or 1-D int array of sizes ``>= 1``."""
     if np.ndim(T) == 0:
         return np.asarray(v.integer("T", T, minimum=1))
-    Ts = _grid("T", T, v.nonnegative_integer)
-    if np.any(Ts < 1):
-        raise ValueError(f"T must be an integer >= 1, got {int(Ts[Ts < 1][0])} in {T!r}")
-    return Ts
+    return _grid("T", T, v.positive_integer)
 
 
 def _grid(name: str, value, check) -> np.ndarray:

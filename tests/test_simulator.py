@@ -137,9 +137,10 @@ def test_a_grid_of_T_is_the_calls_one_T_at_a_time(T0, sampler):
     "bad, match",
     [
         (dict(T=0), "T must be an integer >= 1"),
-        (dict(T=[5, 0]), r"T must be an integer >= 1, got 0 in \[5, 0\]"),
+        (dict(T=[5, 0]), r"T must be an integer >= 1, got 0.0 \(at index \(1,\)\)"),
         (dict(T=[]), "T must be a scalar or a non-empty 1-D"),
-        (dict(T=[4.5]), "T must be a non-negative integer"),
+        (dict(T=[4.5]), "T must be an integer >= 1, got 4.5"),
+        (dict(T=[[5, 6]]), "T must be a scalar or a non-empty 1-D"),
         (dict(T0=2.5), "T0 must be an integer"),
         (dict(n=-1), "n must be a non-negative integer"),
         (dict(n=[[1, 2]]), "n must be a scalar or a non-empty 1-D"),
