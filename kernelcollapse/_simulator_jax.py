@@ -1,6 +1,9 @@
 """Trusted JAX core of the simulator: one jit-compiled function per shape, vmapped over seeds.
 
-Nothing here validates its input; :func:`kernelcollapse.simulate` does that once.
+Nothing here validates its input; :func:`kernelcollapse.simulate` does that once.  The
+generators drawn as rows are fitted by a program of their own (:func:`chain_weights`), once per
+seed for every ``T`` of a call; the exact-law generators are drawn with the downstream data
+(:func:`simulate_chunk`, :func:`wishart_draws`).
 
 Two samplers of the same process (the caller picks one per call, see ``simulate(sampler=...)``):
 
