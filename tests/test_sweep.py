@@ -96,5 +96,11 @@ def test_cli_simulate(capsys):
                  "log:0.01:1:3", "--seeds", "3", "--key", "4", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [row["n"] for row in out["rows"]] == [0, 0, 0, 2, 2, 2] and out["d"] == 6
+    assert all(row["T"] == 9 for row in out["rows"])
+    assert main(["simulate", "--d", "6", "--T", "9,30", "--T0", "8", "--n", "0,2", "--lam",
+                 "log:0.01:1:3", "--seeds", "3", "--key", "4", "--json"]) == 0
+    both = json.loads(capsys.readouterr().out)["rows"]
+    assert [row["T"] for row in both] == [9] * 6 + [30] * 6
+    assert both[:6] == out["rows"]  # the same key: T = 9 is the call with T = 9 alone
     assert main(["simulate", "--d", "6", "--seeds", "1"]) == 2
     assert "seeds must be an integer >= 2" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""``kernelcollapse simulate``: Monte-Carlo test errors on an (n, lam) grid, as a table or JSON."""
+"""``kernelcollapse simulate``: Monte-Carlo test errors on a (T, n, lam) grid, as a table or
+JSON."""
 
 from __future__ import annotations
 
@@ -22,11 +23,12 @@ def register(subparsers) -> None:
         "simulate",
         help="Monte-Carlo test error of ridge on n-th generation synthetic labels",
         description="Simulate a chain of generators and a downstream ridge (theory notes), "
-        "many seeds at once with JAX; prints mean and standard error per (n, lam).",
+        "many seeds at once with JAX; prints mean and standard error per (T, n, lam).",
     )
     add_problem_arguments(parser)
-    g = parser.add_argument_group("process (n and lam may be lists: 0,1,2 or log:1e-4:10:20)")
-    g.add_argument("--T", type=int, default=200, help="downstream sample size (default 200)")
+    g = parser.add_argument_group("process (T, n and lam may be lists: 0,1,2 or log:1e-4:10:20)")
+    g.add_argument("--T", type=int_list, default=int_list("200"),
+                   help="downstream sample sizes (default 200; a list shares each seed's chain)")
     g.add_argument("--T0", type=int, default=400, help="samples per generator fit (default 400)")
     g.add_argument("--n", type=int_list, default=int_list("0,1,2,5"),
                    help="generations (default 0,1,2,5)")
@@ -53,15 +55,15 @@ def run(args: argparse.Namespace) -> int:
     from kernelcollapse.simulator import simulate
 
     eigvals, w0 = load_problem(args)
-    ns, lams = np.atleast_1d(args.n), np.atleast_1d(args.lam)
-    res = simulate(eigvals, w0, T=args.T, T0=args.T0, n=ns, lam=lams, sigma=args.sigma,
+    Ts, ns, lams = np.atleast_1d(args.T), np.atleast_1d(args.n), np.atleast_1d(args.lam)
+    res = simulate(eigvals, w0, T=Ts, T0=args.T0, n=ns, lam=lams, sigma=args.sigma,
                    sigma0=args.sigma0, lam0=args.lam0, p=args.p, mode=args.mode,
                    seeds=args.seeds, key=args.key, backend=args.backend,
                    memory_budget=args.memory_budget)
-    n_grid, lam_grid = np.meshgrid(ns, lams, indexing="ij")
-    table = {"n": n_grid.ravel(), "lam": lam_grid.ravel(), "mean": res.mean.ravel(),
-             "stderr": res.stderr.ravel()}
-    header = dict(d=int(np.size(eigvals)), T=args.T, T0=args.T0, sigma=args.sigma,
+    T_grid, n_grid, lam_grid = np.meshgrid(Ts, ns, lams, indexing="ij")
+    table = {"T": T_grid.ravel(), "n": n_grid.ravel(), "lam": lam_grid.ravel(),
+             "mean": res.mean.ravel(), "stderr": res.stderr.ravel()}
+    header = dict(d=int(np.size(eigvals)), T0=args.T0, sigma=args.sigma,
                   sigma0=args.sigma0, lam0=args.lam0, p=args.p, mode=args.mode,
                   seeds=args.seeds, key=args.key)
     if args.json:
