@@ -65,6 +65,8 @@ def test_uniforms_open_interval_and_counter_property():
     b, c = R.uniforms(key, ((R.word(R.CHAIN, 3), 7), (R.word(R.DOWN), 100)))
     np.testing.assert_array_equal(np.asarray(a), np.asarray(c)[:5])
     assert not np.allclose(np.asarray(b)[:5], np.asarray(a))  # another word, other values
+    (tail,) = R.uniforms(key, ((R.word(R.DOWN), 5, 95),))  # a block that starts at 95
+    np.testing.assert_array_equal(np.asarray(tail), np.asarray(c)[95:])
     u = np.asarray(jax.vmap(lambda k: R.uniforms(k, ((R.word(R.DOWN), 1000),))[0])(
         jnp.asarray(KEYS))).ravel()
     assert u.dtype == np.float64 and 0.0 < u.min() and u.max() < 1.0
