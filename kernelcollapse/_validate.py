@@ -58,19 +58,19 @@ def probability(name: str, value) -> np.ndarray:
 
 def nonnegative_integer(name: str, value) -> np.ndarray:
     """Integer-valued array (``2`` and ``2.0`` accepted, ``2.5`` and ``-1`` refused)."""
-    arr = check_finite(name, as_float_array(name, value))
-    bad = (arr < 0) | (arr != np.round(arr))
-    if np.any(bad):
-        raise ValueError(f"{name} must be a non-negative integer, got {_describe(arr, bad)}")
-    return arr.astype(np.int64)
+    return _integers(name, value, minimum=0, expected="a non-negative integer")
 
 
 def positive_integer(name: str, value) -> np.ndarray:
     """Integer-valued array of values ``>= 1`` (``2`` and ``2.0`` accepted)."""
+    return _integers(name, value, minimum=1, expected="an integer >= 1")
+
+
+def _integers(name: str, value, *, minimum: int, expected: str) -> np.ndarray:
     arr = check_finite(name, as_float_array(name, value))
-    bad = (arr < 1) | (arr != np.round(arr))
+    bad = (arr < minimum) | (arr != np.round(arr))
     if np.any(bad):
-        raise ValueError(f"{name} must be an integer >= 1, got {_describe(arr, bad)}")
+        raise ValueError(f"{name} must be {expected}, got {_describe(arr, bad)}")
     return arr.astype(np.int64)
 
 
