@@ -15,10 +15,11 @@ generation, scaling by ``sqrt(s)`` and other O(size) work are not counted).  Per
   the ``T`` live columns ``M`` of the singular Bartlett factor when ``T >= d/2``, the same
   counts): labels ``X W^T`` or ``M^T W^T`` ``2 T d Nn``, Gram ``2 T^2 d``;
 - then, with ``L > 8``, one tridiagonal reduction of the ``r x r`` Gram (``r = min(T, d)``)
-  ``4/3 r^3`` (sytrd) and its ``Q`` ``4/3 r^3`` (orgtr), projections ``2 r^2 Nn`` (primal) or
-  ``2 T^2 Nn + 2 d T^2`` (dual), per ``lam`` and column a tridiagonal solve ``~8 r``,
-  prediction ``2 d r Nn L``; with ``L <= 8``: per ``lam`` a Cholesky ``r^3/3`` and solves
-  ``4 r^2 Nn``.
+  ``4/3 r^3`` (sytrd) and its ``Q`` ``4/3 r^3`` (orgtr), projection ``Q'c`` ``2 r^2 Nn``, per
+  ``lam`` and column a tridiagonal solve ``~8 r``, and the prediction of the ``Nn L`` columns:
+  ``(Q, then X') q`` ``2 T^2 Nn L + 2 d T Nn L`` (dual with ``Nn L < d``), else ``A q`` with
+  ``A = Q`` (primal) or ``X'Q`` (dual, ``2 d T^2`` once) ``2 d r Nn L``; with ``L <= 8``: per
+  ``lam`` a Cholesky ``r^3/3`` and solves ``4 r^2 Nn``.
 """
 
 from __future__ import annotations
@@ -45,12 +46,14 @@ def downstream_flops(*, d: int, T: int, Nn: int, L: int) -> float:
     r = min(T, d)
     if T >= d:
         down = 2 * d**3 + 2 * d * d + 2 * d * d * Nn
-        proj = 2 * d * d * Nn
+        lift = 0.0  # A = Q
     else:
         down = 2 * T * d * Nn + 2 * T * T * d
-        proj = 2 * T * T * Nn + 2 * d * T * T
+        # X'(Q q) when the Nn L columns are fewer than the features, else (X'Q) q
+        lift = 2 * T * T * Nn * L if Nn * L < d else 2 * d * T * T
     if L > CHOLESKY_MAX_LAMS:
-        down += 8 / 3 * r**3 + proj + 8 * r * Nn * L + 2 * d * r * Nn * L + 2 * d * Nn * L
+        down += (8 / 3 * r**3 + 2 * r * r * Nn + 8 * r * Nn * L + lift + 2 * d * r * Nn * L
+                 + 2 * d * Nn * L)
     else:
         down += L * (r**3 / 3 + 4 * r * r * Nn + 2 * d * Nn)
     return float(down)

@@ -47,6 +47,19 @@ def test_jax_matches_numpy(kw):
     np.testing.assert_allclose(a.errors, b.errors, rtol=1e-8, atol=0)
 
 
+def test_jax_matches_numpy_when_dual_predicts_through_the_rows():
+    """With fewer ``(n, lam)`` columns than features (here 2 x 9 < d = 30, T = 12 < d), the dual
+    tridiagonal downstream predicts ``X' (Q q)`` rather than ``(X' Q) q`` (the cheaper order at
+    large ``d``): same draws, against numpy's lstsq/solve loop, to 1e-8 relative."""
+    rng = np.random.default_rng(2024)
+    s, w = rng.uniform(0.2, 2.0, 30), rng.normal(size=30)
+    args = dict(T=12, T0=40, n=[0, 2], lam=np.linspace(0.0, 1.0, 9), sigma=0.5, sigma0=0.7,
+                seeds=3, key=3)
+    a = simulate(s, w, sampler="rows", **args)
+    b = simulate(s, w, backend="numpy", **args)
+    np.testing.assert_allclose(a.errors, b.errors, rtol=1e-8, atol=0)
+
+
 # One set of shapes for the next tests, so that they share compiled functions.
 SMALL = dict(T=12, T0=15, sigma=0.5, sigma0=0.5, seeds=7, key=5)
 
