@@ -34,7 +34,8 @@ Two samplers of the same process (the caller picks one per call, see ``simulate(
 Random draws.  Every seed has its own key ``seed_key`` (a row of ``jax.random.split(key, seeds)``);
 all the draws of that seed are values of its counter-based stream (:mod:`kernelcollapse._random`:
 uniform ``u(w, j)`` at position ``j`` of word ``w``, normals by the inverse CDF), and every draw
-of a program outside the generators' scan comes from one hash call:
+of a program outside the generators' scan comes from one hash call, but for the ``rows`` design,
+which has its own (see :func:`_gen_rows`):
 
 - downstream, word ``DOWN``: ``rows``: the design ``Z`` row-major at positions ``0 .. T d - 1``,
   the noise ``E`` at ``T d .. T d + T - 1``; ``law``: ``d(d-1)/2 + d``
@@ -257,9 +258,11 @@ def _errors_tridiagonal(diag, off, c, predict, sqrt_s, w0, lams):
 def _downstream_rows(Z, E, W, sqrt_s, w0, lams, sigma, m_rows, *, d, T, down_solver):
     X = Z * sqrt_s
     # Labels: the first m_rows rows by w_n, the others by the truth w0; noise shared across n.
-    XW = X @ W.T  # (T, Nn)
+    # One product for the labels by every w_n and by the truth (two would make XLA write X
+    # twice: ~10% of the downstream at d = 2000, T = 800).
+    XW = X @ jnp.concatenate([W, w0[None, :]]).T  # (T, Nn + 1)
     synthetic = (jnp.arange(T) < m_rows)[:, None]  # m_rows is traced: no recompile per p
-    XW = jnp.where(synthetic, XW, (X @ w0)[:, None])
+    XW = jnp.where(synthetic, XW[:, :-1], XW[:, -1:])
     Y = XW + sigma * E[:, None]  # (T, Nn)
     if T >= d:
         return _ridge_errors(X.T @ X / T, X.T @ Y / T, sqrt_s, w0, lams,
@@ -293,13 +296,15 @@ def _seed_weights(seed_key, W, sqrt_s, w0, n_idx, sigma0, T, T0, *, d, T_rows, N
     Bartlett factor, or ``(Z, E)``), and whether ``rounds`` chi-square candidates sufficed (see
     :func:`_random.draws`)."""
     law_chain = gen_sampler == "law" and N > 0
-    # Every draw outside the rows generators' scan, in one hash call (see the module docstring).
+    # The draws outside the rows generators' scan: one hash call, and one for a rows design.
     wishart = down_sampler == "wishart"
     if wishart:
         normals = [(R.word(R.DOWN), d * (d - 1) // 2 + d)]
         chis = [(R.DOWN_CHI, _bartlett_df(T, d))]
-    else:
-        normals, chis = list(_rows_blocks(R.word(R.DOWN), T_rows, d)), []
+    else:  # the design in a hash call of its own, as in _gen_rows: written once, as X
+        z_block, e_block = _rows_blocks(R.word(R.DOWN), T_rows, d)
+        (z_design,), _, _ = R.draws(seed_key, (z_block,))
+        normals, chis = [e_block], []
     if law_chain:
         normals.append((R.word(R.CHAIN), N * d))
         chis.append((R.CHAIN_CHI, jnp.full((N,), T0 - d + 1.0)))
@@ -308,7 +313,7 @@ def _seed_weights(seed_key, W, sqrt_s, w0, n_idx, sigma0, T, T0, *, d, T_rows, N
         W = _chain_law(z[-1].reshape(N, d), chi[-1], sqrt_s, w0, sigma0)[n_idx]
     elif gen_sampler == "law":  # N = 0: no generation
         W = jnp.broadcast_to(w0, (n_idx.shape[0], d))
-    down = _bartlett(z[0], chi[0], T, d=d) if wishart else (z[0].reshape(T_rows, d), z[1])
+    down = _bartlett(z[0], chi[0], T, d=d) if wishart else (z_design.reshape(T_rows, d), z[0])
     return W, down, complete
 
 
