@@ -258,8 +258,8 @@ def _errors_tridiagonal(diag, off, c, predict, sqrt_s, w0, lams):
 def _downstream_rows(Z, E, W, sqrt_s, w0, lams, sigma, m_rows, *, d, T, down_solver):
     X = Z * sqrt_s
     # Labels: the first m_rows rows by w_n, the others by the truth w0; noise shared across n.
-    # One product for the labels by every w_n and by the truth (two would make XLA write X
-    # twice: ~10% of the downstream at d = 2000, T = 800).
+    # One product for the labels by every w_n and by the truth: with two, XLA wrote X twice
+    # (a second T x d pass per seed).
     XW = X @ jnp.concatenate([W, w0[None, :]]).T  # (T, Nn + 1)
     synthetic = (jnp.arange(T) < m_rows)[:, None]  # m_rows is traced: no recompile per p
     XW = jnp.where(synthetic, XW[:, :-1], XW[:, -1:])
