@@ -32,7 +32,13 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
+
+from kernelcollapse._keys import (  # noqa: F401 - re-exported for the tests
+    master_key,
+    seed_keys,
+    threefry2x32_numpy,
+    threefry_rounds,
+)
 
 # Stream kinds, the top bits of a word; the index (a generation, or a chi-square candidate) is
 # the low INDEX_BITS bits.
@@ -48,48 +54,6 @@ MAX_POSITIONS = 2**32  # positions are 32-bit counters
 # here one candidate is rejected with probability < 0.02, all ROUNDS with < 2e-7, so drawing
 # again with more candidates (a second compiled program) is rare.
 ROUNDS = 4
-
-
-_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
-_KEY_PARITY = 0x1BD11BDA
-
-
-def _threefry(k0, k1, x0, x1, u32):
-    """Threefry-2x32, 20 rounds (Salmon et al. 2011, as ``jax.random``), on uint32 arrays of
-    numpy or jax (``u32`` is that module's uint32): the output words ``(y0, y1)``."""
-    ks = (k0, k1, k0 ^ k1 ^ u32(_KEY_PARITY))
-    x0, x1 = x0 + ks[0], x1 + ks[1]
-    for i in range(5):
-        for r in _ROTATIONS[i % 2]:
-            x0 = x0 + x1
-            x1 = (x1 << u32(r)) | (x1 >> u32(32 - r))
-            x1 = x1 ^ x0
-        x0 = x0 + ks[(i + 1) % 3]
-        x1 = x1 + ks[(i + 2) % 3] + u32(i + 1)
-    return x0, x1
-
-
-def threefry2x32_numpy(key, x0, x1):
-    """Threefry-2x32 of the counter pairs ``(x0, x1)`` under ``key`` in numpy: the function
-    ``jax.extend.random.threefry_2x32`` computes, here so that the per-seed keys need no
-    compiled jax program (each costs ~0.3 s of compile time on CPU).  Returns the two output
-    words, uint32 arrays of ``x0``'s shape."""
-    k0, k1 = (np.uint32(k) for k in np.asarray(key, np.uint32))
-    return _threefry(k0, k1, np.asarray(x0, np.uint32), np.asarray(x1, np.uint32), np.uint32)
-
-
-def seed_keys(master, seeds: int) -> np.ndarray:
-    """Keys of ``seeds`` seeds, shape ``(seeds, 2)`` uint32: seed ``i`` has
-    ``threefry2x32(master, (0, i))``, which is ``jax.random.split(master, seeds)[i]`` (jax's
-    default, partitionable Threefry)."""
-    hi, lo = threefry2x32_numpy(master, np.zeros(seeds, np.uint32),
-                                np.arange(seeds, dtype=np.uint32))
-    return np.stack([hi, lo], axis=1)
-
-
-def master_key(seed: int) -> np.ndarray:
-    """``jax.random.PRNGKey(seed)`` for an integer ``0 <= seed < 2**63``, in numpy."""
-    return np.array([seed >> 32, seed & 0xFFFFFFFF], np.uint32)
 
 
 def word(kind: int, index=0):
@@ -123,7 +87,7 @@ def _uniforms(seed_key, blocks):
                              for w, n, _ in blocks])
     # The rounds written out in jnp, not jax's threefry primitive: on CPU XLA vectorises this
     # (~4x faster at 8M counters) and compiles it in half the time.
-    y0, y1 = _threefry(seed_key[0], seed_key[1], pos, words, jnp.uint32)
+    y0, y1 = threefry_rounds(seed_key[0], seed_key[1], pos, words, jnp.uint32)
     # The top 52 bits b as the mantissa of a double in [1, 2): 1 + b 2^-52, then minus 1 plus
     # 2^-53 (both exact) is (b + 1/2) 2^-52.  Built from 32-bit halves: AVX2 has no vector
     # uint64 -> double conversion, and the pair's bitcast is materialised once by XLA (not

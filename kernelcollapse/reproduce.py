@@ -1,13 +1,15 @@
-"""Discover and run the paper-figure scripts (``paper_figures/figNN_name.py``), resumably.
+"""Run the paper figures (``kernelcollapse.figures.figNN_name``), resumably.
 
-Each script follows the conventions of :mod:`kernelcollapse.figures` (``NAME``, ``TITLE``,
-``run(out_dir, *, size, progress) -> list[Path]``).  :func:`reproduce` imports every script by
-path, runs it, and records in ``<out_dir>/manifest.json`` the size and the files of each
-finished figure, so that an interrupted run resumes without redoing finished figures (a
-figure is skipped when its manifest entry has the same size and its PNG and CSV exist,
-unless ``force``).  A figure that raises :class:`FileNotFoundError` (MNIST not available) is
-reported with instructions to get the data; any other exception is reported and the run goes
-on; the caller decides the exit status from :class:`ReproduceResult`.
+Each figure module follows the conventions of :mod:`kernelcollapse.figures` (``NAME``, ``TITLE``,
+``run(out_dir, *, size, progress) -> list[Path]``).  By default :func:`reproduce` runs the
+figures shipped inside the package (so an installed package reproduces them from any
+directory); ``fig_dir`` runs the ``fig*.py`` scripts of a directory instead, imported by path.
+It records in ``<out_dir>/manifest.json`` the size and the files of each finished figure, so
+that an interrupted run resumes without redoing finished figures (a figure is skipped when its
+manifest entry has the same size and its PNG and CSV exist, unless ``force``).  A figure that
+raises :class:`FileNotFoundError` (MNIST not available) is reported with instructions to get
+the data; any other exception is reported and the run goes on; the caller decides the exit
+status from :class:`ReproduceResult`.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ FIGURE_GLOB = "fig*.py"
 
 
 class FigureScript(NamedTuple):
-    """One discovered figure script: its file, and ``NAME``/``TITLE`` once imported."""
+    """One discovered figure: its stem (``figNN_name``) and either the file of a script
+    (``path``) or the module inside the package (``path`` is ``None``)."""
 
     stem: str
-    path: Path
+    path: Path | None
 
 
 class ReproduceResult(NamedTuple):
@@ -61,52 +64,51 @@ def data_help() -> str:
             "access and they are downloaded and checksummed into the cache.")
 
 
-def find_figure_dir(fig_dir: str | Path | None = None) -> Path:
-    """The ``paper_figures/`` directory: ``fig_dir``, next to the package, or in the cwd.
+def find_figure_dir(fig_dir: str | Path) -> Path:
+    """``fig_dir`` as a directory of figure scripts.
 
     Raises
     ------
     FileNotFoundError
-        None of these exists (the message lists the places looked at).
+        ``fig_dir`` is not a directory.
     """
-    if fig_dir is not None:
-        candidates = [Path(fig_dir)]
-    else:
-        candidates = [_package_root() / "paper_figures", Path.cwd() / "paper_figures"]
-    for cand in candidates:
-        if cand.is_dir():
-            return cand
-    looked = ", ".join(str(c) for c in candidates)
-    raise FileNotFoundError(
-        f"no paper_figures/ directory found (looked in: {looked}); run from a checkout of the "
-        "kernelcollapse repository, or pass the directory of the figure scripts"
-    )
+    cand = Path(fig_dir)
+    if not cand.is_dir():
+        raise FileNotFoundError(f"figure directory {cand} not found (the figures shipped with "
+                                "the package run without one)")
+    return cand
 
 
-def _package_root() -> Path:
-    """The directory holding the ``kernelcollapse`` package (the repository, editable install)."""
-    import kernelcollapse
+def discover(fig_dir: Path | None = None) -> list[FigureScript]:
+    """The figures, sorted by stem: the package's modules ``kernelcollapse.figures.fig*``, or
+    the scripts ``fig*.py`` of ``fig_dir``."""
+    if fig_dir is None:
+        import pkgutil
 
-    return Path(kernelcollapse.__file__).resolve().parent.parent
+        from kernelcollapse import figures
 
-
-def discover(fig_dir: Path) -> list[FigureScript]:
-    """The figure scripts ``fig*.py`` of ``fig_dir``, sorted by file name."""
+        stems = sorted(m.name for m in pkgutil.iter_modules(figures.__path__)
+                       if m.name.startswith("fig") and not m.ispkg)
+        return [FigureScript(stem, None) for stem in stems]
     return [FigureScript(p.stem, p) for p in sorted(Path(fig_dir).glob(FIGURE_GLOB))
             if p.is_file()]
 
 
 def load(script: FigureScript):
-    """Import a figure script by path (a fresh module object each call)."""
-    spec = importlib.util.spec_from_file_location(f"kernelcollapse_figure_{script.stem}",
-                                                  script.path)
-    if spec is None or spec.loader is None:  # pragma: no cover - glob only yields .py files
-        raise ImportError(f"cannot import {script.path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    """Import a figure: the package module, or a script by path (a fresh module each call)."""
+    if script.path is None:
+        module = importlib.import_module(f"kernelcollapse.figures.{script.stem}")
+    else:
+        spec = importlib.util.spec_from_file_location(f"kernelcollapse_figure_{script.stem}",
+                                                      script.path)
+        if spec is None or spec.loader is None:  # pragma: no cover - glob only yields .py
+            raise ImportError(f"cannot import {script.path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
     for attr in ("NAME", "run"):
         if not hasattr(module, attr):
-            raise AttributeError(f"{script.path} defines no {attr} (see kernelcollapse.figures)")
+            raise AttributeError(f"{script.path or module.__name__} defines no {attr} (see "
+                                 "kernelcollapse.figures)")
     return module
 
 
@@ -167,7 +169,7 @@ def reproduce(out_dir, *, size: str = "quick", only: Sequence[str] | None = None
     progress : bool
         Passed to the scripts (tqdm bars).
     fig_dir : path, optional
-        Directory of the scripts; default: see :func:`find_figure_dir`.
+        A directory of figure scripts ``fig*.py`` to run instead of the package's figures.
     echo : callable
         Where the progress lines go.
 
@@ -180,13 +182,13 @@ def reproduce(out_dir, *, size: str = "quick", only: Sequence[str] | None = None
     ValueError
         ``size`` invalid, or an ``only`` entry that matches no figure (the message lists them).
     FileNotFoundError
-        No figure directory.
+        ``fig_dir`` given but not a directory.
     """
     size = check_size(size)
     out_dir = Path(out_dir)
-    scripts = discover(find_figure_dir(fig_dir))
+    scripts = discover(None if fig_dir is None else find_figure_dir(fig_dir))
     if not scripts:
-        raise FileNotFoundError(f"no figure scripts {FIGURE_GLOB} in {find_figure_dir(fig_dir)}")
+        raise FileNotFoundError(f"no figure scripts {FIGURE_GLOB} in {fig_dir}")
     modules: dict[str, object] = {}
     load_errors: dict[str, str] = {}
     names: dict[str, str] = {}
@@ -214,7 +216,8 @@ def reproduce(out_dir, *, size: str = "quick", only: Sequence[str] | None = None
         head = f"[{i}/{total}] {name}"
         if script.stem in load_errors:
             result.failed[name] = load_errors[script.stem]
-            echo(f"{head}: FAILED to import {script.path}: {load_errors[script.stem]}")
+            echo(f"{head}: FAILED to import {script.path or script.stem}: "
+                 f"{load_errors[script.stem]}")
             continue
         module = modules[script.stem]
         manifest = read_manifest(out_dir)

@@ -8,11 +8,11 @@ plain numpy reference (``backend="numpy"``) in :mod:`kernelcollapse._simulator_n
 from __future__ import annotations
 
 import math
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
+from kernelcollapse import _keys
 from kernelcollapse import _validate as v
 
 MODES = ("replace", "accumulate")
@@ -172,7 +172,7 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
     memory_budget = v.scalar("memory_budget", memory_budget, check=v.positive)
-    seed_keys = _seed_keys(key, seeds)
+    seed_keys = _keys.seed_keys(key, seeds)
 
     T_flat = [int(t) for t in Ts.reshape(-1)]
     m_rows = [math.floor(p * T + 0.5) for T in T_flat]
@@ -234,27 +234,6 @@ def _check_stream(d: int, T: int, T0: int, N: int) -> None:
     if N >= 2**_random.INDEX_BITS or N * d >= _random.MAX_POSITIONS:
         raise ValueError(f"max(n) = {N} is too large for d = {d}: max(n) must be below "
                          f"2**{_random.INDEX_BITS} and max(n) * d below 2**32")
-
-
-def _seed_keys(key, seeds: int) -> np.ndarray:
-    """``jax.random.split(master, seeds)`` as a numpy array ``(seeds, 2)`` uint32, computed in
-    numpy (:mod:`kernelcollapse._random`): no compiled jax program for it."""
-    from kernelcollapse import _random
-
-    if isinstance(key, (numbers.Integral, np.integer)) and not isinstance(key, bool):
-        if not 0 <= key < 2**63:
-            raise ValueError(f"key must be an integer in [0, 2**63), got {key!r}")
-        return _random.seed_keys(_random.master_key(int(key)), seeds)
-    import jax
-
-    arr = key
-    if hasattr(key, "dtype") and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
-        arr = jax.random.key_data(key)
-    arr = np.asarray(arr)
-    if arr.shape != (2,) or arr.dtype != np.uint32:
-        raise TypeError(f"key must be an integer or a JAX PRNG key of shape (2,) uint32, "
-                        f"got {key!r}")
-    return _random.seed_keys(arr, seeds)
 
 
 def _samplers(d: int, T: int, T0: int, N: int, lam0: float, mode: str, m_rows: int,

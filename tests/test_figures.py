@@ -19,8 +19,6 @@ import pytest
 
 from kernelcollapse.reproduce import FigureScript, load
 
-FIG_DIR = Path(__file__).resolve().parent.parent / "paper_figures"
-
 COLUMNS = {
     "fig01_isotropic_lambda": {"d", "T", "T0", "n", "lam", "sim_mean", "sim_stderr", "theory"},
     "fig02_power_law_adaptive": {"kind", "d", "T", "n", "lam", "ell_crit", "sim_mean",
@@ -48,7 +46,7 @@ def _num(value: str) -> float | None:
 def _run(stem: str, tmp_path_factory) -> tuple[list[Path], list[dict]]:
     """Run a figure at size tiny once per session; return its files and parsed CSV rows."""
     if stem not in _CACHE:
-        module = load(FigureScript(stem, FIG_DIR / f"{stem}.py"))
+        module = load(FigureScript(stem, None))
         out = tmp_path_factory.mktemp(stem)
         files = module.run(out, size="tiny", progress=False)
         with open(out / f"{module.NAME}.csv") as fh:
@@ -64,7 +62,7 @@ def _f(rows, key):
 @pytest.mark.parametrize("stem", sorted(COLUMNS))
 def test_figure_writes_png_and_csv_with_finite_values(stem, tmp_path_factory):
     files, rows = _run(stem, tmp_path_factory)
-    module = load(FigureScript(stem, FIG_DIR / f"{stem}.py"))
+    module = load(FigureScript(stem, None))
     names = {Path(f).name for f in files}
     assert names == {f"{module.NAME}.png", f"{module.NAME}.csv"}
     png = next(Path(f) for f in files if str(f).endswith(".png"))

@@ -4,22 +4,16 @@ theory within tolerance of simulation where both are in the CSV."""
 from __future__ import annotations
 
 import csv
-import importlib.util
-from pathlib import Path
+import importlib
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1] / "paper_figures"
 K_SE = 5.0  # per-point tolerance over ~20-40 points of one figure
 
 
 def _load(name):
-    path = ROOT / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"kernelcollapse.figures.{name}")
 
 
 def _run(name, tmp_path):

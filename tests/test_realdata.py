@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -120,11 +120,7 @@ COLUMNS = {"kernel", "labels", "n", "lam", "heldout_mean", "heldout_stderr", "po
 
 
 def _figure_module():
-    spec = importlib.util.spec_from_file_location("fig08_mnist", ROOT / "paper_figures" /
-                                                  "fig08_mnist.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("kernelcollapse.figures.fig08_mnist")
 
 
 @pytest.fixture(scope="module")

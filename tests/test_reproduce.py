@@ -141,19 +141,27 @@ def test_script_that_fails_to_import_is_a_failure(tmp_path, capsys):
     assert _calls(fig_dir) == ["alpha quick", "beta quick"]
 
 
-def test_no_figure_directory_is_a_clear_error(tmp_path, monkeypatch):
-    with pytest.raises(FileNotFoundError, match="paper_figures"):
+def test_missing_figure_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope"):
         rp.find_figure_dir(tmp_path / "nope")
+
+
+def test_finds_the_package_figures_from_any_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(rp, "_package_root", lambda: tmp_path / "site-packages")
-    with pytest.raises(FileNotFoundError, match="no paper_figures/ directory"):
-        rp.find_figure_dir()
-
-
-def test_finds_the_repository_figures(tmp_path):
-    stems = [s.stem for s in rp.discover(rp.find_figure_dir())]
-    for k in range(1, 8):
+    stems = [s.stem for s in rp.discover()]
+    for k in range(1, 12):
         assert any(s.startswith(f"fig{k:02d}_") for s in stems), stems
+    assert all(rp.load(s).NAME for s in rp.discover())
+
+
+def test_paper_figure_scripts_are_thin_and_match_the_package():
+    root = Path(__file__).resolve().parents[1] / "paper_figures"
+    scripts = rp.discover(root)
+    assert [s.stem for s in scripts] == [s.stem for s in rp.discover()]
+    for script in scripts:
+        module = rp.load(script)
+        package = rp.load(rp.FigureScript(script.stem, None))
+        assert module.run is package.run and module.NAME == package.NAME
 
 
 def test_bad_size_is_rejected(tmp_path):

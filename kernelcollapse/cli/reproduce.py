@@ -10,9 +10,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "reproduce",
         help="make the paper figures (PNG and CSV) into a directory",
-        description="Run every figure script of paper_figures/ and write NAME.png and NAME.csv "
-        "into --out.  Figures already made at the same size are skipped (an interrupted run "
-        "resumes), unless --force.  Exit status 1 if a figure failed.",
+        description="Run every paper figure (kernelcollapse.figures) and write NAME.png and "
+        "NAME.csv into --out.  Figures already made at the same size are skipped (an "
+        "interrupted run resumes), unless --force.  Exit status 1 if a figure failed.",
     )
     sizes = parser.add_mutually_exclusive_group()
     sizes.add_argument("--quick", dest="size", action="store_const", const="quick",
@@ -29,8 +29,8 @@ def register(subparsers) -> None:
     parser.add_argument("--force", action="store_true",
                         help="recompute figures already done")
     parser.add_argument("--figures-dir", type=Path, default=None,
-                        help="directory of the figure scripts (default: paper_figures/ next "
-                        "to the package, else in the current directory)")
+                        help="run the figure scripts fig*.py of this directory instead of the "
+                        "figures shipped with the package")
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         help="no progress bars")
     parser.set_defaults(func=run, size="quick")

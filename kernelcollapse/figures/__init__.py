@@ -1,6 +1,6 @@
-"""Shared plotting style and output conventions for the paper figures.
+"""The paper figures: one module per figure, with the shared plotting style and output conventions.
 
-Every figure script in ``paper_figures/`` (``figNN_name.py``) defines
+Every figure module ``kernelcollapse.figures.figNN_name`` defines
 
 * ``NAME``: short name used by ``kernelcollapse reproduce --only NAME``;
 * ``TITLE``: one line describing the figure;
@@ -9,9 +9,10 @@ Every figure script in ``paper_figures/`` (``figNN_name.py``) defines
   returns the written paths.  ``size`` is ``"tiny"`` (tests), ``"quick"``
   (default, minutes on 2 cores) or ``"full"`` (paper scale).
 
-and ends with ``if __name__ == "__main__": script_main(run)`` so it runs on its
-own.  This module gives the style (:func:`style`), the writers
-(:func:`save_figure`, :func:`write_csv`) and the script entry point.
+``kernelcollapse reproduce`` runs them all (see :mod:`kernelcollapse.reproduce`), and each has a
+thin runnable script ``paper_figures/figNN_name.py`` in a checkout.  This module gives the style
+(:func:`style`), the writers (:func:`save_figure`, :func:`write_csv`) and the script entry
+point.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def check_size(size: str) -> str:
 
 
 def script_main(run: Callable[..., list[Path]]) -> None:
-    """Entry point for ``python paper_figures/figNN_name.py [--size S] [--out DIR]``."""
+    """Entry point of the scripts ``python paper_figures/figNN_name.py [--size S] [--out DIR]``."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", choices=SIZES, default="quick")
     parser.add_argument("--out", type=Path, default=Path("figures"))

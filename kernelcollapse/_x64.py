@@ -1,0 +1,45 @@
+"""Float64 for the library's JAX work, scoped: the user's JAX configuration is never touched.
+
+JAX computes in float32 unless ``jax_enable_x64`` is on.  The library's results are float64,
+so every public function that runs JAX code runs it inside :func:`float64` (or is decorated
+with :func:`uses_float64`): x64 is switched on for the duration of the call, in the calling
+thread only, and restored afterwards, whatever the user had set.  Compiled programs are cached
+per x64 state, so a function jitted here is compiled once and reused across calls.
+
+The private JAX cores (``_simulator_jax``, ``_random``, ...) assume they run inside such a
+scope; they are only called from public functions that open one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+__all__ = ["float64", "uses_float64"]
+
+F = TypeVar("F", bound=Callable)
+
+
+@contextlib.contextmanager
+def float64() -> Iterator[None]:
+    """Context manager: JAX float64 (x64) on inside, the previous setting restored on exit."""
+    import jax
+
+    scope = getattr(jax, "enable_x64", None)
+    if scope is None:  # jax < 0.8: the same context manager lived in jax.experimental
+        from jax.experimental import enable_x64 as scope
+    with scope(True):
+        yield
+
+
+def uses_float64(fn: F) -> F:
+    """Decorator: run ``fn`` inside :func:`float64`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with float64():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
