@@ -114,3 +114,34 @@ def integer(name: str, value, *, minimum: int) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def plain(x) -> str:
+    """``x`` as a user writes it: ``0.5`` or ``3``, never ``np.float64(0.5)`` (validated
+    arrays are float64, so an integral value prints as the integer it was given as)."""
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
+        return repr(int(x))
+    return repr(x)
+
+
+def broadcast(**arrays: np.ndarray) -> tuple[tuple[int, ...], dict[str, np.ndarray]]:
+    """The common numpy-broadcast shape of validated arrays and each of them flattened to it.
+
+    Raises ValueError naming the arguments and their shapes when they do not broadcast, and
+    naming an empty one (an empty grid has no points to compute).
+    """
+    for name, arr in arrays.items():
+        if arr.size == 0:
+            raise ValueError(f"{name} is empty (shape {arr.shape}); give at least one value")
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in arrays.values()))
+    except ValueError:
+        shapes = ", ".join(f"{k} {a.shape}" for k, a in arrays.items() if a.ndim)
+        raise ValueError(f"the array arguments must broadcast together (numpy rules: trailing "
+                         f"axes equal or 1), got shapes {shapes}; for an outer grid give them "
+                         "separate axes, e.g. n=[[0], [1], [2]] with lam=[0.1, 1] for a "
+                         "(3, 2) grid"
+                         ) from None
+    return shape, {k: np.broadcast_to(a, shape).ravel() for k, a in arrays.items()}

@@ -28,19 +28,30 @@ Regression.* NeurIPS 2024, arXiv:2402.07712.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
+from numpy.typing import ArrayLike
 
 from kernelcollapse import _chain
 from kernelcollapse import _spectral as _sp
 from kernelcollapse import _validate as v
+from kernelcollapse.prepared import (
+    CollapseLimit,
+    ErrorDecomposition,
+    GeneratorMoments,
+    PreparedProblem,
+    _out,
+    check_mode,
+    prepare,
+)
 from kernelcollapse.problems import Problem, isotropic, power_law
 
 __all__ = [
+    "CollapseLimit",
     "ErrorDecomposition",
     "GeneratorMoments",
+    "PreparedProblem",
     "Problem",
+    "collapse_limit",
     "df1",
     "df2",
     "exact_ols_error",
@@ -48,40 +59,9 @@ __all__ = [
     "isotropic",
     "kappa",
     "power_law",
+    "prepare",
     "test_error",
 ]
-
-# Generator rows (one per distinct (lam0, T0, n)) are held in memory at once.
-_MAX_GENERATOR_ELEMENTS = 1 << 25
-# Up to this many generator rows, one matrix product per block serves every pair.
-_FEW_GENERATOR_ROWS = 256
-
-
-class ErrorDecomposition(NamedTuple):
-    """Test error and its parts, arrays of the broadcast shape of the inputs.
-
-    total : expected test error ``E ||w_pred - w0||_Sigma^2``.
-    bias : the clean (``n = 0``) bias.
-    variance : the clean (``n = 0``) variance from the downstream label noise.
-    collapse : ``total - bias - variance``: what the synthetic labels add.
-    """
-
-    total: np.ndarray
-    bias: np.ndarray
-    variance: np.ndarray
-    collapse: np.ndarray
-
-
-class GeneratorMoments(NamedTuple):
-    """Per-coordinate mean and variance of the n-th generator ``w_n``, shape ``(..., d)``."""
-
-    mean: np.ndarray
-    var: np.ndarray
-
-
-def _out(x: np.ndarray, shape: tuple[int, ...]):
-    x = x.reshape(shape)
-    return x[()] if x.ndim == 0 else x
 
 
 # ----------------------------------------------------------------------------------------------
@@ -167,20 +147,35 @@ def df2(kappa, eigvals):
     return _out(_sp.df2(k.ravel(), _sp.compress(s)), k.shape)
 
 
+
 # ----------------------------------------------------------------------------------------------
 # (A) exact least squares
 # ----------------------------------------------------------------------------------------------
 
 
-def exact_ols_error(d, *, T, T0, n, sigma, sigma0):
-    """Exact test error of least squares trained on n-th generation labels, formula (A).
+def exact_ols_error(d: int, *, T: ArrayLike, T0: ArrayLike, n: ArrayLike, sigma: float,
+                    sigma0: float, mode: str = "replace", fresh: ArrayLike = 0.0):
+    r"""Exact test error of least squares trained on n-th generation labels, formula (A).
 
-    .. math::  E_{test} = \\sigma^2 \\frac{d}{T - d - 1}
-               + n\\, \\sigma_0^2 \\frac{d}{T_0 - d - 1}
+    .. math::  E_{test} = \sigma^2 \frac{d}{T - d - 1} + \sigma_0^2\, d\, h_n,
 
-    Exact for Gaussian features with any covariance and any teacher (the mean of
-    an inverse Wishart matrix), with least squares everywhere
-    (``lam = lam0 = 0``).  It is linear in ``n``: ``E_clean + n * Delta``.
+    with, for the generators' workflow:
+
+    * ``mode="replace"``: ``h_n = n / (T0 - d - 1)`` (the mean of an inverse Wishart matrix),
+      so the error is ``E_clean + n Delta``;
+    * ``mode="accumulate"`` (every generation refits on all the data so far):
+      ``h_n = sum_{j=1}^n 1 / (j (j T0 - d - 1))``: the increments are orthogonal and the
+      ``j``-th one is ``S_j^{-1} X_j' E_j``, with ``S_j`` the Gram matrix of all ``j T0`` rows
+      and ``j`` exchangeable blocks.  Since ``j T0 - d - 1 >= j (T0 - d - 1)``, the collapse
+      stays below ``pi^2 / 6`` times that of one generation, whatever ``n``;
+    * ``fresh = q > 0`` (replace, each generation's ``T0`` rows include ``q T0`` real rows
+      labelled by the truth): ``h_n = (1 - r^n) / ((1 - r)(T0 - d - 1))``, with the exact
+      contraction ``r = E tr(P P') / d`` of ``P = (Z'Z)^{-1} Z_s' Z_s`` over the ``m = (1 - q)
+      T0`` synthetic rows, ``r = (m a + m (m - 1) b) / d``,
+      ``a = d (d + 2)(T0 - 2) / (T0 (T0 + 2)(T0 - d - 1))``, ``b = (d - T0 a) / (T0 (T0 - 1))``.
+
+    Exact for Gaussian features with any covariance and any teacher, with least squares
+    everywhere (``lam = lam0 = 0``) and ``q T0`` an integer.
 
     Parameters
     ----------
@@ -192,72 +187,83 @@ def exact_ols_error(d, *, T, T0, n, sigma, sigma0):
         Generation, ``>= 0``.
     sigma, sigma0 : float
         Label-noise levels of the downstream data and of the generators, ``>= 0``.
+    mode : {"replace", "accumulate"}, default "replace"
+        The generators' data workflow.
+    fresh : float or array_like, default 0.0
+        Fraction of real rows in each generation's data, in ``[0, 1]`` (replace only).
 
     Returns
     -------
-    float or ndarray, shape ``broadcast(T, T0, n)``
+    float or ndarray, shape ``broadcast(T, T0, n, fresh)``
 
     References
     ----------
-    Dohmatob, Feng & Kempe (2024), Theorem 4.1.
+    Dohmatob, Feng & Kempe (2024), Theorem 4.1 (replace).  M. Gerstgrasser et al., *Is Model
+    Collapse Inevitable?*, arXiv:2404.01413 (2024), and A. Dey, D. Donoho, *Universality of the
+    pi^2/6 pathway in avoiding model collapse*, arXiv:2410.22812 (2024) (accumulate); the
+    accumulate and fresh-data formulas are derived in the project's theory docs.
     """
     d = v.integer("d", d, minimum=1)
-    T = v.positive("T", T)
-    T0 = v.positive("T0", T0)
-    n = v.nonnegative_integer("n", n)
+    mode = check_mode(mode)
     sigma = v.scalar("sigma", sigma, check=v.nonnegative)
     sigma0 = v.scalar("sigma0", sigma0, check=v.nonnegative)
-    T, T0, n = np.broadcast_arrays(T, T0, n)
+    shape, g = v.broadcast(T=v.positive("T", T), T0=v.positive("T0", T0),
+                           n=v.nonnegative_integer("n", n), fresh=v.probability("fresh", fresh))
+    T, T0, n, fresh = g["T"], g["T0"], g["n"], g["fresh"]
     if np.any(T <= d + 1):
         raise ValueError(
             f"exact_ols_error needs T > d + 1 = {d + 1} (the least-squares error is infinite "
-            f"otherwise), got T={T[T <= d + 1].flat[0]!r}; use test_error with a ridge lam > 0"
+            f"otherwise), got T={v.plain(T[T <= d + 1][0])}; use test_error with a ridge lam > 0"
         )
     bad = (n > 0) & (T0 <= d + 1)
     if np.any(bad):
         raise ValueError(
             f"exact_ols_error needs T0 > d + 1 = {d + 1} for n > 0 (least-squares generators), "
-            f"got T0={T0[bad].flat[0]!r}; use test_error with lam0 > 0 or T0 < d"
-        )
-    # n = 0 never reads T0, so a T0 <= d + 1 there must not produce a division by zero.
-    delta = np.where(n > 0, sigma0**2 * d / np.where(n > 0, T0 - d - 1, 1.0), 0.0)
-    return _out(sigma**2 * d / (T - d - 1) + n * delta, T.shape)
+            f"got T0={v.plain(T0[bad][0])}; use test_error with lam0 > 0 or T0 < d")
+    if mode == "accumulate" and np.any((n > 0) & (fresh > 0)):
+        raise ValueError("fresh real rows per generation are defined for mode='replace' only")
+    h = np.zeros(T.size)
+    has = n > 0  # n = 0 never reads T0, which may then be <= d + 1
+    keys, inv = _chain.unique_rows(T0[has], fresh[has])
+    for i, (t0, q) in enumerate(keys):
+        rows = np.flatnonzero(has)[inv == i]
+        setting = _chain.Setting(float(t0), 0.0, 1.0, float(q), mode)
+        h[rows] = _chain.exact_h(setting, d, n[rows])
+    return _out(sigma**2 * d / (T - d - 1) + sigma0**2 * d * h, shape)
 
 
 # ----------------------------------------------------------------------------------------------
-# (B), (C), (D) deterministic equivalents
+# Deterministic equivalents: (B), (C), (D) and their extensions
 # ----------------------------------------------------------------------------------------------
 
 
-def test_error(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0):
-    """Deterministic-equivalent test error of ridge trained on n-th generation labels.
+def test_error(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, n: ArrayLike,
+               lam: ArrayLike, sigma: ArrayLike, sigma0: ArrayLike, lam0: ArrayLike = 0.0,
+               p: ArrayLike = 1.0, mode: str = "replace", fresh: ArrayLike = 0.0,
+               weight: ArrayLike = 1.0) -> ErrorDecomposition:
+    r"""Deterministic-equivalent test error of ridge trained on n-th generation labels.
 
-    Implements (C) of the theory notes, which contains (B), and (D) for mixed data.
-    With ``kappa = kappa(lam, T)``, ``M = s/(s+kappa)``, ``e = T - df2(kappa)`` and
-    ``Q = s M^2 + df2 kappa^2 s / ((s+kappa)^2 e)``:
+    The downstream ridge sees ``T`` rows, a fraction ``p`` labelled by the n-th generator
+    ``w_n`` (the *synthetic* rows, weighted ``omega = weight`` in the squared loss) and the
+    rest by the truth ``w0``, all with noise ``sigma``.  With the effective regularisation
+    ``kappa``, ``M = s/(s+kappa)``, ``W = s/(s+kappa)^2``, the row gains ``g, phi`` and
+    ``rho = phi df2/T`` (:mod:`kernelcollapse._fit`; for unweighted rows ``g = phi = 1``,
+    ``kappa = kappa(lam, T)`` and ``rho = df2/T``):
 
     .. math::
 
-        E_{test} \\approx \\sum_j Q_j (a_{n,j}^2 + g_{n,j})
-                 - 2\\sum_j s_j M_j w_{0,j} a_{n,j} + \\sum_j s_j w_{0,j}^2
-                 + \\sigma^2 \\frac{\\mathrm{df}_2}{e},
+        E_{test} \approx \frac{\kappa^2 \sum_j W_j w_{0,j}^2 + \sigma^2 \rho}{1 - \rho}
+            - 2 p g \kappa \sum_j M_j^2 b_j + p^2 g^2 \sum_j s_j M_j^2 S_j
+            + \frac{\rho}{\phi (1 - \rho)} \Big\{-2 p g \kappa \sum_j (\phi M_j^2 - g M_j)
+            b_j + g^2 \sum_j s_j \big[p^2 (\phi M_j^2 - 2 g M_j) + p\big] S_j\Big\},
 
-    where the n-th generator has mean ``a_n = M0^n w0`` and per-coordinate
-    variance ``g_n`` from the recursion of note (C)
-    (``t_k = sum_j W0_j (a_k,j^2 + g_k,j)``,
-    ``g_{k+1} = M0^2 g_k + t_k D0 + N0``) with the generator constants
-    ``kappa0 = kappa(lam0, T0)``, ``M0 = s/(s+kappa0)``, ``W0 = s/(s+kappa0)^2``,
-    ``e0 = T0 - df2(kappa0)``, ``D0 = kappa0^2 W0/e0``, ``N0 = sigma0^2 W0/e0``.
-    Least-squares generators with ``T0 > d + 1`` use the exact finite-sample
-    constants ``W0 = 1/s``, ``D0 = 0``, ``e0 = T0 - d - 1``, for which (C) reduces
-    to (B): ``E = Bias + Var + n * Delta``.
-
-    With a fraction ``p`` of the downstream labels synthetic (least-squares
-    generators only), formula (D):
-
-    .. math::  E_{test} \\approx Bias + Var + p^2 n \\Delta
-               + p (1 - p)\\, U \\frac{\\mathrm{df}_2}{T - \\mathrm{df}_2},
-               \\qquad U = n \\sigma_0^2 \\frac{d}{T_0 - d - 1}.
+    where ``b_j = w0_j E(w_n - w0)_j`` and ``S_j = E (w_n - w0)_j^2`` are the generator's
+    moments (:func:`generator_moments`).  For ``p = 1`` (or ``weight = 1``) this is note (C)
+    of the theory, for least-squares generators (B), ``E = Bias + Var + n Delta``, and with
+    ``p < 1`` (D).  The generator moments follow the chain of note (C) for ``mode="replace"``,
+    the exact least-squares formulas of :func:`exact_ols_error` for ``lam0 = 0`` with
+    ``T0 > d + 1`` (all modes), and the same one-fit map with a synthetic fraction ``1 -
+    fresh`` for ridge generators with fresh real rows.
 
     Parameters
     ----------
@@ -268,215 +274,139 @@ def test_error(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0):
     T : float or array_like
         Downstream sample size, ``> 0``.
     T0 : float or array_like
-        Samples per generator fit, ``> 0``.  With ``lam0 = 0`` it must avoid
-        ``d <= T0 <= d + 1`` (where least squares has infinite error).
+        Samples per generator fit, ``> 0``.  With ``lam0 = 0`` and ``sigma0 > 0`` it must
+        avoid ``d - 1 <= T0 <= d + 1`` (infinite expected error).
     n : int or array_like of int
         Generation of the labels, ``>= 0``; ``n = 0`` is clean data.
     lam : float or array_like
-        Downstream ridge, ``>= 0``; ``lam = 0`` needs ``T != d``.
-    sigma, sigma0 : float
+        Downstream ridge, ``>= 0``; ``lam = 0`` needs ``T`` away from ``d`` (see Raises).
+    sigma, sigma0 : float or array_like
         Label noise of the downstream data and of each generator, ``>= 0``.
     lam0 : float or array_like, default 0.0
         Generator ridge, ``>= 0``.
     p : float or array_like, default 1.0
-        Fraction of downstream labels that are synthetic, in ``[0, 1]``.  ``p < 1``
-        (with ``n > 0``) requires least-squares generators with ``T0 > d + 1``.
+        Fraction of downstream labels that are synthetic, in ``[0, 1]``.
+    mode : {"replace", "accumulate"}, default "replace"
+        Generators' workflow: refit on fresh data labelled by the previous generator
+        (replace), or on all data so far (accumulate; least-squares generators with
+        ``T0 > d + 1``, exact).
+    fresh : float or array_like, default 0.0
+        Fraction of each generation's ``T0`` rows that are real (labelled by the truth), in
+        ``[0, 1]`` (replace only).  ``fresh = 0`` is replace, ``fresh = 1`` makes every
+        generation a fit on real data.
+    weight : float or array_like, default 1.0
+        Weight ``omega >= 0`` of the synthetic rows in the downstream loss; ``0`` drops them.
 
     Returns
     -------
     ErrorDecomposition
-        ``total, bias, variance, collapse``, each of shape
-        ``broadcast(T, T0, n, lam, lam0, p)`` (NumPy float64 scalars for scalar
-        input).  ``bias`` and ``variance`` are the clean parts; ``collapse`` is
-        the rest.
+        ``total, bias, variance, collapse``, each of shape ``broadcast(T, T0, n, lam,
+        sigma, sigma0, lam0, p, fresh, weight)`` (NumPy float64 scalars for scalar input).
+        ``bias`` and ``variance`` are the clean parts (the same rows and weights with clean
+        labels); ``collapse`` is the rest.
+
+    Raises
+    ------
+    ValueError
+        Bad values or shapes (naming the argument); settings whose true error is infinite or
+        undefined (least squares within one row of interpolation, ``weight = 0`` with
+        ``p = 1``); combinations no formula covers (``mode="accumulate"`` with ridge or
+        over-parametrised generators, ``fresh > 0`` with accumulate).
 
     Notes
     -----
-    Deterministic equivalents: exact as ``d, T, T0 -> infinity`` proportionally;
-    at ``d ~ 100`` they agree with Monte-Carlo within 1-2%.  ``lam = 0`` with
-    ``T > d`` has variance ``sigma^2 d/(T-d)`` where the exact formula (A) has
-    ``d/(T-d-1)``.  Each distinct ``(lam, T)`` and ``(lam0, T0, n)`` is solved once,
-    so a whole figure grid is one call.
+    Deterministic equivalents: exact as ``d, T, T0 -> infinity`` proportionally; at
+    ``d ~ 100`` they agree with Monte-Carlo within 1-2% (tests/test_simulator.py,
+    tests/test_mixed.py).  Each distinct downstream fit and generator chain is solved once,
+    so a whole figure grid is one call; :func:`prepare` keeps the chains across calls.
 
     References
     ----------
-    Dohmatob, Feng & Kempe (2024), Theorems 4.2 and 4.3 (ridge, power laws);
-    theory notes (C) for general generators and (D) for mixed data.
+    Dohmatob, Feng & Kempe (2024), Theorems 4.2 and 4.3 (ridge, power laws); the project's
+    theory docs for (C), (D), and the mixed, weighted and fresh-data extensions.
     """
-    s, w = v.spectrum(eigvals, w0)
-    T = v.positive("T", T)
-    T0 = v.positive("T0", T0)
-    n = v.nonnegative_integer("n", n)
-    lam = v.nonnegative("lam", lam)
-    lam0 = v.nonnegative("lam0", lam0)
-    p = v.probability("p", p)
-    sigma = v.scalar("sigma", sigma, check=v.nonnegative)
-    sigma0 = v.scalar("sigma0", sigma0, check=v.nonnegative)
-    shape = np.broadcast_shapes(T.shape, T0.shape, n.shape, lam.shape, lam0.shape, p.shape)
-    T, T0, n, lam, lam0, p = (np.broadcast_to(x, shape).ravel() for x in (T, T0, n, lam, lam0, p))
-    d = s.size
-    _check_regimes(d, T=T, T0=T0, n=n, lam=lam, lam0=lam0, p=p)
-    parts = _test_error_core(_sp.compress(s, w), T, T0, n, lam, lam0, p, sigma, sigma0)
-    total = parts[0]
-    if not np.all(np.isfinite(total)):
-        i = int(np.flatnonzero(~np.isfinite(total))[0])
-        raise ValueError(
-            f"test_error is not finite at T={T[i]!r}, T0={T0[i]!r}, n={n[i]!r}, lam={lam[i]!r}, "
-            f"lam0={lam0[i]!r}: inputs beyond float64 range (e.g. an extreme eigenvalue ratio)"
-        )
-    return ErrorDecomposition(*(_out(x, shape) for x in parts))
+    return prepare(eigvals, w0).test_error(T=T, T0=T0, n=n, lam=lam, sigma=sigma,
+                                           sigma0=sigma0, lam0=lam0, p=p, mode=mode,
+                                           fresh=fresh, weight=weight)
 
 
 # pytest collects module-level functions named test_*; this one is library code.
 test_error.__test__ = False
 
 
-def _check_regimes(d, *, T, T0, n, lam, lam0, p) -> None:
-    """Refuse the points where the formulas are infinite or do not hold."""
-    bad = (lam == 0) & (T == d)
-    if np.any(bad):
-        raise ValueError(
-            f"least squares downstream (lam = 0) with T = d = {d} has infinite test error; "
-            "use lam > 0 or T != d"
-        )
-    bad = (n > 0) & (lam0 == 0) & (T0 >= d) & (T0 <= d + 1)
-    if np.any(bad):
-        raise ValueError(
-            f"least-squares generators (lam0 = 0) need T0 > d + 1 = {d + 1} or T0 < d = {d}, "
-            f"got T0={T0[bad][0]!r}; use lam0 > 0"
-        )
-    bad = (n > 0) & (p < 1) & ~((lam0 == 0) & (T0 > d + 1))
-    if np.any(bad):
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"a mixed fraction p < 1 (got p={p[i]!r}) is covered by formula (D) only for "
-            f"least-squares generators, lam0 = 0 with T0 > d + 1 = {d + 1}; "
-            f"got lam0={lam0[i]!r}, T0={T0[i]!r}"
-        )
+def generator_moments(eigvals: ArrayLike, w0: ArrayLike, *, T0: float, n: ArrayLike,
+                      sigma0: float, lam0: float = 0.0, mode: str = "replace",
+                      fresh: float = 0.0) -> GeneratorMoments:
+    r"""Mean and variance of each coefficient of the n-th generator ``w_n``, note (C).
 
+    .. math::  E[w_{n,j}] = (1 + c_{n,j}) w_{0,j}, \qquad \mathrm{Var}[w_{n,j}] = v_{n,j},
 
-def _test_error_core(spec, T, T0, n, lam, lam0, p, sigma, sigma0):
-    """Trusted core on flat, validated arrays; returns (total, bias, variance, collapse)."""
-    m = T.size
-    d = spec.d
-    s, c, q = spec.s, spec.c, spec.q
-
-    # Generator side: one row per distinct (lam0, T0, n) with n > 0.
-    has_gen = n > 0
-    gen_keys, gen_inv = _chain.unique_rows(lam0[has_gen], T0[has_gen], n[has_gen].astype(float))
-    gen_idx = np.full(m, -1)
-    gen_idx[has_gen] = gen_inv
-    if gen_keys.shape[0] * s.size > _MAX_GENERATOR_ELEMENTS:
-        raise ValueError(
-            f"{gen_keys.shape[0]} distinct (lam0, T0, n) combinations with {s.size} distinct "
-            "eigenvalues exceed the memory budget of one call; split the grid into several calls"
-        )
-    ag_rows, b_rows = _chain.generator_rows(spec, gen_keys, sigma0)
-
-    # Downstream side: one row per distinct (lam, T).
-    down_keys, down_idx = _chain.unique_rows(lam, T)
-    k_all = _sp.kappa(down_keys[:, 0], down_keys[:, 1], spec)
-
-    bias = np.empty(m)
-    var = np.empty(m)
-    coll = np.zeros(m)
-    f2_pt = np.empty(m)
-    order = np.argsort(down_idx, kind="stable")
-    bounds = np.searchsorted(down_idx[order], np.arange(down_keys.shape[0] + 1))
-    # One pass over the spectrum: every sum is a product of M^2, M/(s+kappa) or M with
-    # fixed weights.  f2 = M^2.c and the bias needs (M/(s+kappa)).q; splitting
-    # Q.ag = M^2.(s ag) + (f2/e) kappa^2 (M/(s+kappa)).ag lets the collapse share those
-    # products instead of building Q, which would need f2 first (a second pass).
-    few = ag_rows.shape[0] <= _FEW_GENERATOR_ROWS
-    w_m2 = np.vstack([c, s * ag_rows]) if few else c[None, :]
-    w_sk = np.vstack([q, ag_rows]) if few else q[None, :]
-    w_m = s * b_rows if few and np.any(b_rows) else None
-    for rows, M, M2, sk in _sp.downstream_blocks(k_all, spec):
-        k = k_all[rows]
-        Td = down_keys[rows, 1]
-        by_m2 = _sp.products(M2, w_m2)
-        by_sk = _sp.products(sk, w_sk)
-        f2 = by_m2[:, 0]
-        e = Td - f2
-        bias_d = (k**2) * by_sk[:, 0] * Td / e
-        var_d = sigma**2 * f2 / e
-        pts = order[bounds[rows.start] : bounds[rows.stop]]
-        here = down_idx[pts] - rows.start
-        bias[pts] = bias_d[here]
-        var[pts] = var_d[here]
-        f2_pt[pts] = f2[here]
-        gen = gen_idx[pts] >= 0
-        if not np.any(gen):
-            continue
-        d_rows, g_rows = here[gen], gen_idx[pts[gen]]
-        alpha_k2 = (f2 / e) * k**2
-        if few:
-            pair = by_m2[:, 1:] + alpha_k2[:, None] * by_sk[:, 1:]
-            if w_m is not None:
-                pair -= 2.0 * _sp.products(M, w_m)
-            coll[pts[gen]] = pair[d_rows, g_rows]
-        else:
-            # Many generator rows: a product with all of them would waste most of its
-            # columns, so each (downstream, generator) pair gets its own dot product.
-            Q = s * M2 + alpha_k2[:, None] * sk
-            coll[pts[gen]] = np.einsum("pu,pu->p", Q[d_rows], ag_rows[g_rows]) - 2.0 * np.einsum(
-                "pu,pu->p", s * M[d_rows], b_rows[g_rows]
-            )
-
-    # (D): the synthetic fraction scales the (B) collapse by p^2 and adds a cross term.
-    mixed = has_gen & (p < 1)
-    if np.any(mixed):
-        U = n[mixed] * sigma0**2 * d / (T0[mixed] - d - 1)
-        cross = p[mixed] * (1 - p[mixed]) * U * f2_pt[mixed] / (T[mixed] - f2_pt[mixed])
-        coll[mixed] = p[mixed] ** 2 * coll[mixed] + cross
-    return bias + var + coll, bias, var, coll
-
-
-def generator_moments(eigvals, w0, *, T0, n, sigma0, lam0=0.0):
-    """Mean and variance of each coefficient of the n-th generator ``w_n``, note (C).
-
-    .. math::  E[w_{n,j}] = M_{0,j}^n w_{0,j}, \\qquad
-               \\mathrm{Var}[w_{n,j}] = g_{n,j},
-
-    with ``M0 = s/(s+kappa0)``: the directions with small eigenvalues (the tails)
-    vanish first.  Deterministic equivalent, like :func:`test_error`.
+    with ``1 + c_n = M0^n``, ``M0 = s/(s+kappa0)`` in replace mode: the directions with small
+    eigenvalues (the tails) vanish first.  With fresh real rows the mean offset follows
+    ``c_{k+1} = (M0 - 1) + (1 - fresh) M0 c_k``.  Deterministic equivalent, like
+    :func:`test_error`; exact for least-squares generators with ``T0 > d + 1`` (unbiased,
+    ``v_n = sigma0^2 h_n / s`` with ``h_n`` of :func:`exact_ols_error`).
 
     Parameters
     ----------
     eigvals, w0 : array_like, shape (d,)
     T0 : float
-        Samples per generator fit, ``> 0`` (not in ``[d, d + 1]`` when ``lam0 = 0``).
+        Samples per generator fit, ``> 0`` (not in ``[d - 1, d + 1]`` when ``lam0 = 0``).
     n : int or 1-D array_like of int
         Generations, ``>= 0``.
     sigma0 : float
         Generator label noise, ``>= 0``.
     lam0 : float, default 0.0
         Generator ridge, ``>= 0``.
+    mode : {"replace", "accumulate"}, default "replace"
+    fresh : float, default 0.0
+        Fraction of real rows per generation (replace only).
 
     Returns
     -------
     GeneratorMoments
         ``mean`` and ``var`` of shape ``(d,)`` for scalar ``n``, ``(len(n), d)`` otherwise.
     """
-    s, w = v.spectrum(eigvals, w0)
-    T0 = v.scalar("T0", T0, check=v.positive)
-    lam0 = v.scalar("lam0", lam0, check=v.nonnegative)
-    sigma0 = v.scalar("sigma0", sigma0, check=v.nonnegative)
-    n = v.nonnegative_integer("n", n)
-    if n.ndim > 1:
-        raise ValueError(f"n must be a scalar or 1-D, got shape {n.shape}")
-    d = s.size
-    if lam0 == 0 and d <= T0 <= d + 1:
-        raise ValueError(
-            f"least-squares generators (lam0 = 0) need T0 > d + 1 = {d + 1} or T0 < d = {d}, "
-            f"got T0={T0!r}; use lam0 > 0"
-        )
-    spec = _sp.compress(s, w)
-    ns = np.atleast_1d(n)
-    _, _, g, logM0 = _chain.recursion(spec, lam0, T0, sigma0, ns)
-    inv = spec.inverse
-    mean = np.exp(ns[:, None] * logM0[inv]) * w
-    var = g[:, inv]
-    if n.ndim == 0:
-        return GeneratorMoments(mean[0], var[0])
-    return GeneratorMoments(mean, var)
+    return prepare(eigvals, w0).generator_moments(T0=T0, n=n, sigma0=sigma0, lam0=lam0,
+                                                  mode=mode, fresh=fresh)
+
+
+def collapse_limit(eigvals: ArrayLike, w0: ArrayLike, *, T0: float, sigma0: float,
+                   lam0: float = 0.0, mode: str = "replace", fresh: float = 0.0,
+                   T: ArrayLike | None = None, lam: ArrayLike | None = None,
+                   sigma: ArrayLike = 0.0, p: ArrayLike = 1.0,
+                   weight: ArrayLike = 1.0) -> CollapseLimit:
+    r"""The generator chain and the downstream test error as ``n -> infinity``.
+
+    How much fresh real data keeps the error bounded, and at what level.  Replace mode is a
+    linear recursion of the chain's moments with a constant map per generation; its spectral
+    radius (``contraction``) decides:
+
+    * least squares (``T0 > d + 1``): the variance contracts by the exact ``r(fresh)`` of
+      :func:`exact_ols_error` per generation, ``r(0) = 1`` (replace grows linearly without
+      bound), and the limit is ``sigma0^2 / ((1 - r)(T0 - d - 1) s)`` per coordinate when
+      ``r < 1``.  For ``T0 < 1.5 d`` or so, small fresh fractions are not enough
+      (``r(q) > 1``): ``min_fresh`` is the threshold;
+    * ridge or over-parametrised generators: the fixed point of the affine map of
+      :func:`test_error`'s chain (the mean offset tends to ``(M0 - 1)/(1 - (1 - fresh) M0)``).
+
+    Accumulate mode (least squares) is always bounded: ``h_inf = (psi(1) - psi(1 - a/T0))/a``
+    with ``a = d + 1``, below ``pi^2/6`` times one generation.
+
+    Parameters
+    ----------
+    eigvals, w0 : array_like, shape (d,)
+    T0, sigma0, lam0, mode, fresh : float, str
+        The generators, as in :func:`test_error` (scalars).
+    T, lam : array_like, optional
+        Downstream sample size and ridge: give both to get the downstream limit ``error``.
+    sigma, p, weight : array_like, optional
+        Downstream noise, synthetic fraction and weight, as in :func:`test_error`.
+
+    Returns
+    -------
+    CollapseLimit
+    """
+    return prepare(eigvals, w0).collapse_limit(T0=T0, sigma0=sigma0, lam0=lam0, mode=mode,
+                                               fresh=fresh, T=T, lam=lam, sigma=sigma, p=p,
+                                               weight=weight)

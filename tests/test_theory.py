@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernelcollapse import _spectral, theory
+from kernelcollapse import _error, _spectral, theory
 from kernelcollapse.cli import main as cli_main
 
 
@@ -306,13 +306,25 @@ OK = dict(T=50, T0=60, n=2, lam=0.1, sigma=0.5, sigma0=1.0)
         (S, W, {"lam0": [0.1, -1.0]}, "lam0 must be >= 0"),
         (S, W, {"sigma": -1}, "sigma must be >= 0"),
         (S, W, {"sigma0": -1}, "sigma0 must be >= 0"),
-        (S, W, {"sigma": [0.1, 0.2]}, "sigma must be a scalar"),
+        (S, W, {"sigma": [0.1, 0.2], "n": [1, 2, 3]}, "must broadcast together.*sigma \\(2,\\)"),
+        (S, W, {"n": []}, "n is empty"),
         (S, W, {"p": 1.5}, r"p must lie in \[0, 1\]"),
         (S, W, {"p": -0.1}, r"p must lie in \[0, 1\]"),
-        (S, W, {"T": 20, "lam": 0.0}, "lam = 0.*T = d = 20"),
-        (S, W, {"T0": 20.5}, "T0 > d \\+ 1 = 21 or T0 < d = 20"),
-        (S, W, {"T0": 10, "p": 0.5}, "mixed fraction p < 1"),
-        (S, W, {"lam0": 0.1, "p": 0.5}, "mixed fraction p < 1"),
+        (S, W, {"T": 20, "lam": 0.0}, r"lam = 0\) with d - 1 <= T <= d \+ 1 = 21"),
+        (S, W, {"T": 19, "lam": 0.0}, r"lam = 0\) with d - 1 <= T <= d \+ 1 = 21"),
+        (S, W, {"T": 20, "lam": 0.0, "sigma": 0.0}, "T = d = 20 training rows is singular"),
+        (S, W, {"T0": 20.5}, r"T0 outside \[d - 1, d \+ 1\] = \[19, 21\]"),
+        (S, W, {"T0": 19}, r"T0 outside \[d - 1, d \+ 1\] = \[19, 21\]"),
+        (S, W, {"fresh": 1.5}, r"fresh must lie in \[0, 1\]"),
+        (S, W, {"weight": -1.0}, "weight must be >= 0"),
+        (S, W, {"weight": np.nan}, "weight must be finite"),
+        (S, W, {"weight": np.inf}, "weight must be finite"),
+        (S, W, {"mode": "mix"}, "mode must be one of"),
+        (S, W, {"mode": "accumulate", "lam0": 0.1}, "accumulate.*covered.*lam0=0.1"),
+        (S, W, {"mode": "accumulate", "T0": 8}, "accumulate.*covered.*T0=8"),
+        (S, W, {"mode": "accumulate", "T0": 10}, "every generation's j T0 rows"),
+        (S, W, {"mode": "accumulate", "fresh": 0.2}, "fresh real rows.*'replace' only"),
+        (S, W, {"weight": 0.0, "p": 1.0}, "weight = 0 with every downstream row synthetic"),
     ],
 )
 def test_bad_input_raises_clear_error(eigvals, w0, kw, match):
@@ -412,7 +424,7 @@ def test_blocks_and_product_paths_agree(block, monkeypatch):
     want = theory.test_error(s, w0, **kw)
     monkeypatch.setattr(_spectral, "BLOCK_ELEMENTS", block)
     got = theory.test_error(s, w0, **kw)
-    monkeypatch.setattr(theory, "_FEW_GENERATOR_ROWS", 0)  # one dot product per pair
+    monkeypatch.setattr(_error, "FEW_GENERATOR_ROWS", 0)  # one dot product per pair
     per_pair = theory.test_error(s, w0, **kw)
     for a, b, c in zip(want, got, per_pair):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-300)

@@ -1,0 +1,347 @@
+r"""A problem prepared once, evaluated many times: the theory's public engine.
+
+:func:`prepare` validates and compresses the spectrum (equal eigenvalues merged, the teacher
+reduced to its energy per distinct eigenvalue) once; the methods of :class:`PreparedProblem`
+then evaluate the deterministic-equivalent test error, the generator moments and the limit of
+the chain for any grid of settings, caching the generator chains (which do not depend on the
+downstream ``lam``, ``T``, ``p``, ``weight`` or ``sigma``).  The module-level functions of
+:mod:`kernelcollapse.theory` are this, prepared for one call.
+
+Grid convention (the same in :func:`kernelcollapse.simulate`, the optimiser and the CLI):
+array arguments broadcast against each other by numpy's rules, and results have the broadcast
+shape.  ``n=[0, 1, 2], lam=[0.1, 0.2, 0.3]`` are three points; ``n=[[0], [1], [2]]`` with
+``lam=[0.1, 1]`` is a ``(3, 2)`` grid.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from kernelcollapse import _chain, _error, _fit, _regimes
+from kernelcollapse import _spectral as _sp
+from kernelcollapse import _validate as v
+
+__all__ = ["CollapseLimit", "ErrorDecomposition", "GeneratorMoments", "PreparedProblem",
+           "prepare"]
+
+MODES = _chain.MODES
+# Generator rows (one per distinct (T0, lam0, sigma0, fresh, n)) held in memory at once.
+_MAX_GENERATOR_ELEMENTS = 1 << 25
+_CACHE_SIZE = 64
+
+
+class ErrorDecomposition(NamedTuple):
+    """Test error and its parts, arrays of the broadcast shape of the inputs.
+
+    total : expected test error ``E ||w_pred - w0||_Sigma^2``.
+    bias : the clean bias: the bias with the same rows, penalty and weights, had the synthetic
+        labels been clean (``n = 0``).
+    variance : the clean variance from the downstream label noise.
+    collapse : ``total - bias - variance``: what the synthetic labels add.
+    """
+
+    total: np.ndarray
+    bias: np.ndarray
+    variance: np.ndarray
+    collapse: np.ndarray
+
+
+class GeneratorMoments(NamedTuple):
+    """Per-coordinate mean and variance of the n-th generator ``w_n``, shape ``(..., d)``."""
+
+    mean: np.ndarray
+    var: np.ndarray
+
+
+class CollapseLimit(NamedTuple):
+    """The generator chain and the downstream error as ``n -> infinity``.
+
+    contraction : float
+        Factor by which a generation shrinks the chain's deviation from the truth (the spectral
+        radius of its linear map); the chain stays bounded when it is below 1.  NaN for
+        ``mode="accumulate"`` (no constant factor; bounded whenever ``T0 > d + 1``).
+    bounded : bool
+        Whether the limit is finite.
+    generator_error : float
+        ``lim E ||w_n - w0||_Sigma^2`` (``inf`` when unbounded).
+    error : ndarray
+        ``lim`` of the downstream test error at the given downstream settings (broadcast
+        shape of ``T, lam, sigma, p, weight``); NaN where no downstream was given.
+    min_fresh : float
+        The smallest fraction of fresh real rows per generation that keeps the chain bounded
+        (0 when it is bounded without any; replace mode only, NaN for accumulate).
+    """
+
+    contraction: float
+    bounded: bool
+    generator_error: float
+    error: np.ndarray
+    min_fresh: float
+
+
+class _Grid(NamedTuple):
+    """A validated, broadcast request (flat arrays of the grid's points)."""
+
+    shape: tuple[int, ...]
+    T: np.ndarray
+    T0: np.ndarray
+    n: np.ndarray
+    lam: np.ndarray
+    lam0: np.ndarray
+    p: np.ndarray
+    fresh: np.ndarray
+    weight: np.ndarray
+    sigma: np.ndarray
+    sigma0: np.ndarray
+    mode: str
+
+
+def _out(x: np.ndarray, shape: tuple[int, ...]):
+    x = x.reshape(shape)
+    return x[()] if x.ndim == 0 else x
+
+
+def check_mode(mode) -> str:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    return mode
+
+
+def prepare(eigvals: ArrayLike, w0: ArrayLike) -> PreparedProblem:
+    """Validate and compress a problem once, for many evaluations of the theory.
+
+    Parameters
+    ----------
+    eigvals : array_like, shape (d,)
+        Covariance eigenvalues ``s_j > 0``.
+    w0 : array_like, shape (d,)
+        Teacher coefficients in the eigenbasis.
+
+    Returns
+    -------
+    PreparedProblem
+
+    Examples
+    --------
+    >>> import numpy as np, kernelcollapse as kc
+    >>> prob = kc.prepare(*kc.power_law(200, 1.5, 0.5))
+    >>> err = prob.test_error(T=400, T0=800, n=[[0], [5]], lam=np.logspace(-3, 0, 4),
+    ...                       sigma=0.5, sigma0=1.0)
+    >>> err.total.shape
+    (2, 4)
+    """
+    s, w = v.spectrum(eigvals, w0)
+    return PreparedProblem(s, w)
+
+
+class PreparedProblem:
+    """A covariance spectrum and teacher, validated and compressed once (see :func:`prepare`).
+
+    Attributes
+    ----------
+    eigvals, w0 : ndarray, shape (d,)
+        The problem, as float64 arrays.
+    d : int
+        Dimension.
+    """
+
+    def __init__(self, eigvals: np.ndarray, w0: np.ndarray):
+        self.eigvals = eigvals
+        self.w0 = w0
+        self.d = int(eigvals.size)
+        self._spec = _sp.compress(eigvals, w0)
+        self._chains: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __repr__(self) -> str:
+        return (f"PreparedProblem(d={self.d}, distinct eigenvalues={self._spec.s.size}, "
+                f"||w0||_Sigma^2={float(self._spec.s @ self._spec.q):.6g})")
+
+    # ------------------------------------------------------------------------------------------
+    # test error
+    # ------------------------------------------------------------------------------------------
+
+    def test_error(self, *, T: ArrayLike, T0: ArrayLike, n: ArrayLike, lam: ArrayLike,
+                   sigma: ArrayLike, sigma0: ArrayLike, lam0: ArrayLike = 0.0,
+                   p: ArrayLike = 1.0, mode: str = "replace", fresh: ArrayLike = 0.0,
+                   weight: ArrayLike = 1.0) -> ErrorDecomposition:
+        """Deterministic-equivalent test error; see :func:`kernelcollapse.theory.test_error`."""
+        g = self._grid(T=T, T0=T0, n=n, lam=lam, lam0=lam0, p=p, fresh=fresh, weight=weight,
+                       sigma=sigma, sigma0=sigma0, mode=mode)
+        gen, b_rows, S_rows = self._generator_rows(g)
+        kappa = self._kappa(g.lam, g.T, g.p, g.weight)
+        parts = self._evaluate(kappa, g, gen, b_rows, S_rows)
+        if not np.all(np.isfinite(parts.total)):
+            i = int(np.flatnonzero(~np.isfinite(parts.total))[0])
+            raise ValueError(
+                f"test_error is not finite at T={v.plain(g.T[i])}, T0={v.plain(g.T0[i])}, "
+                f"n={v.plain(g.n[i])}, lam={v.plain(g.lam[i])}, lam0={v.plain(g.lam0[i])}: "
+                "inputs beyond float64 range (e.g. an extreme eigenvalue ratio)")
+        return ErrorDecomposition(*(_out(x, g.shape) for x in parts[:4]))
+
+    # pytest collects attributes named test_*; this one is library code.
+    test_error.__test__ = False
+
+    def _grid(self, *, mode, **kw) -> _Grid:
+        arrays = {
+            "T": v.positive("T", kw["T"]), "T0": v.positive("T0", kw["T0"]),
+            "n": v.nonnegative_integer("n", kw["n"]), "lam": v.nonnegative("lam", kw["lam"]),
+            "lam0": v.nonnegative("lam0", kw["lam0"]), "p": v.probability("p", kw["p"]),
+            "fresh": v.probability("fresh", kw["fresh"]),
+            "weight": v.nonnegative("weight", kw["weight"]),
+            "sigma": v.nonnegative("sigma", kw["sigma"]),
+            "sigma0": v.nonnegative("sigma0", kw["sigma0"]),
+        }
+        mode = check_mode(mode)
+        shape, flat = v.broadcast(**arrays)
+        g = _Grid(shape=shape, mode=mode, **flat)
+        common = dict(T=g.T, T0=g.T0, n=g.n, lam=g.lam, lam0=g.lam0, weight=g.weight,
+                      synthetic=g.p * g.T, mode=mode)
+        _regimes.check_finite(self.d, p=g.p, fresh=g.fresh, sigma=g.sigma, sigma0=g.sigma0,
+                              **common)
+        _regimes.check_covered(self.d, **common)
+        return g
+
+    def _kappa(self, lam, T, p, weight) -> np.ndarray:
+        """``kappa`` per point, each distinct downstream fit solved once."""
+        plain = (weight == 1.0) | (p == 0.0)
+        keys, inv = _chain.unique_rows(lam, T, np.where(plain, 0.0, p),
+                                       np.where(plain, 1.0, weight))
+        return _fit.solve_kappa(keys[:, 0], keys[:, 1], keys[:, 2], keys[:, 3],
+                                self._spec)[inv]
+
+    def _evaluate(self, kappa, g: _Grid, gen, b_rows, S_rows) -> _error.Parts:
+        pts = _error.Points(kappa, g.T, g.p, g.weight, g.sigma, gen)
+        return _error.evaluate(self._spec, pts, b_rows, S_rows)
+
+    def _generator_rows(self, g: _Grid):
+        """One row of group totals ``(b, S)`` per distinct generator setting and ``n > 0``;
+        each point's row index (-1 for ``n = 0``)."""
+        u = self._spec.s.size
+        has = g.n > 0
+        keys, inv = _chain.unique_rows(g.T0[has], g.lam0[has], g.sigma0[has], g.fresh[has],
+                                       g.n[has].astype(np.float64))
+        if keys.shape[0] * u > _MAX_GENERATOR_ELEMENTS:
+            raise ValueError(
+                f"{keys.shape[0]} distinct generator settings (T0, lam0, sigma0, fresh, n) with "
+                f"{u} distinct eigenvalues exceed the memory budget of one call; split the grid "
+                "into several calls")
+        gen = np.full(g.T.size, -1)
+        gen[has] = inv
+        b_rows, S_rows = np.empty((keys.shape[0], u)), np.empty((keys.shape[0], u))
+        settings, which = _chain.unique_rows(keys[:, 0], keys[:, 1], keys[:, 2], keys[:, 3])
+        for i, (T0, lam0, sigma0, fresh) in enumerate(settings):
+            rows = np.flatnonzero(which == i)
+            setting = _chain.Setting(float(T0), float(lam0), float(sigma0), float(fresh), g.mode)
+            b_rows[rows], S_rows[rows] = self._totals(setting, keys[rows, 4].astype(np.int64))
+        return gen, b_rows, S_rows
+
+    def _totals(self, setting: _chain.Setting, ns: np.ndarray):
+        key = (setting, ns.tobytes())
+        hit = self._chains.get(key)
+        if hit is None:
+            st = _chain.states(self._spec, setting, ns)
+            hit = _chain.totals(self._spec, st.c, st.v)
+            if len(self._chains) >= _CACHE_SIZE:
+                self._chains.pop(next(iter(self._chains)))
+            self._chains[key] = hit
+        return hit
+
+    # ------------------------------------------------------------------------------------------
+    # generator moments and the limit n -> infinity
+    # ------------------------------------------------------------------------------------------
+
+    def generator_moments(self, *, T0: float, n: ArrayLike, sigma0: float, lam0: float = 0.0,
+                          mode: str = "replace", fresh: float = 0.0) -> GeneratorMoments:
+        """Per-coordinate mean and variance of ``w_n``; see
+        :func:`kernelcollapse.theory.generator_moments`."""
+        setting = self._setting(T0=T0, lam0=lam0, sigma0=sigma0, fresh=fresh, mode=mode)
+        n = v.nonnegative_integer("n", n)
+        if n.ndim > 1 or n.size == 0:
+            raise ValueError(f"n must be a scalar or a non-empty 1-D sequence, got shape "
+                             f"{n.shape}")
+        ns = np.atleast_1d(n)
+        self._check_chain(setting, ns)
+        st = _chain.states(self._spec, setting, ns)
+        inv = self._spec.inverse
+        mean = st.m[:, inv] * self.w0
+        var = st.v[:, inv]
+        if n.ndim == 0:
+            return GeneratorMoments(mean[0], var[0])
+        return GeneratorMoments(mean, var)
+
+    def collapse_limit(self, *, T0: float, sigma0: float, lam0: float = 0.0,
+                       mode: str = "replace", fresh: float = 0.0, T: ArrayLike | None = None,
+                       lam: ArrayLike | None = None, sigma: ArrayLike = 0.0, p: ArrayLike = 1.0,
+                       weight: ArrayLike = 1.0) -> CollapseLimit:
+        """The chain and the downstream error as ``n -> infinity``; see
+        :func:`kernelcollapse.theory.collapse_limit`."""
+        setting = self._setting(T0=T0, lam0=lam0, sigma0=sigma0, fresh=fresh, mode=mode)
+        self._check_chain(setting, np.array([2]))
+        lim = _chain.limit(self._spec, setting)
+        b, S = _chain.totals(self._spec, lim.c[None, :], lim.v[None, :])
+        bounded = bool(np.all(np.isfinite(lim.v)))
+        gen_error = float(self._spec.s @ S[0]) if bounded else np.inf
+        if (T is None) != (lam is None):
+            raise ValueError("give both T and lam for the downstream limit, or neither")
+        if T is None:
+            error = np.asarray(np.nan)
+        else:
+            g = self._grid(T=T, T0=T0, n=1, lam=lam, lam0=lam0, p=p, fresh=fresh,
+                           weight=weight, sigma=sigma, sigma0=sigma0, mode=mode)
+            if bounded:
+                kappa = self._kappa(g.lam, g.T, g.p, g.weight)
+                error = _out(self._evaluate(kappa, g, np.zeros(g.T.size, int), b,
+                                            S).total, g.shape)
+            else:
+                error = _out(np.full(g.T.size, np.inf), g.shape)
+        return CollapseLimit(lim.contraction, bounded, gen_error, error,
+                             self._min_fresh(setting))
+
+    def _min_fresh(self, setting: _chain.Setting) -> float:
+        if setting.mode == "accumulate":
+            return np.nan
+
+        def radius(q):
+            return _chain.limit(self._spec, setting._replace(fresh=q)).contraction
+
+        if radius(0.0) < 1.0 or setting.sigma0 == 0 and _chain.is_exact(setting, self.d):
+            return 0.0
+        lo, hi = 0.0, 1.0  # the contraction falls as the fresh fraction grows; it is 0 at 1
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if radius(mid) >= 1.0 else (lo, mid)
+        # An infimum at 0 (bounded for any positive fraction) is reported as 0.
+        return 0.0 if hi < 1e-12 else hi
+
+    def _setting(self, *, T0, lam0, sigma0, fresh, mode) -> _chain.Setting:
+        return _chain.Setting(v.scalar("T0", T0, check=v.positive),
+                              v.scalar("lam0", lam0, check=v.nonnegative),
+                              v.scalar("sigma0", sigma0, check=v.nonnegative),
+                              v.scalar("fresh", fresh, check=v.probability), check_mode(mode))
+
+    def _check_chain(self, setting: _chain.Setting, ns: np.ndarray) -> None:
+        T0, lam0 = np.full(ns.shape, setting.T0), np.full(ns.shape, setting.lam0)
+        _regimes.check_chain(self.d, T0=T0, n=ns, lam0=lam0, sigma0=setting.sigma0,
+                             fresh=setting.fresh, mode=setting.mode)
+        _regimes.check_chain_covered(self.d, T0=T0, n=ns, lam0=lam0, mode=setting.mode)
+
+    # ------------------------------------------------------------------------------------------
+    # shortcuts
+    # ------------------------------------------------------------------------------------------
+
+    def kappa(self, lam: ArrayLike, T: ArrayLike):
+        """Effective regularisation ``kappa(lam, T)``; see :func:`kernelcollapse.theory.kappa`."""
+        lam = v.nonnegative("lam", lam)
+        T = v.positive("T", T)
+        shape, flat = v.broadcast(lam=lam, T=T)
+        return _out(_sp.kappa(flat["lam"], flat["T"], self._spec), shape)
+
+    def optimal_lambda(self, **kwargs):
+        """The penalty minimising the test error; see
+        :func:`kernelcollapse.optimize.optimal_lambda` (same arguments but the problem)."""
+        from kernelcollapse.optimize import _optimal_lambda
+
+        return _optimal_lambda(self, **kwargs)
