@@ -22,10 +22,12 @@ terms are the clean bias and variance (the error with the same rows and weights 
 synthetic labels been clean); the collapse is computed from ``b`` and ``S`` alone, so it is 0
 at ``n = 0`` without cancellation.
 
-Speed: the sums are matrix products of the blocks ``M``, ``M^2`` and ``W`` (one pass over
-``points x eigenvalues``, :func:`kernelcollapse._spectral.downstream_blocks`) with a few stacked
-weight vectors; up to :data:`FEW_GENERATOR_ROWS` generator rows every point's product serves
-all of them.
+Speed: the sums are products of the blocks ``M``, ``M^2`` and ``W`` (one pass over
+``points x eigenvalues``) with a few weight vectors.  When many points share an effective
+regularisation (a grid of ``n`` at each ``(lam, T)``), one product per distinct ``kappa``
+serves all the generator rows at once (up to :data:`FEW_GENERATOR_ROWS` of them); when the
+points' ``kappa`` are mostly distinct (the optimiser's steps), each point takes the seven sums
+of its own generator row in one pass.
 """
 
 from __future__ import annotations
@@ -62,65 +64,73 @@ class Parts(NamedTuple):
 
 def evaluate(spec: _sp.Spectrum, pts: Points, b_rows: np.ndarray, S_rows: np.ndarray) -> Parts:
     """Test error and its parts at every point; ``b_rows, S_rows`` of shape ``(R, u)``."""
-    s, c, q = spec.s, spec.c, spec.q
-    m = pts.kappa.size
     keys, inv = np.unique(pts.kappa, return_inverse=True)
     inv = inv.reshape(-1)
     R = b_rows.shape[0]
-    few = R <= FEW_GENERATOR_ROWS
-    sS_rows = s * S_rows
-    if few:
-        stack = np.vstack([c[None, :], b_rows, sS_rows])  # with M and with M^2
+    sS_rows = spec.s * S_rows
+    has = pts.gen >= 0
+    shared_cost = keys.size * (3 + (4 if np.any(b_rows) else 2) * R)
+    if R <= FEW_GENERATOR_ROWS and shared_cost < 7 * pts.kappa.size:
+        sums = _shared_sums(spec, keys, inv, pts.gen, b_rows, sS_rows)
     else:
-        stack = c[None, :]
-    per_key = np.empty((keys.size, 2 + (2 * 2 * R if few else 0) + 1))
-    for rows, M, M2, W in _sp.downstream_blocks(keys, spec):
-        by_m = _sp.products(M, stack)
-        by_m2 = _sp.products(M2, stack)
-        per_key[rows, 0] = by_m[:, 0]  # df1
-        per_key[rows, 1] = by_m2[:, 0]  # df2
-        per_key[rows, -1] = W @ q
-        if few:
-            per_key[rows, 2:2 + 2 * R] = by_m[:, 1:]
-            per_key[rows, 2 + 2 * R:2 + 4 * R] = by_m2[:, 1:]
-    f1, f2, Wq = per_key[inv, 0], per_key[inv, 1], per_key[inv, -1]
+        sums = _point_sums(spec, pts.kappa, pts.gen, b_rows, sS_rows)
+    f1, f2, Wq, Mb, MsS, M2b, M2sS = sums
     k, T, p = pts.kappa, pts.T, pts.p
     gn = _fit.gains(f1 / T, p, pts.weight)
     g, phi = gn.g, gn.phi
     rho = phi * f2 / T
     bias = k * k * Wq / (1.0 - rho)
     var = pts.sigma**2 * rho / (1.0 - rho)
-    coll = np.zeros(m)
-    has = pts.gen >= 0
-    if np.any(has):
-        i, r = np.flatnonzero(has), pts.gen[has]
-        if few:
-            Mb = per_key[inv[i], 2 + r]
-            MsS = per_key[inv[i], 2 + R + r]
-            M2b = per_key[inv[i], 2 + 2 * R + r]
-            M2sS = per_key[inv[i], 2 + 3 * R + r]
-        else:
-            Mb, MsS, M2b, M2sS = _pair_sums(spec, keys[inv[i]], b_rows[r], sS_rows[r])
-        sS = sS_rows.sum(axis=1)[r]
-        kk, pp, gg, ph, rh = k[i], p[i], g[i], phi[i], rho[i]
-        inner = (-2.0 * pp * gg * kk * (ph * M2b - gg * Mb)
-                 + gg * gg * (pp * pp * (ph * M2sS - 2.0 * gg * MsS) + pp * sS))
-        coll[i] = (-2.0 * pp * gg * kk * M2b + (pp * gg) ** 2 * M2sS
-                   + rh / (ph * (1.0 - rh)) * inner)
+    sS = np.where(has, sS_rows.sum(axis=1)[np.maximum(pts.gen, 0)] if R else 0.0, 0.0)
+    inner = (-2.0 * p * g * k * (phi * M2b - g * Mb)
+             + g * g * (p * p * (phi * M2sS - 2.0 * g * MsS) + p * sS))
+    coll = -2.0 * p * g * k * M2b + (p * g) ** 2 * M2sS + rho / (phi * (1.0 - rho)) * inner
+    coll = np.where(has, coll, 0.0)
     return Parts(bias + var + coll, bias, var, coll, k * gn.lam_over_kappa)
 
 
-def _pair_sums(spec, kappa, b, sS):
-    """``M b, M sS, M^2 b, M^2 sS`` for each (point, generator row) pair, row by row: with many
-    generator rows a product with all of them would waste most of its columns."""
-    out = np.empty((4, kappa.size))
-    step = _sp.block_rows(spec.s.size)
+def _shared_sums(spec, keys, inv, gen, b_rows, sS_rows):
+    """The seven sums per point from one product per distinct ``kappa`` with every row (the
+    rows ``b`` only when some are nonzero: least-squares generators are unbiased)."""
+    c, q = spec.c, spec.q
+    R = b_rows.shape[0]
+    biased = bool(np.any(b_rows))
+    stack = np.vstack([c[None, :], sS_rows] + ([b_rows] if biased else []))
+    k = stack.shape[0]
+    per_key = np.empty((keys.size, 2 * k + 1))
+    for rows, M, M2, W in _sp.downstream_blocks(keys, spec):
+        per_key[rows, :k] = _sp.products(M, stack)
+        per_key[rows, k:2 * k] = _sp.products(M2, stack)
+        per_key[rows, -1] = W @ q
+    r = np.maximum(gen, 0)
+    has = gen >= 0
+
+    def col(j):
+        return np.where(has, per_key[inv, j], 0.0) if R else np.zeros(gen.size)
+
+    MsS, M2sS = col(1 + r), col(k + 1 + r)
+    Mb, M2b = (col(1 + R + r), col(k + 1 + R + r)) if biased else (0.0, 0.0)
+    return [per_key[inv, 0], per_key[inv, k], per_key[inv, -1], Mb, MsS, M2b, M2sS]
+
+
+def _point_sums(spec, kappa, gen, b_rows, sS_rows):
+    """The seven sums per point, each point with its own generator row, in one pass."""
+    s, c, q = spec.s, spec.c, spec.q
+    zero = np.zeros((1, s.size))
+    b_all = np.vstack([b_rows, zero])  # row -1: clean labels
+    sS_all = np.vstack([sS_rows, zero])
+    out = np.empty((7, kappa.size))
+    step = _sp.block_rows(s.size)
     for i in range(0, kappa.size, step):
         sl = slice(i, i + step)
-        M = spec.s / (spec.s + kappa[sl, None])
+        sk = s + kappa[sl, None]
+        M = s / sk
+        W = M / sk
         M2 = M * M
-        out[0, sl] = np.einsum("pu,pu->p", M, b[sl])
-        out[1, sl] = np.einsum("pu,pu->p", M, sS[sl])
-        out[2, sl] = np.einsum("pu,pu->p", M2, b[sl])
-        out[3, sl] = np.einsum("pu,pu->p", M2, sS[sl])
-    return out
+        b, sS = b_all[gen[sl]], sS_all[gen[sl]]
+        out[0, sl], out[1, sl], out[2, sl] = M @ c, M2 @ c, W @ q
+        out[3, sl] = np.einsum("pu,pu->p", M, b)
+        out[4, sl] = np.einsum("pu,pu->p", M, sS)
+        out[5, sl] = np.einsum("pu,pu->p", M2, b)
+        out[6, sl] = np.einsum("pu,pu->p", M2, sS)
+    return list(out)

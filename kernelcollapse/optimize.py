@@ -25,10 +25,10 @@ import numpy as np
 
 from kernelcollapse import _validate as v
 
-__all__ = ["ExponentFit", "OptimalLambda", "Recommendation", "fit_exponent", "optimal_lambda",
-           "recommend"]
+__all__ = ["ExponentFit", "OptimalLambda", "OptimalWeight", "Recommendation", "fit_exponent",
+           "optimal_lambda", "optimal_weight", "recommend"]
 
-_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0  # 0.618...
+_GOLDEN_STEP = (3.0 - math.sqrt(5.0)) / 2.0  # 0.382...: golden-section step into a side
 
 
 class OptimalLambda(NamedTuple):
@@ -116,23 +116,27 @@ class Recommendation(NamedTuple):
 # ----------------------------------------------------------------------------------------------
 
 
-def optimal_lambda(eigvals, w0, *, T, T0, n, sigma, sigma0, lam0=0.0, p=1.0, lam_bounds=None,
-                   points_per_decade=8, flat_rtol=1e-6, xtol=1e-7) -> OptimalLambda:
+def optimal_lambda(eigvals, w0, *, T, T0, n, sigma, sigma0, lam0=0.0, p=1.0, mode="replace",
+                   fresh=0.0, weight=1.0, lam_bounds=None, points_per_decade=8, flat_rtol=1e-6,
+                   xtol=1e-7) -> OptimalLambda:
     r"""The ridge penalty minimising the deterministic-equivalent test error.
 
     .. math::  \lambda^* = \arg\min_{\lambda_{lo} \le \lambda \le \lambda_{hi}}
-               E_{test}(\lambda;\ T, T_0, n, \sigma, \sigma_0, \lambda_0, p)
+               E_{test}(\lambda;\ T, T_0, n, \sigma, \sigma_0, \lambda_0, p, \ldots)
 
-    with ``E_test`` from :func:`kernelcollapse.theory.test_error` (notes (B), (C), (D)).
+    with ``E_test`` from :func:`kernelcollapse.theory.test_error`, for every point of the
+    broadcast grid of the other arguments at once.
 
-    The search, for every point of the broadcast grid at once: a log-spaced grid of ``lam``
-    evaluated in one broadcast call of ``test_error``; around the best grid point a
-    golden-section search on ``log lam`` in the bracket of its two neighbours (a fixed number
-    of vectorised steps, ``xtol`` in ``log lam``); the better of the refined point and the best
-    grid point is returned, so ``error`` never exceeds the grid minimum.  A U-shaped curve is
-    refined to ``xtol``; a minimum at a bound and a flat region are reported by the flags of
-    :class:`OptimalLambda`.  A second, narrower local minimum between grid points can be
-    missed: raise ``points_per_decade`` if the curve may be wiggly.
+    The search: a log-spaced grid of ``lam`` (``points_per_decade``) evaluated in one pass; around
+    the best grid point a golden-section search in the bracket of its two neighbours.  The
+    refinement runs in ``log kappa``, the effective regularisation: the error is an explicit
+    function of ``kappa`` (and ``lam = lam(kappa)`` is explicit and increasing), so each step is
+    one pass over the spectrum and no root solve.  The better of the refined point and the best
+    grid point is returned, so ``error`` never exceeds the grid minimum.  A minimum at a bound
+    and a flat region are reported by the flags of :class:`OptimalLambda`.  A second, narrower
+    local minimum between grid points can be missed: raise ``points_per_decade`` if the curve
+    may be wiggly.  :meth:`kernelcollapse.PreparedProblem.optimal_lambda` reuses one prepared
+    problem across calls.
 
     Parameters
     ----------
@@ -140,14 +144,8 @@ def optimal_lambda(eigvals, w0, *, T, T0, n, sigma, sigma0, lam0=0.0, p=1.0, lam
         Covariance eigenvalues, ``> 0``.
     w0 : array_like, shape (d,)
         Teacher coefficients in the eigenbasis.
-    T, T0 : float or array_like
-        Downstream and per-generator sample sizes (broadcast).
-    n : int or array_like of int
-        Generation of the labels (broadcast); ``0`` is clean data.
-    sigma, sigma0 : float
-        Label noise of the downstream data and of the generators.
-    lam0, p : float or array_like
-        Generator ridge and synthetic fraction (broadcast), as in ``test_error``.
+    T, T0, n, sigma, sigma0, lam0, p, mode, fresh, weight
+        As in :func:`kernelcollapse.theory.test_error` (broadcast).
     lam_bounds : (float, float), optional
         Search interval ``0 < lo < hi``.  Default ``(1e-10, 1e2) * max(eigvals)``.
     points_per_decade : int, default 8
@@ -155,40 +153,58 @@ def optimal_lambda(eigvals, w0, *, T, T0, n, sigma, sigma0, lam0=0.0, p=1.0, lam
     flat_rtol : float, default 1e-6
         Relative tolerance defining the near-optimal set (flags, ``near_lo``/``near_hi``).
     xtol : float, default 1e-7
-        Accuracy of the refinement in ``log lam`` (relative accuracy of ``lam``).
+        Accuracy of the refinement in ``log kappa``; ``log lam`` is at least as accurate up to
+        the factor ``d log lam / d log kappa = 1 + (df1 - df2)/(T - df1) >= 1``.
 
     Returns
     -------
     OptimalLambda
-        Fields of shape ``broadcast(T, T0, n, lam0, p)`` (0-d arrays for scalar input).
+        Fields of the broadcast shape of the arguments (0-d arrays for scalar input).
 
     References
     ----------
     Dohmatob, Feng & Kempe (2024), Section 5 (adaptive regularisation); J. Kiefer,
     *Sequential minimax search for a maximum*, Proc. AMS 4 (1953) (golden section).
     """
-    from kernelcollapse import theory
+    from kernelcollapse.prepared import prepare
 
-    s, w = v.spectrum(eigvals, w0)
-    lo, hi = _bounds(lam_bounds, float(s.max()))
+    return prepare(eigvals, w0).optimal_lambda(
+        T=T, T0=T0, n=n, sigma=sigma, sigma0=sigma0, lam0=lam0, p=p, mode=mode, fresh=fresh,
+        weight=weight, lam_bounds=lam_bounds, points_per_decade=points_per_decade,
+        flat_rtol=flat_rtol, xtol=xtol)
+
+
+def _optimal_lambda(prob, *, T, T0, n, sigma, sigma0, lam0=0.0, p=1.0, mode="replace",
+                    fresh=0.0, weight=1.0, lam_bounds=None, points_per_decade=8, flat_rtol=1e-6,
+                    xtol=1e-7) -> OptimalLambda:
+    """:func:`optimal_lambda` on a :class:`kernelcollapse.PreparedProblem`."""
+    lo, hi = _bounds(lam_bounds, float(prob.eigvals.max()))
     ppd = v.integer("points_per_decade", points_per_decade, minimum=2)
     flat_rtol = v.scalar("flat_rtol", flat_rtol, check=v.nonnegative)
     xtol = v.scalar("xtol", xtol, check=v.positive)
-    arrays = {"T": v.positive("T", T), "T0": v.positive("T0", T0),
-              "n": v.nonnegative_integer("n", n), "lam0": v.nonnegative("lam0", lam0),
-              "p": v.probability("p", p)}
-    shape = np.broadcast_shapes(*(x.shape for x in arrays.values()))
-    flat = {k: np.broadcast_to(x, shape).ravel() for k, x in arrays.items()}
-
-    def total(log_lam):  # log_lam: (..., m) broadcasting against the flat inputs
-        return np.asarray(theory.test_error(s, w, lam=np.exp(log_lam), sigma=sigma,
-                                            sigma0=sigma0, **flat).total)
-
+    g = prob._grid(T=T, T0=T0, n=n, lam=lo, lam0=lam0, p=p, fresh=fresh, weight=weight,
+                   sigma=sigma, sigma0=sigma0, mode=mode)
+    gen, b_rows, S_rows = prob._generator_rows(g)
+    m = g.T.size
     decades = math.log10(hi / lo)
-    grid = np.linspace(math.log(lo), math.log(hi), max(3, int(math.ceil(decades * ppd)) + 1))
-    err = total(grid[:, None])  # (G, m): the whole coarse grid in one call
-    res = _refine(total, grid, err, xtol=xtol, flat_rtol=flat_rtol)
-    return OptimalLambda(*(x.reshape(shape) for x in res))
+    grid = np.exp(np.linspace(math.log(lo), math.log(hi),
+                              max(3, int(math.ceil(decades * ppd)) + 1)))
+    G = grid.size
+
+    def evaluate(log_kappa, cols):  # log_kappa: the points cols, repeated
+        sub = np.tile(cols, log_kappa.size // cols.size)
+        at = g._replace(**{k: getattr(g, k)[sub] for k in ("T", "p", "weight", "sigma")})
+        return prob._evaluate(np.exp(log_kappa), at, gen[sub], b_rows, S_rows)
+
+    # The coarse grid in lam: kappa of each distinct (lam, T, p, weight) solved once.
+    cols = np.arange(m)
+    kappa = prob._kappa(np.repeat(grid, m), np.tile(g.T, G), np.tile(g.p, G),
+                        np.tile(g.weight, G))
+    err = evaluate(np.log(kappa), cols).total.reshape(G, m)
+    lam_grid = np.broadcast_to(grid[:, None], (G, m))
+    res = _refine(evaluate, np.log(kappa).reshape(G, m), lam_grid, err, xtol=xtol,
+                  flat_rtol=flat_rtol)
+    return OptimalLambda(*(x.reshape(g.shape) for x in res))
 
 
 def _bounds(lam_bounds, s_max: float) -> tuple[float, float]:
@@ -201,38 +217,208 @@ def _bounds(lam_bounds, s_max: float) -> tuple[float, float]:
     return float(b[0]), float(b[1])
 
 
-def _refine(total, grid, err, *, xtol, flat_rtol):
-    """Golden-section refinement around the grid minimum; trusted core, arrays of shape (m,)."""
+# Parabolic refinement: spacing floor of the finite-difference parabola in log kappa (rounding
+# of the error, ~1e-15 relative, then moves the vertex by ~1e-15 / 1e-6 = 1e-9) and the most
+# iterations (each one evaluation of 3 m points; convergence is quadratic, 3-5 suffice).
+_MIN_SPACING = 1e-6
+_MAX_ITER = 40
+
+
+def _refine(evaluate, log_kappa, lam_grid, err, *, xtol, flat_rtol):
+    """Refine the grid minimum of each column of ``err`` (``(G, m)``, at the nodes
+    ``log_kappa``, whose penalties are ``lam_grid``) in ``log kappa``.
+
+    Each iteration evaluates the error at ``x - h, x, x + h`` for all ``m`` columns in one call
+    (``evaluate(log_kappa, cols)`` returns the :class:`kernelcollapse._error.Parts` of the
+    columns ``cols`` at ``log_kappa``, the columns repeated) and moves ``x`` to
+    the vertex of the parabola through them, with ``h`` shrinking with the step: Newton's
+    method on finite differences, converging quadratically on these smooth curves.  The
+    vertex is kept inside the bracket of the grid neighbours, which unimodality shrinks as
+    points are evaluated; where the curvature is not positive a golden-section step into the
+    larger side is taken instead.  The best point evaluated is kept.
+    """
     G, m = err.shape
     cols = np.arange(m)
     i = np.argmin(err, axis=0)
     e_grid = err[i, cols]
-    a = grid[np.maximum(i - 1, 0)]
-    b = grid[np.minimum(i + 1, G - 1)]
-    steps = max(1, math.ceil(math.log(xtol / (2 * (grid[1] - grid[0]))) / math.log(_GOLDEN)))
-    c = b - _GOLDEN * (b - a)
-    d = a + _GOLDEN * (b - a)
-    f = total(np.stack([c, d]))
-    fc, fd = f[0], f[1]
-    for _ in range(steps):  # fixed count: every element advances together, same shapes
-        left = fc < fd  # the minimum lies in [a, d]
-        a, b = np.where(left, a, c), np.where(left, d, b)
-        c_old, d_old, fc_old, fd_old = c, d, fc, fd
-        c = np.where(left, b - _GOLDEN * (b - a), d_old)
-        d = np.where(left, c_old, a + _GOLDEN * (b - a))
-        f_new = total(np.where(left, c, d))
-        fc = np.where(left, f_new, fd_old)
-        fd = np.where(left, fc_old, f_new)
-    x_ref = np.where(fc < fd, c, d)
-    e_ref = np.minimum(fc, fd)
-    better = e_ref < e_grid
-    lam = np.exp(np.where(better, x_ref, grid[i]))
-    error = np.where(better, e_ref, e_grid)
+    a = log_kappa[np.maximum(i - 1, 0), cols]
+    b = log_kappa[np.minimum(i + 1, G - 1), cols]
+    # Start strictly inside the bracket (a grid minimum at a bound is one of its ends), and
+    # keep every evaluated point inside it: the search never leaves the bounds.
+    x = np.where((i == 0) | (i == G - 1), 0.5 * (a + b), log_kappa[i, cols])
+    h = np.minimum(0.25 * (b - a), np.minimum(x - a, b - x))
+    best_x, best_f, best_lam = x.copy(), e_grid.copy(), lam_grid[i, cols]
+    active = (b - a > xtol) & (h > 0)
+    for _ in range(_MAX_ITER):
+        if not np.any(active):
+            break
+        idx = np.flatnonzero(active)
+        xa, ha = x[idx], h[idx]
+        parts = evaluate(np.concatenate([xa - ha, xa, xa + ha]), idx)
+        fl, f0, fr = np.split(parts.total, 3)
+        lams = np.split(parts.lam, 3)
+        # the best point so far
+        for xs, fs, ls in ((xa - ha, fl, lams[0]), (xa, f0, lams[1]), (xa + ha, fr, lams[2])):
+            win = fs < best_f[idx]
+            best_x[idx] = np.where(win, xs, best_x[idx])
+            best_lam[idx] = np.where(win, ls, best_lam[idx])
+            best_f[idx] = np.where(win, fs, best_f[idx])
+        # unimodality: the minimum lies on the lower side of the triple's middle
+        lo, hi = a[idx], b[idx]
+        lo = np.where(fr < f0, np.maximum(lo, xa), np.where(fl < f0, lo, np.maximum(lo, xa - ha)))
+        hi = np.where(fl < f0, np.minimum(hi, xa), np.where(fr < f0, hi, np.minimum(hi, xa + ha)))
+        curv = fl - 2.0 * f0 + fr
+        with np.errstate(divide="ignore", invalid="ignore"):
+            vertex = xa - 0.5 * ha * (fr - fl) / curv
+        golden = np.where(xa - lo > hi - xa, xa - _GOLDEN_STEP * (xa - lo),
+                          xa + _GOLDEN_STEP * (hi - xa))
+        ok = (curv > 0) & (vertex > lo) & (vertex < hi)
+        new = np.where(ok, vertex, golden)
+        step = np.abs(new - xa)
+        x[idx], a[idx], b[idx] = new, lo, hi
+        h[idx] = np.minimum(np.clip(0.5 * step, _MIN_SPACING, 0.25 * (hi - lo) + _MIN_SPACING),
+                            np.minimum(new - lo, hi - new))
+        active[idx] = (step > xtol) & (hi - lo > xtol) & (h[idx] > 0)
+    better = best_f < e_grid
+    lam = np.where(better, best_lam, lam_grid[i, cols])
+    error = np.where(better, best_f, e_grid)
     near = err <= e_grid + flat_rtol * np.abs(e_grid)  # holds at the grid argmin at least
     first = np.argmax(near, axis=0)
     last = G - 1 - np.argmax(near[::-1], axis=0)
-    return (lam, error, near[0], near[-1], np.all(near, axis=0), np.exp(grid[first]),
-            np.exp(grid[last]))
+    return (lam, error, near[0], near[-1], np.all(near, axis=0), lam_grid[first, cols],
+            lam_grid[last, cols])
+
+
+class OptimalWeight(NamedTuple):
+    """Result of :func:`optimal_weight`; every field has the broadcast shape of the inputs.
+
+    Attributes
+    ----------
+    lam, weight : ndarray
+        The jointly optimal penalty and weight ``omega`` of the synthetic rows.
+    error : ndarray
+        Predicted test error there.
+    lam_unweighted, error_unweighted : ndarray
+        The corner ``omega = 1`` (synthetic rows counted like real ones) at its best ``lam``.
+    lam_dropped, error_dropped : ndarray
+        The corner ``omega = 0`` (synthetic rows dropped) at its best ``lam``; NaN where
+        ``p = 1`` (no real rows would be left).
+    at_upper : ndarray of bool
+        The optimal weight is at the upper bound of the search (raise ``max_weight``).
+    """
+
+    lam: np.ndarray
+    weight: np.ndarray
+    error: np.ndarray
+    lam_unweighted: np.ndarray
+    error_unweighted: np.ndarray
+    lam_dropped: np.ndarray
+    error_dropped: np.ndarray
+    at_upper: np.ndarray
+
+
+# Weights of the coarse search: 0, then log-spaced (this many per decade) up to max_weight.
+_WEIGHTS_PER_DECADE = 6
+_MIN_WEIGHT = 1e-3
+
+
+def optimal_weight(eigvals, w0, *, T, T0, n, sigma, sigma0, p, lam0=0.0, mode="replace",
+                   fresh=0.0, max_weight=10.0, lam_bounds=None, points_per_decade=8,
+                   wtol=1e-4) -> OptimalWeight:
+    r"""How much to trust synthetic rows: the penalty and the weight of the synthetic rows that
+    jointly minimise the deterministic-equivalent test error.
+
+    .. math::  (\lambda^*, \omega^*) = \arg\min_{\lambda, \ 0 \le \omega \le
+               \omega_{max}} E_{test}(\lambda, \omega;\ T, T_0, n, p, \ldots)
+
+    where the downstream loss weighs the synthetic rows (a fraction ``p``) by ``omega``
+    (:func:`kernelcollapse.theory.test_error`, argument ``weight``).  For each weight the best
+    penalty is :func:`optimal_lambda`'s; the weight is searched on a grid (``0`` and
+    log-spaced values from ``1e-3`` to ``max_weight``) and refined by golden section in
+    ``log omega`` between the best grid point's neighbours (linearly next to ``0``), to
+    ``wtol`` relative.  Also returned: the two corners a practitioner would otherwise choose
+    between, counting synthetic rows like real ones (``omega = 1``) and dropping them
+    (``omega = 0``).  With ``p = 1`` every row is synthetic and a common weight is the same as
+    a rescaled penalty, so the weight is reported as 1.
+
+    Parameters
+    ----------
+    eigvals, w0 : array_like, shape (d,)
+    T, T0, n, sigma, sigma0, p, lam0, mode, fresh
+        As in :func:`kernelcollapse.theory.test_error` (broadcast).
+    max_weight : float, default 10.0
+        Upper bound of the weight search (``> 1e-3``).
+    lam_bounds, points_per_decade
+        As in :func:`optimal_lambda`.
+    wtol : float, default 1e-4
+        Relative accuracy of the weight.
+
+    Returns
+    -------
+    OptimalWeight
+    """
+    from kernelcollapse.prepared import prepare
+
+    prob = prepare(eigvals, w0)
+    max_weight = v.scalar("max_weight", max_weight, check=v.positive)
+    if max_weight <= _MIN_WEIGHT:
+        raise ValueError(f"max_weight must be > {_MIN_WEIGHT}, got {v.plain(max_weight)}")
+    wtol = v.scalar("wtol", wtol, check=v.positive)
+    kw = dict(T=T, T0=T0, n=n, sigma=sigma, sigma0=sigma0, lam0=lam0, mode=mode, fresh=fresh,
+              lam_bounds=lam_bounds, points_per_decade=points_per_decade)
+    p = v.probability("p", p)
+    shape, flat = v.broadcast(p=p, **{k: v.as_float_array(k, kw[k])
+                                      for k in ("T", "T0", "n", "sigma", "sigma0", "lam0",
+                                                "fresh")})
+    flat_kw = {**kw, **{k: flat[k] for k in flat if k != "p"}}
+    pf = flat["p"]
+    some_real = pf < 1
+
+    def best(weight):  # weight: (..., m) broadcasting against the flat points
+        return prob.optimal_lambda(p=pf, weight=weight, **flat_kw)
+
+    ones = best(1.0)
+    dropped = best(np.where(some_real, 0.0, 1.0))
+    decades = math.log10(max_weight / _MIN_WEIGHT)
+    grid = np.r_[0.0, np.geomspace(_MIN_WEIGHT, max_weight,
+                                   int(math.ceil(decades * _WEIGHTS_PER_DECADE)) + 1)]
+    # p = 1 rows: weight 0 is undefined there and every weight is equivalent; keep 1.
+    W = np.where(some_real[None, :], grid[:, None], 1.0)
+    coarse = best(W)
+    m, K = pf.size, grid.size
+    i = np.argmin(coarse.error, axis=0)
+    cols = np.arange(m)
+    # golden section in u = log(weight), with weight 0 stood in for by the grid's first
+    # positive weight divided by 10 (the error is continuous at 0)
+    u = np.log(np.maximum(grid, _MIN_WEIGHT / 10))
+    a, b = u[np.maximum(i - 1, 0)], u[np.minimum(i + 1, K - 1)]
+    steps = max(1, math.ceil(math.log(wtol / max(float(np.max(b - a)), wtol))
+                             / math.log(1 - _GOLDEN_STEP)))
+    c, d = b - (1 - _GOLDEN_STEP) * (b - a), a + (1 - _GOLDEN_STEP) * (b - a)
+    fc, fd = best(np.where(some_real, np.exp(c), 1.0)), best(np.where(some_real, np.exp(d), 1.0))
+    for _ in range(steps):
+        left = fc.error < fd.error
+        a, b = np.where(left, a, c), np.where(left, d, b)
+        c_old, d_old, fc_old, fd_old = c, d, fc, fd
+        c = np.where(left, b - (1 - _GOLDEN_STEP) * (b - a), d_old)
+        d = np.where(left, c_old, a + (1 - _GOLDEN_STEP) * (b - a))
+        new = best(np.where(some_real, np.exp(np.where(left, c, d)), 1.0))
+        fc = OptimalLambda(*(np.where(left, x, y) for x, y in zip(new, fd_old)))
+        fd = OptimalLambda(*(np.where(left, y, x) for x, y in zip(new, fc_old)))
+    x_ref = np.where(fc.error < fd.error, c, d)
+    f_ref = np.where(fc.error < fd.error, fc.error, fd.error)
+    l_ref = np.where(fc.error < fd.error, fc.lam, fd.lam)
+    e_grid = coarse.error[i, cols]
+    refined = f_ref < e_grid
+    weight = np.where(refined, np.exp(x_ref), grid[i])
+    weight = np.where(some_real, weight, 1.0)
+    lam = np.where(refined, l_ref, coarse.lam[i, cols])
+    error = np.where(refined, f_ref, e_grid)
+    nan = np.full(m, np.nan)
+    out = (lam, weight, error, ones.lam, ones.error,
+           np.where(some_real, dropped.lam, nan), np.where(some_real, dropped.error, nan),
+           some_real & (i == K - 1))
+    return OptimalWeight(*(np.asarray(x).reshape(shape) for x in out))
 
 
 # ----------------------------------------------------------------------------------------------
