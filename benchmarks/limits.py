@@ -246,7 +246,8 @@ def cost_growth(cfg: Config, *, progress=None) -> dict:
             eigvals, w0 = isotropic(p["d"])
 
             def call(eigvals=eigvals, w0=w0, p=p):
-                return simulate(eigvals, w0, T=p["T"], T0=p["T0"], n=[0, p["N"]], lam=cfg.lams,
+                return simulate(eigvals, w0, T=p["T"], T0=p["T0"], n=np.array([[0], [p["N"]]]),
+                                lam=cfg.lams,
                                 sigma=cfg.sigma, sigma0=cfg.sigma0, seeds=p["seeds"], key=1)
 
             first, first_mb = peak_rss_increase_mb(call)

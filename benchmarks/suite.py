@@ -142,7 +142,8 @@ def library_sweep(cfg: Config, *, d: int | None = None, seeds: int | None = None
 
     eigvals, w0 = isotropic(d or cfg.d)
     start = time.perf_counter()
-    res = simulate(eigvals, w0, T=list(cfg.Ts), T0=cfg.T0, n=list(cfg.ns), lam=cfg.lams,
+    res = simulate(eigvals, w0, T=np.asarray(cfg.Ts)[:, None, None], T0=cfg.T0,
+                   n=np.asarray(cfg.ns)[:, None], lam=cfg.lams,
                    sigma=cfg.sigma, sigma0=cfg.sigma0, seeds=seeds or cfg.seeds, key=key)
     errors = res.errors.reshape(len(cfg.Ts), len(cfg.ns), len(cfg.lams), -1)
     return time.perf_counter() - start, errors

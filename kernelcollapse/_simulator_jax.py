@@ -118,8 +118,11 @@ def _chain_law(g, c, sqrt_s, w0, sigma0):
     return jnp.concatenate([w0[None, :], w0 + jnp.cumsum(steps, axis=0)], axis=0)
 
 
-def _chain(seed_key, sqrt_s, w0, sigma0, lam0, *, d, T0, N, mode, gen_solver):
-    """Generator weights ``w_0 = w0, ..., w_N`` of one seed from the ``rows``, ``(N + 1, d)``."""
+def _chain(seed_key, sqrt_s, w0, sigma0, lam0, m_fresh, *, d, T0, N, mode, gen_solver,
+           has_fresh):
+    """Generator weights ``w_0 = w0, ..., w_N`` of one seed from the ``rows``, ``(N + 1, d)``.
+    With ``has_fresh`` the first ``m_fresh`` (traced) rows of every generation are labelled by
+    the truth ``w0`` (fresh real data), the others by the previous generator."""
     if N == 0:
         return w0[None, :]
     eye = jnp.eye(d, dtype=jnp.float64)
@@ -127,7 +130,11 @@ def _chain(seed_key, sqrt_s, w0, sigma0, lam0, *, d, T0, N, mode, gen_solver):
     def data(k, w):
         Z, E = _gen_rows(seed_key, k, T0, d)
         X = Z * sqrt_s
-        return X, X @ w + sigma0 * E
+        if not has_fresh:  # the plain chain keeps its one matrix-vector product
+            return X, X @ w + sigma0 * E
+        XW = X @ jnp.stack([w, w0], axis=1)
+        real = jnp.arange(T0) < m_fresh
+        return X, jnp.where(real, XW[:, 1], XW[:, 0]) + sigma0 * E
 
     def solve_primal(G, b):
         return cho_solve(cho_factor(G + lam0 * eye, lower=True), b)
@@ -256,7 +263,8 @@ def _errors_tridiagonal(diag, off, c, predict, sqrt_s, w0, lams):
     return jnp.sum(R * R, axis=0).reshape(Nn, L)
 
 
-def _downstream_rows(Z, E, W, sqrt_s, w0, lams, sigma, m_rows, *, d, T, down_solver):
+def _downstream_rows(Z, E, W, sqrt_s, w0, lams, sigma, m_rows, weight, *, d, T, down_solver,
+                     weighted):
     X = Z * sqrt_s
     # Labels: the first m_rows rows by w_n, the others by the truth w0; noise shared across n.
     # One product for the labels by every w_n and by the truth: with two, XLA wrote X twice
@@ -265,6 +273,9 @@ def _downstream_rows(Z, E, W, sqrt_s, w0, lams, sigma, m_rows, *, d, T, down_sol
     synthetic = (jnp.arange(T) < m_rows)[:, None]  # m_rows is traced: no recompile per p
     XW = jnp.where(synthetic, XW[:, :-1], XW[:, -1:])
     Y = XW + sigma * E[:, None]  # (T, Nn)
+    if weighted:  # loss weight omega on the synthetic rows: scale those rows by sqrt(omega)
+        root = jnp.where(synthetic, jnp.sqrt(weight), 1.0)
+        X, Y = X * root, Y * root
     if T >= d:
         return _ridge_errors(X.T @ X / T, X.T @ Y / T, sqrt_s, w0, lams,
                              down_solver=down_solver)
@@ -318,22 +329,24 @@ def _seed_weights(seed_key, W, sqrt_s, w0, n_idx, sigma0, T, T0, *, d, T_rows, N
     return W, down, complete
 
 
-@partial(jax.jit, static_argnames=("d", "T0", "N", "mode", "gen_solver"))
-def chain_weights(keys, sqrt_s, w0, n_idx, sigma0, lam0, *, d, T0, N, mode, gen_solver):
+@partial(jax.jit, static_argnames=("d", "T0", "N", "mode", "gen_solver", "has_fresh"))
+def chain_weights(keys, sqrt_s, w0, n_idx, sigma0, lam0, m_fresh, *, d, T0, N, mode, gen_solver,
+                  has_fresh=False):
     """Generator weights ``w_n`` for the requested ``n`` of the ``rows`` generators, shape
     ``(C, Nn, d)`` for ``keys`` of shape ``(C, 2)``: a program of its own, so that one chain per
     seed serves every ``T`` of a :func:`kernelcollapse.simulate` call (the generators' draws do
     not depend on ``T``)."""
-    return jax.vmap(lambda k: _chain(k, sqrt_s, w0, sigma0, lam0, d=d, T0=T0, N=N, mode=mode,
-                                     gen_solver=gen_solver)[n_idx])(keys)
+    return jax.vmap(lambda k: _chain(k, sqrt_s, w0, sigma0, lam0, m_fresh, d=d, T0=T0, N=N,
+                                     mode=mode, gen_solver=gen_solver,
+                                     has_fresh=has_fresh)[n_idx])(keys)
 
 
 _CHAIN_STATIC = ("d", "N", "gen_sampler", "rounds")
 
 
-@partial(jax.jit, static_argnames=_CHAIN_STATIC + ("T_rows", "down_solver"))
-def simulate_chunk(keys, W, sqrt_s, w0, lams, n_idx, sigma, sigma0, m_rows, T, T0, *,
-                   d, T_rows, N, gen_sampler, down_solver, rounds):
+@partial(jax.jit, static_argnames=_CHAIN_STATIC + ("T_rows", "down_solver", "weighted", "drop"))
+def simulate_chunk(keys, W, sqrt_s, w0, lams, n_idx, sigma, sigma0, m_rows, weight, T, T0, *,
+                   d, T_rows, N, gen_sampler, down_solver, rounds, weighted=False, drop=0):
     """``(errors, complete)`` for a chunk of seeds with the ``rows`` downstream: test errors of
     shape ``(C, Nn, L)`` for ``keys`` of shape ``(C, 2)``, and per seed whether ``rounds``
     chi-square candidates sufficed (if not, its errors are NaN: run again with more).
@@ -343,16 +356,22 @@ def simulate_chunk(keys, W, sqrt_s, w0, lams, n_idx, sigma, sigma0, m_rows, T, T
     (a degree of freedom of the ``law`` generators); ``T_rows`` is the static row count of the
     downstream.  One compilation serves every chunk of the same size (the caller pads the last
     chunk), every value of ``sigma``, ``sigma0``, ``m_rows`` (the number of downstream rows
-    labelled by ``w_n``), ``lams`` and ``n_idx`` of the same shapes, and every ``T0`` of the
-    ``law`` generators.
+    labelled by ``w_n``), ``weight`` (their loss weight, used when ``weighted``), ``lams`` and
+    ``n_idx`` of the same shapes, and every ``T0`` of the ``law`` generators.  ``drop > 0``
+    (static) fits the downstream on the rows ``drop ..`` only: weight 0 on the first ``drop``
+    synthetic rows (the caller scales ``lams`` by ``T_rows / (T_rows - drop)`` so that the
+    loss keeps its ``1/T`` normalisation).
     """
 
     def one(seed_key, W):
         W, (Z, E), complete = _seed_weights(
             seed_key, W, sqrt_s, w0, n_idx, sigma0, T, T0, d=d, T_rows=T_rows, N=N,
             gen_sampler=gen_sampler, down_sampler="rows", rounds=rounds)
-        return _downstream_rows(Z, E, W, sqrt_s, w0, lams, sigma, m_rows, d=d,
-                                T=T_rows, down_solver=down_solver), complete
+        if drop:
+            Z, E = Z[drop:], E[drop:]
+        return _downstream_rows(Z, E, W, sqrt_s, w0, lams, sigma, m_rows, weight, d=d,
+                                T=T_rows - drop, down_solver=down_solver,
+                                weighted=weighted), complete
 
     return jax.vmap(one)(keys, W)
 

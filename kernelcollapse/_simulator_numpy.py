@@ -12,16 +12,21 @@ from __future__ import annotations
 import numpy as np
 
 
-def ridge(X: np.ndarray, Y: np.ndarray, lam: float) -> np.ndarray:
-    """``(X^T X / m + lam I)^{-1} X^T Y / m``; minimum-norm least squares when ``lam = 0``."""
-    m, d = X.shape
+def ridge(X: np.ndarray, Y: np.ndarray, lam: float, m: int | None = None) -> np.ndarray:
+    """``(X^T X / m + lam I)^{-1} X^T Y / m`` (``m`` the rows of ``X`` unless given);
+    minimum-norm least squares when ``lam = 0``."""
+    rows, d = X.shape
+    m = rows if m is None else m
     if lam == 0.0:
         return np.linalg.lstsq(X, Y, rcond=None)[0]
     return np.linalg.solve(X.T @ X / m + lam * np.eye(d), X.T @ Y / m)
 
 
-def simulate_numpy(keys, s, w0, lams, ns, sigma, sigma0, lam0, *, T, T0, mode, m_rows):
-    """Test errors, shape ``(len(ns), len(lams), len(keys))``."""
+def simulate_numpy(keys, s, w0, lams, ns, sigma, sigma0, lam0, *, T, T0, mode, m_rows,
+                   m_fresh=0, weight=1.0, drop=0):
+    """Test errors, shape ``(len(ns), len(lams), len(keys))``.  ``m_fresh``: real rows of each
+    generation; ``weight``: loss weight of the ``m_rows`` synthetic downstream rows;
+    ``drop``: fit on the rows after the first ``drop`` only (``lams`` already rescaled)."""
     from kernelcollapse._simulator_jax import seed_draws
 
     d = s.shape[0]
@@ -37,19 +42,23 @@ def simulate_numpy(keys, s, w0, lams, ns, sigma, sigma0, lam0, *, T, T0, mode, m
         for k in range(N):
             X = Zg[k] * sqrt_s
             Y = X @ ws[-1] + sigma0 * Eg[k]
+            Y[:m_fresh] = X[:m_fresh] @ w0 + sigma0 * Eg[k][:m_fresh]
             Xs.append(X)
             Ys.append(Y)
             if mode == "replace":
                 ws.append(ridge(X, Y, lam0))
             else:
                 ws.append(ridge(np.vstack(Xs), np.concatenate(Ys), lam0))
-        # Downstream: T samples, the first m_rows labelled by w_n, the rest by w0.
+        # Downstream: T samples, the first m_rows labelled by w_n, the rest by w0; the
+        # synthetic rows weighted by scaling them with sqrt(weight).
         X = Z * sqrt_s
+        root = np.where(np.arange(T) < m_rows, np.sqrt(weight), 1.0)
         for i_n, n in enumerate(ns):
             clean = X @ ws[n]
             clean[m_rows:] = X[m_rows:] @ w0
             Y = clean + sigma * E
+            Xf, Yf = (X * root[:, None])[drop:], (Y * root)[drop:]
             for i_lam, lam in enumerate(lams):
-                w_pred = ridge(X, Y, float(lam))
+                w_pred = ridge(Xf, Yf, float(lam))
                 errors[i_n, i_lam, i_seed] = np.sum(s * (w_pred - w0) ** 2)
     return errors

@@ -12,8 +12,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kernelcollapse import _keys
+from kernelcollapse import _chain, _keys, _regimes
 from kernelcollapse import _validate as v
+from kernelcollapse._x64 import float64
 
 MODES = ("replace", "accumulate")
 BACKENDS = ("jax", "numpy")
@@ -33,8 +34,8 @@ class SimulationResult(NamedTuple):
     Attributes
     ----------
     mean : ndarray, shape grid
-        Mean test error over the seeds, ``grid = (len(T), len(n), len(lam))`` with the axis of
-        a scalar ``T``, ``n`` or ``lam`` dropped (a 0-d float when all three are scalars).
+        Mean test error over the seeds; ``grid`` is the broadcast shape of the array arguments
+        (a 0-d array when all are scalars).
     stderr : ndarray, shape grid
         Standard error of the mean, ``std(errors, ddof=1) / sqrt(seeds)``.
     errors : ndarray, shape grid + (seeds,)
@@ -47,7 +48,7 @@ class SimulationResult(NamedTuple):
 
 
 def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode="replace",
-             seeds=100, key=0, backend="jax", sampler="auto",
+             fresh=0.0, weight=1.0, seeds=100, key=0, backend="jax", sampler="auto",
              memory_budget=2 * 2**30) -> SimulationResult:
     r"""Simulate model collapse: a chain of ridge generators, then a downstream ridge.
 
@@ -65,17 +66,29 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
       real samples ``X_0`` labelled by ``w0`` and every earlier generation's ``T0`` synthetic
       samples, each labelled by the generator of its own generation, with the same ``lam0``.
       ``lam0 = 0`` is least squares, the minimum-norm solution when ``m < d``.  Both modes
-      coincide for ``n <= 1``.
+      coincide for ``n <= 1``.  With ``fresh = q > 0`` (replace), the first
+      ``round(q * T0)`` rows of every generation are labelled by the truth ``w0`` instead of
+      the previous generator (fresh real data; Bertrand et al. 2024).
     - Downstream: ``T`` fresh samples; the first ``round(p * T)`` rows (rounding half up,
-      ``floor(p * T + 1/2)``) are labelled by ``w_n``, the others by ``w0``, all with noise
-      ``sigma``; ridge ``lam`` with the same normalisation (minimum norm at ``lam = 0``,
-      ``T < d``).
+      ``floor(p * T + 1/2)``), the *synthetic* rows, are labelled by ``w_n``, the others by
+      ``w0``, all with noise ``sigma``; the ridge fit minimises
+      ``sum_i omega_i (y_i - x_i w)^2 / T + lam ||w||^2`` with ``omega_i = weight`` on the
+      synthetic rows and 1 on the others (minimum norm at ``lam = 0`` when
+      underdetermined).
     - Test error ``||w_pred - w0||_Sigma^2 = sum_j eigvals_j (w_pred_j - w0_j)^2``, exact (no test
       sample).
 
-    The work is shared across the grid: one chain per seed up to ``max(n)`` serves every ``n``
-    and every ``T`` (a seed's errors at different ``T`` share its chain, so they are dependent,
-    each with its exact law), the downstream design and its noise are shared across ``n``, and
+    Grid convention (as in :func:`kernelcollapse.theory.test_error`): the array arguments
+    ``T, T0, n, lam, lam0, p, fresh, weight, sigma, sigma0`` broadcast by numpy's rules and the
+    results have the broadcast shape, plus a last axis of seeds for ``errors``:
+    ``n=[0, 1, 2], lam=[0.1, 0.2, 0.3]`` are three points, ``n=[[0], [1], [2]], lam=[0.1,
+    1]`` a ``(3, 2)`` grid.  A point's errors for a given key do not depend on the rest of the
+    grid.
+
+    The work is shared across the grid: one chain per seed and generator setting, up to the
+    largest ``n``, serves every ``n``, ``T``, ``lam``, ``p``, ``weight`` and ``sigma`` (a
+    seed's errors at different points share its chain, so they are dependent, each with its
+    exact law), the downstream design and its noise are shared across ``n``, and
     one tridiagonal reduction ``G = Q Tr Q'`` of the downstream Gram matrix serves every ``lam``
     (each ``lam`` is then a tridiagonal solve; up to 8 values of ``lam`` a Cholesky each is
     cheaper).
@@ -106,23 +119,27 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
         Covariance eigenvalues, ``> 0``.
     w0 : array_like, shape (d,)
         Teacher coefficients in the eigenbasis.
-    T : int or sequence of int, shape (NT,)
-        Downstream sample sizes, ``>= 1``.  A sequence is one call for every ``T``: the
-        generator chains are drawn and fitted once per seed for all of them.
-    T0 : int
+    T : int or array_like of int
+        Downstream sample sizes, ``>= 1``.
+    T0 : int or array_like of int
         Per-generation sample size, ``>= 1``.
-    n : int or sequence of int, shape (Nn,)
+    n : int or array_like of int
         Generations, ``>= 0`` (``0``: clean data).
-    lam : float or sequence of float, shape (L,)
+    lam : float or array_like
         Downstream ridge, ``>= 0``.
-    sigma, sigma0 : float
+    sigma, sigma0 : float or array_like
         Label noise of the downstream data and of the generators, ``>= 0``.
-    lam0 : float, default 0.0
+    lam0 : float or array_like, default 0.0
         Generator ridge, ``>= 0``.
-    p : float, default 1.0
+    p : float or array_like, default 1.0
         Fraction of the downstream samples labelled by ``w_n``, in ``[0, 1]``.
     mode : {"replace", "accumulate"}
         Data workflow of the generators.
+    fresh : float or array_like, default 0.0
+        Fraction of each generation's ``T0`` rows labelled by the truth, in ``[0, 1]``
+        (replace only).
+    weight : float or array_like, default 1.0
+        Loss weight ``omega >= 0`` of the synthetic downstream rows (``0`` drops them).
     seeds : int, default 100
         Number of independent repetitions, ``>= 2``.
     key : int or jax PRNG key
@@ -140,13 +157,16 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
     Returns
     -------
     SimulationResult
-        ``mean`` and ``stderr`` of shape ``(NT, Nn, L)``, ``errors`` of shape
-        ``(NT, Nn, L, seeds)``; the axis of a scalar ``T``, ``n`` or ``lam`` is dropped.
+        ``mean`` and ``stderr`` of the broadcast shape of the arguments, ``errors`` of that
+        shape plus ``(seeds,)``.
 
     Raises
     ------
     ValueError, TypeError
-        On invalid input, naming the argument, the value and the valid range.
+        On invalid input, naming the argument, the value and the valid range; on settings
+        whose true expected error is infinite or undefined, with the same message as
+        :func:`kernelcollapse.theory.test_error` (least squares within one row of
+        interpolation, ``weight = 0`` with ``p = 1``, fresh rows with accumulate).
 
     References
     ----------
@@ -154,16 +174,15 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
     NeurIPS 2024, arXiv:2402.07712 (the replace process).
     M. Gerstgrasser et al., "Is Model Collapse Inevitable? Breaking the Curse of Recursion by
     Accumulating Real and Synthetic Data", arXiv:2404.01413 (the accumulate process).
+    Q. Bertrand et al., "On the Stability of Iterative Retraining of Generative Models on their
+    own Data", ICLR 2024 (fresh real data each generation).
     """
     s, w0 = v.spectrum(eigvals, w0)
-    Ts = _sample_sizes(T)
-    T0 = v.integer("T0", T0, minimum=1)
-    ns = _grid("n", n, v.nonnegative_integer)
-    lams = _grid("lam", lam, v.nonnegative)
-    sigma = v.scalar("sigma", sigma, check=v.nonnegative)
-    sigma0 = v.scalar("sigma0", sigma0, check=v.nonnegative)
-    lam0 = v.scalar("lam0", lam0, check=v.nonnegative)
-    p = v.scalar("p", p, check=v.probability)
+    arrays = {"T": v.positive_integer("T", T), "T0": v.positive_integer("T0", T0),
+              "n": v.nonnegative_integer("n", n), "lam": v.nonnegative("lam", lam),
+              "lam0": v.nonnegative("lam0", lam0), "p": v.probability("p", p),
+              "fresh": v.probability("fresh", fresh), "weight": v.nonnegative("weight", weight),
+              "sigma": v.nonnegative("sigma", sigma), "sigma0": v.nonnegative("sigma0", sigma0)}
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     seeds = v.integer("seeds", seeds, minimum=2)
@@ -172,52 +191,85 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
     memory_budget = v.scalar("memory_budget", memory_budget, check=v.positive)
+    shape, g = v.broadcast(**arrays)
+    d = s.shape[0]
+    T_all, T0_all = g["T"].astype(np.int64), g["T0"].astype(np.int64)
+    m_all = np.floor(g["p"] * T_all + 0.5).astype(np.int64)  # synthetic rows, half up
+    fresh_all = np.floor(g["fresh"] * T0_all + 0.5).astype(np.int64)
+    _regimes.check_finite(d, T=T_all, T0=T0_all, n=g["n"], lam=g["lam"], lam0=g["lam0"],
+                          p=g["p"], weight=g["weight"], fresh=g["fresh"], sigma=g["sigma"],
+                          sigma0=g["sigma0"], synthetic=m_all, mode=mode)
     seed_keys = _keys.seed_keys(key, seeds)
-
-    T_flat = [int(t) for t in Ts.reshape(-1)]
-    m_rows = [math.floor(p * T + 0.5) for T in T_flat]
-    n_idx = ns.reshape(-1)
-    if not any(m_rows):  # no downstream row uses w_n: skip the chain (the draws are independent)
-        n_idx = np.zeros_like(n_idx)
-    N = int(n_idx.max())
-    lam_flat = lams.reshape(-1)
     used = "rows" if backend == "numpy" else sampler
-    samplers = [_samplers(s.shape[0], T, T0, N, lam0, mode, m, used)
-                for T, m in zip(T_flat, m_rows)]
-    gen = samplers[0][0]  # the generators' sampler does not depend on T
-    downs = [down for _, down in samplers]
-    for T, down in zip(T_flat, downs):
-        _check_stream(s.shape[0], T if down == "rows" else 0, T0 if gen != "law" else 0, N)
-
-    if backend == "numpy":
-        from kernelcollapse._simulator_numpy import simulate_numpy
-
-        errors = np.stack([simulate_numpy(np.asarray(seed_keys), s, w0, lam_flat, n_idx, sigma,
-                                          sigma0, lam0, T=T, T0=T0, mode=mode, m_rows=m)
-                           for T, m in zip(T_flat, m_rows)])
-    else:
-        errors = _simulate_jax(seed_keys, s, w0, lam_flat, n_idx, sigma, sigma0, lam0,
-                               Ts=T_flat, T0=T0, N=N, mode=mode, m_rows=m_rows, gen=gen,
-                               downs=downs, memory_budget=memory_budget)
-    errors = errors.reshape(Ts.shape + ns.shape + lams.shape + (seeds,))
+    P = T_all.size
+    errors = np.empty((P, seeds))
+    # One generator chain per distinct (T0, lam0, sigma0, fresh rows), shared by its jobs: the
+    # distinct downstream fits (T, synthetic rows, weight, sigma), each over its n and lam.
+    chains, chain_of = _chain.unique_rows(T0_all, g["lam0"], g["sigma0"], fresh_all)
+    for c, (T0_c, lam0_c, sigma0_c, mf_c) in enumerate(chains):
+        pts = np.flatnonzero(chain_of == c)
+        jobs, job_of = _chain.unique_rows(T_all[pts], m_all[pts], g["weight"][pts],
+                                          g["sigma"][pts])
+        uses_chain = (jobs[:, 1] > 0) & (jobs[:, 2] > 0)  # some row labelled by w_n is fitted
+        ns = np.unique(g["n"][pts])
+        n_idx = ns if np.any(uses_chain) else np.zeros_like(ns)
+        spec = _Chain(int(T0_c), float(lam0_c), float(sigma0_c), int(mf_c), mode,
+                      int(n_idx.max()))
+        job_list = []
+        for j, (T_j, m_j, w_j, sigma_j) in enumerate(jobs):
+            jp = pts[job_of == j]
+            lams = np.unique(g["lam"][jp])
+            job_list.append(_job(int(T_j), int(m_j), float(w_j), float(sigma_j), lams))
+        out = _run_chain(seed_keys, s, w0, n_idx, spec, job_list, used=used, backend=backend,
+                         memory_budget=memory_budget)
+        for j, job in enumerate(job_list):
+            jp = pts[job_of == j]
+            i_n = np.searchsorted(ns, g["n"][jp])
+            i_l = np.searchsorted(job.lams, g["lam"][jp])
+            errors[jp] = out[j][i_n, i_l]
+    errors = errors.reshape(shape + (seeds,))
     mean = errors.mean(axis=-1)
     stderr = errors.std(axis=-1, ddof=1) / np.sqrt(seeds)
     return SimulationResult(mean, stderr, errors)
 
 
-def _sample_sizes(T) -> np.ndarray:
-    """``T`` as a 0-d or 1-D int array of sizes ``>= 1``."""
-    if np.ndim(T) == 0:
-        return np.asarray(v.integer("T", T, minimum=1))
-    return _grid("T", T, v.positive_integer)
+class _Chain(NamedTuple):
+    """One generator setting of a :func:`simulate` call (``N``: the largest ``n`` needed)."""
+
+    T0: int
+    lam0: float
+    sigma0: float
+    fresh_rows: int
+    mode: str
+    N: int
 
 
-def _grid(name: str, value, check) -> np.ndarray:
-    arr = check(name, value)
-    if arr.ndim > 1 or arr.size == 0:
-        raise ValueError(f"{name} must be a scalar or a non-empty 1-D sequence, got shape "
-                         f"{arr.shape}")
-    return arr
+class _Job(NamedTuple):
+    """One downstream fit: ``T`` rows, the first ``m`` synthetic, with loss weight ``weight``,
+    noise ``sigma``, over the penalties ``lams``; ``solve_lams`` are those the unweighted fit
+    on ``rows`` rows (after ``drop`` dropped ones) uses for the same estimator."""
+
+    T: int
+    m: int
+    weight: float
+    sigma: float
+    lams: np.ndarray
+    solve_lams: np.ndarray
+    weighted: bool
+    drop: int
+
+
+def _job(T: int, m: int, weight: float, sigma: float, lams: np.ndarray) -> _Job:
+    """The fit as the engines run it.  A weight on every row (``m = T``) is the penalty
+    ``lam / weight``; weight 0 drops the ``m`` synthetic rows (the penalty rescaled to keep the
+    loss's ``1/T``); otherwise the synthetic rows are scaled by ``sqrt(weight)``."""
+    if m == 0 or weight == 1.0:
+        return _Job(T, m, 1.0, sigma, lams, lams, False, 0)
+    if m == T:
+        return _Job(T, m, weight, sigma, lams, lams / weight, False, 0)
+    if weight == 0.0:
+        return _Job(T, m, 0.0, sigma, lams, lams * T / (T - m), False, m)
+    return _Job(T, m, weight, sigma, lams, lams, True, 0)
 
 
 def _check_stream(d: int, T: int, T0: int, N: int) -> None:
@@ -237,10 +289,10 @@ def _check_stream(d: int, T: int, T0: int, N: int) -> None:
 
 
 def _samplers(d: int, T: int, T0: int, N: int, lam0: float, mode: str, m_rows: int,
-              sampler: str) -> tuple[str, str]:
+              sampler: str, fresh_rows: int = 0) -> tuple[str, str]:
     """(generator sampler, downstream sampler) of :mod:`kernelcollapse._simulator_jax`."""
     exact = sampler == "auto"
-    if N == 0 or (exact and mode == "replace" and lam0 == 0 and T0 >= d):
+    if N == 0 or (exact and mode == "replace" and lam0 == 0 and T0 >= d and not fresh_rows):
         gen = "law"  # with N = 0 there is no generation: the cheapest program
     elif T0 >= d:
         gen = "primal"
@@ -276,10 +328,34 @@ def chunk_size(seeds: int, per_seed: float, memory_budget: float, n_devices: int
     return n_devices * math.ceil(size / n_devices)
 
 
-def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, Ts, T0, N, mode,
-                  m_rows, gen, downs, memory_budget):
-    """Errors ``(len(Ts), Nn, L, seeds)`` with the samplers ``gen`` and ``downs`` (one per ``T``)
-    of :func:`_samplers`.  A ``rows`` generator chain is fitted once per seed for every ``T``."""
+def _run_chain(seed_keys, s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, used: str,
+               backend: str, memory_budget: float) -> list[np.ndarray]:
+    """Errors ``(Nn, L_job, seeds)`` of each job of one generator chain."""
+    d = s.shape[0]
+    samplers = [_samplers(d, job.T, ch.T0, ch.N, ch.lam0, ch.mode, job.m, used, ch.fresh_rows)
+                for job in jobs]
+    gen = samplers[0][0]  # the generators' sampler does not depend on the downstream
+    downs = [down for _, down in samplers]
+    for job, down in zip(jobs, downs):
+        _check_stream(d, job.T if down == "rows" else 0, ch.T0 if gen != "law" else 0, ch.N)
+    if backend == "numpy":
+        from kernelcollapse._simulator_numpy import simulate_numpy
+
+        return [simulate_numpy(np.asarray(seed_keys), s, w0, job.solve_lams, n_idx, job.sigma,
+                               ch.sigma0, ch.lam0, T=job.T, T0=ch.T0, mode=ch.mode,
+                               m_rows=job.m, m_fresh=ch.fresh_rows,
+                               weight=job.weight if job.weighted else 1.0, drop=job.drop)
+                for job in jobs]
+    with float64():
+        return _simulate_jax(seed_keys, s, w0, n_idx, ch, jobs, gen=gen, downs=downs,
+                             memory_budget=memory_budget)
+
+
+def _simulate_jax(seed_keys, s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs,
+                  memory_budget):
+    """Errors ``(Nn, L_job, seeds)`` of each job with the samplers ``gen`` and ``downs`` (one
+    per job) of :func:`_samplers`.  A ``rows`` generator chain is fitted once per seed for
+    every job."""
     import jax
 
     from kernelcollapse import _random
@@ -291,6 +367,7 @@ def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, Ts, T0,
     )
 
     d = s.shape[0]
+    N = ch.N
     seeds = seed_keys.shape[0]
     devices = jax.devices()
     if devices[0].platform == "cpu":
@@ -299,8 +376,8 @@ def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, Ts, T0,
         # runtime (seen with jax's gamma sampler next to LAPACK sytrd/syevd, and still with
         # the loop-free draws of the Wishart route): run on one.
         devices = devices[:1]
-    per_seed = max(seed_bytes(d, T, T0, N, n_idx.size, lams.size, gen=gen, down=down)
-                   for T, down in zip(Ts, downs))
+    per_seed = max(seed_bytes(d, job.T, ch.T0, N, n_idx.size, job.lams.size, gen=gen,
+                              down=down) for job, down in zip(jobs, downs))
     size = chunk_size(seeds, per_seed, memory_budget, len(devices))
     n_chunks = math.ceil(seeds / size)
     pad = n_chunks * size - seeds
@@ -313,40 +390,46 @@ def _simulate_jax(seed_keys, s, w0, lams, n_idx, sigma, sigma0, lam0, *, Ts, T0,
 
         sharding = NamedSharding(Mesh(np.array(devices), ("seeds",)), PartitionSpec("seeds"))
     # numpy scalars and arrays: jit converts them without eager (compiled) jax ops.
-    sqrt_s, w0, lams = np.sqrt(s), np.asarray(w0, np.float64), np.asarray(lams, np.float64)
+    sqrt_s, w0 = np.sqrt(s), np.asarray(w0, np.float64)
     n_idx = np.asarray(n_idx, np.int32)
-    sigma, sigma0, lam0, T0_ = (np.float64(x) for x in (sigma, sigma0, lam0, T0))
+    sigma0, lam0, T0_ = (np.float64(x) for x in (ch.sigma0, ch.lam0, ch.T0))
     weights_static = dict(d=d, N=N, gen_sampler=gen)
-    down_solver = "cholesky" if lams.size <= CHOLESKY_MAX_LAMS else "tridiagonal"
 
-    def errors_at(keys, W, T, m, down, rounds):
-        T_ = np.float64(T)
+    def errors_at(keys, W, job: _Job, down, rounds):
+        T_ = np.float64(job.T)
+        lams = np.asarray(job.solve_lams, np.float64)
+        solver = "cholesky" if lams.size <= CHOLESKY_MAX_LAMS else "tridiagonal"
+        sigma = np.float64(job.sigma)
         if down == "wishart":  # two programs: the draws serve every T, the algebra every T >= d
             W, L, h, complete = wishart_draws(keys, W, sqrt_s, w0, n_idx, sigma0, T_, T0_,
                                               rounds=rounds, **weights_static)
             err = wishart_errors(W, L, h, sqrt_s, w0, lams, sigma, T_, d=d,
-                                 T_small=T if T < d else 0, down_solver=down_solver)
+                                 T_small=job.T if job.T < d else 0, down_solver=solver)
         else:
+            # dropped synthetic rows leave only real ones to label
+            m = 0 if job.drop else job.m
             err, complete = simulate_chunk(keys, W, sqrt_s, w0, lams, n_idx, sigma, sigma0,
-                                           np.int32(m), T_, T0_, T_rows=T,
-                                           down_solver=down_solver, rounds=rounds,
+                                           np.int32(m), np.float64(job.weight), T_, T0_,
+                                           T_rows=job.T, down_solver=solver, rounds=rounds,
+                                           weighted=job.weighted, drop=job.drop,
                                            **weights_static)
         return err, np.asarray(complete).all()
 
-    out = np.empty((len(Ts), n_chunks * size, n_idx.size, lams.size))
+    out = [np.empty((n_chunks * size, n_idx.size, job.lams.size)) for job in jobs]
     for i in range(n_chunks):
         keys = seed_keys[i * size:(i + 1) * size]
         if sharding is not None:
             keys = jax.device_put(keys, sharding)
         W = None  # the law generators are drawn with the downstream data
-        if gen != "law":  # the rows chain: once per seed, shared by every T
-            W = chain_weights(keys, sqrt_s, w0, n_idx, sigma0, lam0, d=d, T0=T0, N=N,
-                              mode=mode, gen_solver=gen)
-        for j, (T, m, down) in enumerate(zip(Ts, m_rows, downs)):
+        if gen != "law":  # the rows chain: once per seed, shared by every job
+            W = chain_weights(keys, sqrt_s, w0, n_idx, sigma0, lam0, np.int32(ch.fresh_rows),
+                              d=d, T0=ch.T0, N=N, mode=ch.mode, gen_solver=gen,
+                              has_fresh=ch.fresh_rows > 0)
+        for j, (job, down) in enumerate(zip(jobs, downs)):
             rounds = _random.ROUNDS
-            err, complete = errors_at(keys, W, T, m, down, rounds)
+            err, complete = errors_at(keys, W, job, down, rounds)
             while not complete:  # rare (< 2e-7 per chi-square draw): same draws, more candidates
                 rounds *= 8
-                err, complete = errors_at(keys, W, T, m, down, rounds)
-            out[j, i * size:(i + 1) * size] = np.asarray(err)
-    return np.moveaxis(out[:, :seeds], 1, -1)
+                err, complete = errors_at(keys, W, job, down, rounds)
+            out[j][i * size:(i + 1) * size] = np.asarray(err)
+    return [np.moveaxis(o[:seeds], 0, -1) for o in out]

@@ -39,13 +39,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+
 # Outer (point) parameters in the order of the grid loops; defaults where optional.
 POINT_PARAMS = ("spectrum", "d", "beta", "r", "norm", "T", "T0", "sigma", "sigma0", "lam0", "p",
                 "mode")
-DEFAULTS = dict(spectrum="isotropic", beta=2.0, r=0.5, norm=1.0, lam0=0.0, p=1.0, mode="replace")
+# Parameters added later: a point and its records carry them only when the config's [grid]
+# gives them, so that the identifiers and files of earlier sweeps stay as they were.
+OPTIONAL_PARAMS = ("fresh", "weight")
+DEFAULTS = dict(spectrum="isotropic", beta=2.0, r=0.5, norm=1.0, lam0=0.0, p=1.0, mode="replace",
+                fresh=0.0, weight=1.0)
 REQUIRED = ("d", "T", "T0", "n", "lam", "sigma", "sigma0")
 TOP_LEVEL = ("output", "seeds", "key", "memory_budget", "format")
-FIELDS = POINT_PARAMS + ("seeds", "n", "lam", "mean", "stderr", "point")
+RESULT_FIELDS = ("seeds", "n", "lam", "mean", "stderr", "point")
+FIELDS = POINT_PARAMS + RESULT_FIELDS
 
 
 class SweepSummary(NamedTuple):
@@ -88,17 +95,25 @@ def points(config: dict) -> tuple[list[dict], list, list]:
     if unknown:
         raise ValueError(f"unknown config keys {sorted(unknown)}; allowed: {TOP_LEVEL} and [grid]")
     grid = dict(config.get("grid", {}))
-    unknown = set(grid) - set(POINT_PARAMS) - {"n", "lam"}
+    allowed = POINT_PARAMS + OPTIONAL_PARAMS
+    unknown = set(grid) - set(allowed) - {"n", "lam"}
     if unknown:
         raise ValueError(f"unknown [grid] keys {sorted(unknown)}; allowed: "
-                         f"{POINT_PARAMS + ('n', 'lam')}")
+                         f"{allowed + ('n', 'lam')}")
     missing = [k for k in REQUIRED if k not in grid]
     if missing:
         raise ValueError(f"[grid] must give {missing}")
     ns = [int(x) for x in _values("n", grid["n"])]
     lams = [float(x) for x in _values("lam", grid["lam"])]
-    lists = [_values(k, grid.get(k, DEFAULTS.get(k))) for k in POINT_PARAMS]
-    return [dict(zip(POINT_PARAMS, combo)) for combo in itertools.product(*lists)], ns, lams
+    names = point_params(config)
+    lists = [_values(k, grid.get(k, DEFAULTS.get(k))) for k in names]
+    return [dict(zip(names, combo)) for combo in itertools.product(*lists)], ns, lams
+
+
+def point_params(config: dict) -> tuple[str, ...]:
+    """The outer parameters of this config's points (the optional ones only when given)."""
+    grid = config.get("grid", {})
+    return POINT_PARAMS + tuple(k for k in OPTIONAL_PARAMS if k in grid)
 
 
 def point_id(params: dict, ns, lams, seeds: int, key: int) -> str:
@@ -124,9 +139,11 @@ def run_point(params: dict, ns, lams, *, seeds: int, key: int, memory_budget: fl
 
     pid = point_id(params, ns, lams, seeds, key)
     eigvals, w0 = _problem(params)
-    res = simulate(eigvals, w0, T=params["T"], T0=params["T0"], n=ns, lam=lams,
-                   sigma=params["sigma"], sigma0=params["sigma0"], lam0=params["lam0"],
-                   p=params["p"], mode=params["mode"], seeds=seeds,
+    res = simulate(eigvals, w0, T=params["T"], T0=params["T0"], n=np.asarray(ns)[:, None],
+                   lam=lams, sigma=params["sigma"], sigma0=params["sigma0"],
+                   lam0=params["lam0"], p=params["p"], mode=params["mode"],
+                   fresh=params.get("fresh", DEFAULTS["fresh"]),
+                   weight=params.get("weight", DEFAULTS["weight"]), seeds=seeds,
                    key=int(pid, 16) % 2**62, memory_budget=memory_budget)
     records = []
     for i, n in enumerate(ns):
@@ -148,7 +165,8 @@ def _encode(records: list[dict], fmt: str, header: bool) -> str:
     if fmt == "jsonl":
         return "".join(json.dumps(r) + "\n" for r in records)
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
+    fields = tuple(k for k in records[0] if k not in RESULT_FIELDS) + RESULT_FIELDS
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     if header:
         writer.writeheader()
     for r in records:

@@ -15,11 +15,12 @@ from kernelcollapse.cli._common import (
     print_table,
 )
 
-GRID = ("T", "T0", "n", "lam", "lam0", "p")
+GRID = ("T", "T0", "n", "lam", "lam0", "p", "fresh", "weight")
 
 
 def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
-    """The process parameters; list-valued ones span a grid (outer product)."""
+    """The process parameters; list-valued ones span a grid (outer product), the same for
+    ``theory`` and ``simulate``."""
     g = parser.add_argument_group("process (lists like 0.1,1 or log:1e-4:10:20 span a grid)")
     g.add_argument("--T", type=number_list, default=number_list("200"),
                    help="downstream sample sizes (default 200)")
@@ -33,12 +34,20 @@ def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
                    help="generator ridge (default 0: least squares)")
     g.add_argument("--p", type=number_list, default=number_list("1"),
                    help="fraction of synthetic downstream labels (default 1)")
+    g.add_argument("--fresh", type=number_list, default=number_list("0"),
+                   help="fraction of real rows in each generation's data (default 0; replace)")
+    g.add_argument("--weight", type=number_list, default=number_list("1"),
+                   help="loss weight of the synthetic downstream rows (default 1; 0 drops them)")
+    g.add_argument("--mode", choices=("replace", "accumulate"), default="replace",
+                   help="generators' data workflow (default replace)")
     g.add_argument("--sigma", type=float, default=0.5, help="downstream label noise (0.5)")
     g.add_argument("--sigma0", type=float, default=1.0, help="generator label noise (1.0)")
     g.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def grid_columns(args: argparse.Namespace) -> dict[str, np.ndarray]:
+    """The outer product of the list-valued process arguments, one flat column each: passed
+    to the library as equal-length 1-D arrays (numpy broadcasting makes them points)."""
     mesh = np.meshgrid(*(getattr(args, name) for name in GRID), indexing="ij")
     return {name: m.ravel() for name, m in zip(GRID, mesh)}
 
@@ -60,12 +69,15 @@ def run(args: argparse.Namespace) -> int:
 
     eigvals, w0 = load_problem(args)
     cols = grid_columns(args)
-    res = theory.test_error(eigvals, w0, sigma=args.sigma, sigma0=args.sigma0, **cols)
+    res = theory.test_error(eigvals, w0, sigma=args.sigma, sigma0=args.sigma0, mode=args.mode,
+                            **cols)
     table = {**cols, **{k: np.atleast_1d(val) for k, val in res._asdict().items()}}
     if args.json:
         print_json({"d": int(np.size(eigvals)), "sigma": args.sigma, "sigma0": args.sigma0,
+                    "mode": args.mode,
                     "rows": [dict(zip(table, row)) for row in zip(*table.values())]})
     else:
-        print(f"# d={np.size(eigvals)}  sigma={args.sigma}  sigma0={args.sigma0}")
+        print(f"# d={np.size(eigvals)}  sigma={args.sigma}  sigma0={args.sigma0}  "
+              f"mode={args.mode}")
         print_table(table)
     return 0

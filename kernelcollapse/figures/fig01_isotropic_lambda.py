@@ -46,7 +46,7 @@ def compute(*, size="quick", progress=True) -> list[dict]:
     eigvals, w0 = isotropic(d)
     rows = []
     for T in tqdm(cfg["T"], desc=f"{NAME} ({size})", disable=not progress):
-        sim = simulate(eigvals, w0, T=T, T0=cfg["T0"], n=ns, lam=lams, sigma=SIGMA,
+        sim = simulate(eigvals, w0, T=T, T0=cfg["T0"], n=ns[:, None], lam=lams, sigma=SIGMA,
                        sigma0=SIGMA0, seeds=cfg["seeds"], key=KEY)
         th = test_error(eigvals, w0, T=T, T0=cfg["T0"], n=ns[:, None], lam=lams[None, :],
                         sigma=SIGMA, sigma0=SIGMA0)
