@@ -274,7 +274,7 @@ def theory_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float, s
 
     ``s, w0 = empirical_spectrum(K_pool, y_pool)`` and, with ``r² = noise_var`` the mean square
     of the target outside the kept eigenvectors (it cannot be learnt: it is label noise of the
-    real labels and an error floor of the test error against them),
+    real labels and an error floor of the test error against them)::
 
         n = 0:  total = test_error(s, w0, T, lam, sigma_eff = sqrt(sigma² + r²)) + r²,
         n ≥ 1:  total = test_error(s, w0, T, T0, n, lam, lam0, sigma,
