@@ -243,8 +243,8 @@ def simulate_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float,
 
     References
     ----------
-    Dohmatob, Feng & Kempe (2024), section 5 (kernel ridge on synthetic data); theory notes,
-    "Setting and conventions" and "Kernels and real data".
+    Dohmatob, Feng & Kempe (2024), section 5 (kernel ridge on synthetic data);
+    ``docs/theory/setting.rst`` and ``docs/theory/kernels.rst``.
     """
     N, _ = _check_data(data)
     T = v.integer("T", T, minimum=1)
@@ -299,7 +299,7 @@ def theory_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float, s
 
     References
     ----------
-    Theory notes (C) and "Kernels and real data"; B. Bordelon, A. Canatar, C. Pehlevan,
+    ``docs/theory/general.rst`` (C) and ``kernels.rst``; B. Bordelon, A. Canatar, C. Pehlevan,
     "Spectrum dependent learning curves in kernel regression and wide neural networks", ICML
     (2020) (the empirical spectrum of a data set predicts kernel learning curves).
     """

@@ -1,6 +1,6 @@
 """Closed-form and deterministic-equivalent test errors under model collapse.
 
-Conventions (``../shared/theory-notes.md``, following Dohmatob, Feng & Kempe 2024):
+Conventions (``docs/theory/setting.rst``, following Dohmatob, Feng & Kempe 2024):
 features ``x ~ N(0, Sigma)`` with ``Sigma = diag(s)`` in its eigenbasis; teacher
 ``w0``; generation ``k+1`` is a ridge fit ``(X'X/T0 + lam0 I)^-1 X'Y/T0`` on ``T0``
 fresh samples labelled by generation ``k`` plus ``N(0, sigma0^2)`` noise
@@ -232,7 +232,7 @@ def exact_ols_error(d, *, T, T0, n, sigma, sigma0):
 def test_error(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0):
     """Deterministic-equivalent test error of ridge trained on n-th generation labels.
 
-    Implements (C) of the theory notes, which contains (B), and (D) for mixed data.
+    Implements (C) of ``docs/theory``, which contains (B), and (D) for mixed data.
     With ``kappa = kappa(lam, T)``, ``M = s/(s+kappa)``, ``e = T - df2(kappa)`` and
     ``Q = s M^2 + df2 kappa^2 s / ((s+kappa)^2 e)``:
 
@@ -301,7 +301,7 @@ def test_error(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0):
     References
     ----------
     Dohmatob, Feng & Kempe (2024), Theorems 4.2 and 4.3 (ridge, power laws);
-    theory notes (C) for general generators and (D) for mixed data.
+    ``docs/theory`` (C) for general generators and (D) for mixed data.
     """
     s, w = v.spectrum(eigvals, w0)
     T = v.positive("T", T)

@@ -22,8 +22,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "simulate",
         help="Monte-Carlo test error of ridge on n-th generation synthetic labels",
-        description="Simulate a chain of generators and a downstream ridge (theory notes), "
-        "many seeds at once with JAX; prints mean and standard error per (T, n, lam).",
+        description="Simulate a chain of generators and a downstream ridge "
+        "(docs/theory/setting.rst), many seeds at once with JAX; prints mean and standard error "
+        "per (T, n, lam).",
     )
     add_problem_arguments(parser)
     g = parser.add_argument_group("process (T, n and lam may be lists: 0,1,2 or log:1e-4:10:20)")
