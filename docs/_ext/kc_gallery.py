@@ -102,7 +102,9 @@ class Gallery(SphinxDirective):
         state = getattr(self.env.app, "kc_gallery", None)
         if state is None:  # pragma: no cover - builder-inited always runs first
             raise self.error("kc-gallery: the figures were not made (builder-inited not run)")
+        # The page is read again when a figure or the manifest changes (or is missing).
         self.env.note_dependency(__file__)
+        self.env.note_dependency(str(state["dir"] / "manifest.json"))
         doc_dir = (Path(self.env.srcdir) / self.env.docname).parent
         lines: list[str] = []
         for fig in state["figures"]:
@@ -114,6 +116,7 @@ class Gallery(SphinxDirective):
                       f"``kernelcollapse reproduce --only {fig.name}`` (add ``--full`` for the "
                       "paper scale).", ""]
             png = state["dir"] / f"{fig.name}.png"
+            self.env.note_dependency(str(png))
             if fig.name in state["result"].failed:
                 logger.warning(f"kc-gallery: figure {fig.name} failed: "
                                f"{state['result'].failed[fig.name]}",
@@ -136,23 +139,9 @@ class Gallery(SphinxDirective):
         return node.children
 
 
-def _always_reread(app, env, added, changed, removed):
-    """The gallery page depends on the figures, which the source files do not show."""
-    return [doc for doc in env.found_docs if doc in getattr(env, "kc_gallery_docs", set())]
-
-
-def _note_doc(app, docname, source):
-    if ".. kc-gallery::" in source[0]:
-        if not hasattr(app.env, "kc_gallery_docs"):
-            app.env.kc_gallery_docs = set()
-        app.env.kc_gallery_docs.add(docname)
-
-
 def setup(app):
     app.add_config_value("kc_gallery_dir", "_build/figures", "env")
     app.add_config_value("kc_gallery_size", "tiny", "env")
     app.connect("builder-inited", make_figures)
-    app.connect("source-read", _note_doc)
-    app.connect("env-get-outdated", _always_reread)
     app.add_directive("kc-gallery", Gallery)
-    return {"parallel_read_safe": False, "parallel_write_safe": True}
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
