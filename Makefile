@@ -1,4 +1,4 @@
-# The two commands of the README: `make demo` and `make test`.
+# The two commands of the README: `make demo` and `make test`; `make docs` builds the documentation.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -7,7 +7,10 @@ BIN    := $(VENV)/bin
 # cores and made batched Choleskys ~1000x slower in our benchmarks. Override if you like.
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: demo test install install-test lint bench clean
+# Sphinx options of `make docs`: warnings are errors, as in tests/test_docs.py.
+DOCS_OPTS ?= -W --keep-going
+
+.PHONY: demo test docs install install-test install-docs lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +25,13 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+$(VENV)/.installed-docs: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $@
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+install-docs: $(VENV)/.installed-docs
 
 demo: install
 	$(BIN)/kernelcollapse reproduce --quick
@@ -35,8 +43,12 @@ test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
+# HTML into docs/_build/html; the gallery's figures (size tiny) are cached in docs/_build/figures.
+docs: install-docs
+	$(BIN)/python -m sphinx $(DOCS_OPTS) -b html docs docs/_build/html
+
 bench: install
 	$(BIN)/python -m benchmarks --quick
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache docs/_build docs/api/generated

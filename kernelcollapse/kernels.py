@@ -1,7 +1,7 @@
 """Kernels (RBF, polynomial), jit-compiled Gram matrices, and the empirical Mercer spectrum.
 
-Kernel ridge regression is ridge regression in the kernel's feature space (theory notes,
-"Kernels and real data"), so the theory of :mod:`kernelcollapse.theory` applies with ``s`` the
+Kernel ridge regression is ridge regression in the kernel's feature space
+(``docs/theory/kernels.rst``), so the theory of :mod:`kernelcollapse.theory` applies with ``s`` the
 Mercer eigenvalues of the kernel under the data distribution and ``w0`` the target's coefficients.
 :func:`empirical_spectrum` estimates both from a pool of ``N`` points.
 
@@ -267,7 +267,7 @@ def empirical_spectrum(gram_matrix, labels, *, rtol: float = 1e-10) -> Empirical
     ----------
     C. K. I. Williams, M. Seeger, "Using the Nyström method to speed up kernel machines", NIPS
     (2001); B. Bordelon, A. Canatar, C. Pehlevan, "Spectrum dependent learning curves in kernel
-    regression and wide neural networks", ICML (2020); theory notes, "Kernels and real data".
+    regression and wide neural networks", ICML (2020); ``docs/theory/kernels.rst``.
     """
     k_pool = np.asarray(gram_matrix, dtype=np.float64)
     if k_pool.ndim != 2 or k_pool.shape[0] != k_pool.shape[1] or k_pool.shape[0] < 2:

@@ -44,7 +44,7 @@ def isotropic(d: int, *, norm: float = 1.0) -> Problem:
 
 
 def power_law(d: int, beta: float, r: float, *, norm: float = 1.0) -> Problem:
-    """Power-law spectrum with a source condition, note (E) of the theory notes.
+    """Power-law spectrum with a source condition, formula (E) of ``docs/theory``.
 
     .. math::
 

@@ -243,8 +243,8 @@ def simulate_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float,
 
     References
     ----------
-    Dohmatob, Feng & Kempe (2024), section 5 (kernel ridge on synthetic data); theory notes,
-    "Setting and conventions" and "Kernels and real data".
+    Dohmatob, Feng & Kempe (2024), section 5 (kernel ridge on synthetic data);
+    ``docs/theory/setting.rst`` and ``docs/theory/kernels.rst``.
     """
     N, _ = _check_data(data)
     T = v.integer("T", T, minimum=1)
@@ -274,7 +274,7 @@ def theory_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float, s
 
     ``s, w0 = empirical_spectrum(K_pool, y_pool)`` and, with ``r² = noise_var`` the mean square
     of the target outside the kept eigenvectors (it cannot be learnt: it is label noise of the
-    real labels and an error floor of the test error against them),
+    real labels and an error floor of the test error against them)::
 
         n = 0:  total = test_error(s, w0, T, lam, sigma_eff = sqrt(sigma² + r²)) + r²,
         n ≥ 1:  total = test_error(s, w0, T, T0, n, lam, lam0, sigma,
@@ -299,7 +299,7 @@ def theory_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float, s
 
     References
     ----------
-    Theory notes (C) and "Kernels and real data"; B. Bordelon, A. Canatar, C. Pehlevan,
+    ``docs/theory/general.rst`` (C) and ``kernels.rst``; B. Bordelon, A. Canatar, C. Pehlevan,
     "Spectrum dependent learning curves in kernel regression and wide neural networks", ICML
     (2020) (the empirical spectrum of a data set predicts kernel learning curves).
     """

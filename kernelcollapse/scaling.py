@@ -1,6 +1,6 @@
 r"""Scaling laws of the test error under model collapse, symbolic (sympy) and numeric.
 
-Setting: note (E) of the theory notes.  Power-law spectrum ``s_j = j^-beta``, source
+Setting: formula (E) of ``docs/theory``.  Power-law spectrum ``s_j = j^-beta``, source
 condition ``s_j w0_j^2 ~ j^(-1-2 beta r)``, downstream ridge ``lam = T^-ell``, generators
 fitted by least squares on ``T0 = T^b`` samples each, labels of generation ``n = T^a``:
 
@@ -221,7 +221,7 @@ def scaling_law(beta=None, r=None, ell=None, a=None, b=None, *, noisy=True, coll
 
     References
     ----------
-    Dohmatob, Feng & Kempe (2024), Section 5; theory notes (E).
+    Dohmatob, Feng & Kempe (2024), Section 5; ``docs/theory/scaling.rst``.
     """
     sym = symbols()
     vals = {"beta": beta, "r": r, "ell": ell, "a": a, "b": b, "delta": delta}
@@ -365,7 +365,7 @@ def rate(beta, r, ell, a, b, *, noisy=True, collapse=True, delta=None, saturate=
 
     References
     ----------
-    Dohmatob, Feng & Kempe (2024), Section 5; theory notes (E).
+    Dohmatob, Feng & Kempe (2024), Section 5; ``docs/theory/scaling.rst``.
     """
     args = {"beta": beta, "r": r, "ell": ell, "a": a, "b": b}
     if delta is not None:

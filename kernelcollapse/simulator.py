@@ -52,7 +52,7 @@ def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode
              memory_budget=2 * 2**30) -> SimulationResult:
     r"""Simulate model collapse: a chain of ridge generators, then a downstream ridge.
 
-    The process of the theory notes, in the eigenbasis of the covariance
+    The process of ``docs/theory/setting.rst``, in the eigenbasis of the covariance
     ``Sigma = diag(eigvals)``: features ``x = z * sqrt(eigvals)``, ``z ~ N(0, I_d)``.
 
     - Generators: ``w_0 = w0``; generation ``k + 1`` is the ridge fit

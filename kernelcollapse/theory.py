@@ -1,6 +1,6 @@
 """Closed-form and deterministic-equivalent test errors under model collapse.
 
-Conventions (``../shared/theory-notes.md``, following Dohmatob, Feng & Kempe 2024):
+Conventions (``docs/theory/setting.rst``, following Dohmatob, Feng & Kempe 2024):
 features ``x ~ N(0, Sigma)`` with ``Sigma = diag(s)`` in its eigenbasis; teacher
 ``w0``; generation ``k+1`` is a ridge fit ``(X'X/T0 + lam0 I)^-1 X'Y/T0`` on ``T0``
 fresh samples labelled by generation ``k`` plus ``N(0, sigma0^2)`` noise
@@ -201,7 +201,7 @@ def exact_ols_error(d: int, *, T: ArrayLike, T0: ArrayLike, n: ArrayLike, sigma:
     Dohmatob, Feng & Kempe (2024), Theorem 4.1 (replace).  M. Gerstgrasser et al., *Is Model
     Collapse Inevitable?*, arXiv:2404.01413 (2024), and A. Dey, D. Donoho, *Universality of the
     pi^2/6 pathway in avoiding model collapse*, arXiv:2410.22812 (2024) (accumulate); the
-    accumulate and fresh-data formulas are derived in the project's theory docs.
+    accumulate and fresh-data formulas are derived in ``docs/theory/workflows.rst``.
     """
     d = v.integer("d", d, minimum=1)
     mode = check_mode(mode)
@@ -322,8 +322,8 @@ def test_error(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike
 
     References
     ----------
-    Dohmatob, Feng & Kempe (2024), Theorems 4.2 and 4.3 (ridge, power laws); the project's
-    theory docs for (C), (D), and the mixed, weighted and fresh-data extensions.
+    Dohmatob, Feng & Kempe (2024), Theorems 4.2 and 4.3 (ridge, power laws); the theory
+    docs (``docs/theory``) for (C), (D), and the mixed, weighted and fresh-data extensions.
     """
     return prepare(eigvals, w0).test_error(T=T, T0=T0, n=n, lam=lam, sigma=sigma,
                                            sigma0=sigma0, lam0=lam0, p=p, mode=mode,

@@ -2,7 +2,7 @@
 
 Tolerances for theory against simulation are ``4 * stderr + allowance * theory`` with
 ``allowance = 1/d``: formulas (B), (C), (D) are deterministic equivalents whose finite-size
-corrections are relative O(1/d) (the theory notes report 1-2 % at d ~ 100, i.e. a constant of
+corrections are relative O(1/d) (docs/theory reports 1-2 % at d ~ 100, i.e. a constant of
 1-2 in front of 1/d; at the tiny sizes d = 10 to 30 that is 3 to 10 %).  Exact quantities
 (the generator mean under least squares is exact only in expectation; the modes coinciding at
 n <= 1) are checked without an allowance.

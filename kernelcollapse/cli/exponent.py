@@ -11,7 +11,8 @@ def register(subparsers) -> None:
         help="optimal regularisation exponents and error rates of the power-law scaling laws",
         description="Power-law spectrum s_j = j^-beta, source exponent r, n = T^a generations of "
         "synthetic labels, T0 = T^b samples per generator, lam = T^-ell: prints ell_crit (clean "
-        "optimum), ell* (corrected optimum) and the rates E_test ~ T^-rate (theory notes (E)).",
+        "optimum), ell* (corrected optimum) and the rates E_test ~ T^-rate (formula (E), "
+        "docs/theory/scaling.rst).",
     )
     parser.add_argument("--beta", type=float, required=True, help="spectral decay (> 1)")
     parser.add_argument("--r", type=float, required=True, help="source exponent (> 0)")

@@ -15,9 +15,10 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "simulate",
         help="Monte-Carlo test error of ridge on n-th generation synthetic labels",
-        description="Simulate a chain of generators and a downstream ridge (see the theory "
-        "docs), many seeds at once with JAX; prints mean and standard error per grid point. "
-        "The grid is the outer product of the list-valued arguments, as for `theory`.",
+        description="Simulate a chain of generators and a downstream ridge "
+        "(docs/theory/setting.rst), many seeds at once with JAX; prints mean and standard error "
+        "per grid point. The grid is the outer product of the list-valued arguments, as for "
+        "`theory`.",
     )
     add_problem_arguments(parser)
     add_grid_arguments(parser)

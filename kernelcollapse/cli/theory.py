@@ -57,7 +57,7 @@ def register(subparsers) -> None:
         "theory",
         help="theoretical test error (bias, variance, collapse) on a grid",
         description="Deterministic-equivalent test error of ridge trained on n-th generation "
-        "synthetic labels (theory notes (B), (C), (D)).",
+        "synthetic labels (formulas (B), (C), (D) of docs/theory).",
     )
     add_problem_arguments(parser)
     add_grid_arguments(parser)

@@ -7,7 +7,7 @@ and the deterministic equivalent (:func:`kernelcollapse.test_error`, note (B)) a
 U-shape in ``lam`` and its minimum moving to larger ``lam`` as ``n`` grows are visible: more
 synthetic generations call for more regularisation.
 
-References: Dohmatob, Feng & Kempe (2024), Section 4 (isotropic case), theory notes (B).
+References: Dohmatob, Feng & Kempe (2024), Section 4 (isotropic case), ``docs/theory`` (B).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ several generations ``n``: the clean error decays at the minimax rate, while wit
 labels the collapse term ``n sigma0^2 (T/T0) T^-(1 - ell/beta)`` makes it level off and grow.
 Theory: note (B) (lines, dense in ``T``); simulation: means with standard-error bars.
 
-References: Dohmatob, Feng & Kempe (2024), Section 5; theory notes (B), (E).
+References: Dohmatob, Feng & Kempe (2024), Section 5; ``docs/theory`` (B), (E).
 """
 
 from __future__ import annotations

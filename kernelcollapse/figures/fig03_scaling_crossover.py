@@ -15,7 +15,7 @@ Right: the predicted decay exponents against ``b - a``: once synthetic data domi
 (``b - a < 1``, i.e. ``n T > T0``), ``ell*`` beats ``ell_crit``; for ``b - a >= 1`` both give
 the clean rate (the crossover).
 
-References: Dohmatob, Feng & Kempe (2024), Section 5; theory notes (E).
+References: Dohmatob, Feng & Kempe (2024), Section 5; ``docs/theory`` (E).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ the downstream ridge rises geometrically towards ``||w0||^2_Sigma`` (the error o
 Theory (note (C), :func:`kernelcollapse.test_error`) as lines, simulation as points with
 standard-error bars, the limit ``||w0||^2_Sigma`` as a horizontal line.
 
-References: theory notes (C); Dohmatob, Feng & Kempe (2024), Section 4.
+References: ``docs/theory`` (C); Dohmatob, Feng & Kempe (2024), Section 4.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ this script runs its own Monte-Carlo of the generator chain alone (JAX, dual rid
 three standard errors from 0, at log-spaced ``j``).  The CSV has the theory mean and standard
 deviation of every coefficient and the Monte-Carlo mean and standard error.
 
-References: theory notes (C); Dohmatob, Feng & Kempe (2024), Section 4.
+References: ``docs/theory`` (C); Dohmatob, Feng & Kempe (2024), Section 4.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ the truth.  Theory (note (D), :func:`kernelcollapse.test_error` with ``p``):
 so as ``T -> infinity`` the error stays at the floor ``p^2 U`` (dashed): more data does not
 remove it.  Simulation points with standard-error bars at a few ``T``.
 
-References: theory notes (D); Dohmatob, Feng & Kempe (2024), Section 4 (mixing).
+References: ``docs/theory`` (D); Dohmatob, Feng & Kempe (2024), Section 4 (mixing).
 """
 
 from __future__ import annotations

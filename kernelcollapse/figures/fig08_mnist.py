@@ -16,7 +16,7 @@ written to the CSV, for the pool error (the theory's own population) and for the
 Kernels: RBF with the median-heuristic bandwidth, polynomial ``(x.x'/mean||x||^2 + 1)^3``.
 
 Measured at size "quick" (pool 2000, T = 200, T0 = 400, 10 seeds): theory versus the pool error,
-median |gap| 0.4% (RBF) and 1.1% (poly3), at most +4.2%; versus the held-out error, median
+median ``|gap|`` 0.4% (RBF) and 1.1% (poly3), at most +4.2%; versus the held-out error, median
 1.5% and 0.8%, at most -8.7% (RBF) and -6.9% (poly3), at n = 0 and the smallest lam, where the
 theory underestimates: the pool's spectrum misses the kernel's tail.  The theory lies between
 the pool error (which includes the downstream's own training points) and the held-out error.
