@@ -45,8 +45,7 @@ def _machine() -> dict:
 def main(argv=None) -> int:
     import numpy as np
 
-    import kernelcollapse  # noqa: F401  (float64)
-    from kernelcollapse.zoo import simulate_mixture
+    from kernelcollapse.zoo import simulate_mixture  # float64 inside its own calls
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generations", type=int, default=2000)

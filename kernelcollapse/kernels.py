@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kernelcollapse._x64 import uses_float64
+
 __all__ = [
     "Kernel",
     "EmpiricalSpectrum",
@@ -121,6 +123,7 @@ def _as_points(name: str, x) -> np.ndarray:
     return x
 
 
+@uses_float64
 def median_bandwidth(x, *, max_points: int = 1000, seed: int = 0) -> float:
     """Median heuristic: the median Euclidean distance between distinct points.
 
@@ -192,8 +195,12 @@ def _gram_core(kernel: Kernel, x, y):
     return _polynomial_gram(x, y, kernel.degree, kernel.offset, kernel.scale)
 
 
-def gram(kernel: Kernel, x, y=None) -> jax.Array:
-    """Gram matrix ``K_ik = k(x_i, y_k)`` (jit-compiled; float64).
+@uses_float64
+def gram(kernel: Kernel, x, y=None) -> np.ndarray:
+    """Gram matrix ``K_ik = k(x_i, y_k)`` (jit-compiled, float64), as a numpy array.
+
+    A numpy array rather than a JAX one: a float64 JAX array handed to code running with
+    JAX's default float32 would silently drop to float32 in its next JAX operation.
 
     Parameters
     ----------
@@ -205,7 +212,8 @@ def gram(kernel: Kernel, x, y=None) -> jax.Array:
 
     Returns
     -------
-    jax.Array, shape (N, M)
+    ndarray, shape (N, M)
+        float64.
     """
     if not isinstance(kernel, Kernel) or kernel.name not in ("rbf", "polynomial"):
         raise TypeError(f"kernel must be a Kernel from rbf() or polynomial(), got {kernel!r}")
@@ -214,7 +222,7 @@ def gram(kernel: Kernel, x, y=None) -> jax.Array:
     if y.shape[1] != x.shape[1]:
         raise ValueError(f"x and y must have the same number of features, got {x.shape[1]} "
                          f"and {y.shape[1]}")
-    return _gram_core(kernel, jnp.asarray(x), jnp.asarray(y))
+    return np.asarray(_gram_core(kernel, jnp.asarray(x), jnp.asarray(y)))
 
 
 @jax.jit
@@ -239,6 +247,7 @@ def _spectrum_core(k_pool, labels, rtol):
     )
 
 
+@uses_float64
 def empirical_spectrum(gram_matrix, labels, *, rtol: float = 1e-10) -> EmpiricalSpectrum:
     """Mercer eigenvalues ``s`` and target coefficients ``w0`` from a Gram matrix on a pool.
 

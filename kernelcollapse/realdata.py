@@ -32,6 +32,7 @@ import numpy as np
 
 from kernelcollapse import _validate as v
 from kernelcollapse import theory
+from kernelcollapse._x64 import uses_float64
 from kernelcollapse.kernels import Kernel, empirical_spectrum, gram
 
 __all__ = [
@@ -122,6 +123,7 @@ def _vector(name: str, value, size: int | None = None) -> np.ndarray:
     return arr
 
 
+@uses_float64
 def kernel_data(kernel: Kernel, x_pool, y_pool, x_test, y_test) -> KernelData:
     """Gram matrices of ``kernel`` on a pool and between the held-out set and the pool.
 
@@ -211,6 +213,7 @@ def _simulate_core(Kp, Kt, y_pool, y_test, n, lam, lam0, sigma, sigma0, keys, *,
     return jax.lax.map(one_seed, keys)
 
 
+@uses_float64
 def simulate_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float, sigma: float,
                       sigma0: float, seeds: int, seed: int = 0) -> CollapseSimulation:
     """Simulate recursive kernel ridge generators and the downstream test error (module doc).
@@ -268,6 +271,7 @@ def simulate_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float,
                               pool=np.asarray(err_pool))
 
 
+@uses_float64
 def theory_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float, sigma: float,
                     sigma0: float, rtol: float = 1e-10) -> CollapseTheory:
     """Theory prediction of :func:`simulate_collapse` from the kernel's empirical spectrum.

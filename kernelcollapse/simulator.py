@@ -14,6 +14,7 @@ import numpy as np
 
 from kernelcollapse import _keys
 from kernelcollapse import _validate as v
+from kernelcollapse._x64 import uses_float64
 
 MODES = ("replace", "accumulate")
 BACKENDS = ("jax", "numpy")
@@ -46,6 +47,7 @@ class SimulationResult(NamedTuple):
     errors: np.ndarray
 
 
+@uses_float64
 def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode="replace",
              seeds=100, key=0, backend="jax", sampler="auto",
              memory_budget=2 * 2**30) -> SimulationResult:

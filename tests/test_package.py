@@ -1,9 +1,7 @@
-"""Import smoke test, the public surface, and float64 under jit."""
+"""Import smoke test and the public surface."""
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 import kernelcollapse as kc
@@ -14,11 +12,6 @@ def test_public_names_resolve():
         assert getattr(kc, name) is not None, name
     assert callable(kc.simulate) and callable(kc.test_error)
     assert kc.zoo.__name__ == "kernelcollapse.zoo"
-
-
-def test_float64_enabled_under_jit():
-    out = jax.jit(lambda x: x * 2)(jnp.ones(3))
-    assert out.dtype == jnp.float64
 
 
 def test_theory_and_simulator_results_are_float64():

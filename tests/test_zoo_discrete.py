@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import kernelcollapse  # noqa: F401  (float64)
 from kernelcollapse.zoo import discrete as wf
 
 K_SE = 4.0

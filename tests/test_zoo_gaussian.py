@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import kernelcollapse  # noqa: F401  (float64)
 from kernelcollapse.zoo import gaussian as zg
 
 K_SE = 4.0

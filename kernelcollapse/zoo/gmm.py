@@ -43,6 +43,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special
 
+from kernelcollapse._x64 import uses_float64
 from kernelcollapse.zoo._common import (
     float_vector,
     generation_list,
@@ -107,6 +108,7 @@ def _check_mixture(weights, means, sds):
     return weights, means, sds
 
 
+@uses_float64
 def simulate_mixture(*, weights=(0.5, 0.5), means=(-2.0, 2.0), sds=(1.0, 1.0),
                      N: int = 10_000, generations: int = 2000, seeds: int = 8,
                      fresh: float = 0.0, previous: float = 0.0, seed: int = 0,
