@@ -26,6 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from kernelcollapse import _validate as v
+
 __all__ = [
     "ENV_VAR",
     "FILES",
@@ -274,9 +276,8 @@ def split_pool(x, labels, *, n_pool: int, n_test: int, seed: int = 0) -> Split:
             f"x and labels must share their first dimension, got shapes {x.shape}, {labels.shape}"
         )
     total = x.shape[0]
-    for name, value in (("n_pool", n_pool), ("n_test", n_test)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    n_pool = v.integer("n_pool", n_pool, minimum=1)
+    n_test = v.integer("n_test", n_test, minimum=1)
     if n_pool + n_test > total:
         raise ValueError(
             f"n_pool + n_test must be at most the {total} available samples, "

@@ -115,14 +115,6 @@ def parity_target(labels) -> np.ndarray:
     return np.where(labels % 2 == 0, 1.0, -1.0)
 
 
-def _vector(name: str, value, size: int | None = None) -> np.ndarray:
-    arr = v.check_finite(name, v.as_float_array(name, value))
-    if arr.ndim != 1 or (size is not None and arr.size != size):
-        want = f"({size},)" if size is not None else "1-d"
-        raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
-    return arr
-
-
 @uses_float64
 def kernel_data(kernel: Kernel, x_pool, y_pool, x_test, y_test) -> KernelData:
     """Gram matrices of ``kernel`` on a pool and between the held-out set and the pool.
@@ -139,10 +131,10 @@ def kernel_data(kernel: Kernel, x_pool, y_pool, x_test, y_test) -> KernelData:
     -------
     KernelData
     """
-    x_pool = np.asarray(x_pool, dtype=np.float64)
-    x_test = np.asarray(x_test, dtype=np.float64)
-    y_pool = _vector("y_pool", y_pool, x_pool.shape[0] if x_pool.ndim else None)
-    y_test = _vector("y_test", y_test, x_test.shape[0] if x_test.ndim else None)
+    x_pool = v.points("x_pool", x_pool)
+    x_test = v.points("x_test", x_test)
+    y_pool = v.vector("y_pool", y_pool, length=x_pool.shape[0])
+    y_test = v.vector("y_test", y_test, length=x_test.shape[0])
     return KernelData(
         gram_pool=np.asarray(gram(kernel, x_pool)),
         gram_test=np.asarray(gram(kernel, x_test, x_pool)),
@@ -161,20 +153,6 @@ def _check_data(data) -> tuple[int, int]:
                          f"{data.gram_pool.shape}, gram_test {data.gram_test.shape}, "
                          f"y_pool {data.y_pool.shape}, y_test {data.y_test.shape}")
     return N, M
-
-
-def _generations(n) -> np.ndarray:
-    arr = v.nonnegative_integer("n", n)
-    if arr.ndim > 1 or arr.size == 0:
-        raise ValueError(f"n must be a non-negative integer or a 1-d list of them, got {n!r}")
-    return np.atleast_1d(arr)
-
-
-def _ridges(lam) -> np.ndarray:
-    arr = np.atleast_1d(v.positive("lam", lam))
-    if arr.ndim != 1:
-        raise ValueError(f"lam must be a number > 0 or a 1-d list of them, got shape {arr.shape}")
-    return arr
 
 
 @partial(jax.jit, static_argnames=("T", "T0", "n_max"))
@@ -255,8 +233,8 @@ def simulate_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float,
     for name, value in (("T", T), ("T0", T0)):
         if value > N:
             raise ValueError(f"{name} must be at most the pool size N = {N}, got {value}")
-    ns = _generations(n)
-    lams = _ridges(lam)
+    ns = v.sequence("n", n, check=v.nonnegative_integer)
+    lams = v.sequence("lam", lam, check=v.positive)
     lam0 = v.scalar("lam0", lam0, check=v.positive)
     sigma = v.scalar("sigma", sigma, check=v.nonnegative)
     sigma0 = v.scalar("sigma0", sigma0, check=v.nonnegative)
@@ -308,8 +286,8 @@ def theory_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float, s
     (2020) (the empirical spectrum of a data set predicts kernel learning curves).
     """
     _check_data(data)
-    ns = _generations(n)
-    lams = _ridges(lam)
+    ns = v.sequence("n", n, check=v.nonnegative_integer)
+    lams = v.sequence("lam", lam, check=v.positive)
     lam0 = v.scalar("lam0", lam0, check=v.positive)
     sigma = v.scalar("sigma", sigma, check=v.nonnegative)
     sigma0 = v.scalar("sigma0", sigma0, check=v.nonnegative)

@@ -76,6 +76,8 @@ from typing import NamedTuple
 
 import sympy
 
+from kernelcollapse import _validate as v
+
 __all__ = [
     "ScalingLaw",
     "critical_exponent",
@@ -408,38 +410,35 @@ def _all_numbers(args: dict) -> bool:
     return all(flags.values())
 
 
+# The range of each exponent, and why: (lower bound, strict, reason).
+_RANGES = {
+    "beta": (1.0, True, "a trace-class power-law spectrum s_j = j^-beta"),
+    "r": (0.0, True, "source exponent"),
+    "ell": (0.0, False, "lam = T^-ell must not grow with T"),
+    "a": (0.0, False, "n = T^a generations, n >= 1"),
+    "b": (0.0, True, "T0 = T^b samples per generator"),
+    "delta": (0.0, True, "d ~ T^delta"),
+}
+
+
 def _validate(**vals: float) -> None:
     """Range checks on the numeric inputs (those given)."""
-
-    def bad(name, value, valid):
-        raise ValueError(f"{name} must be {valid}, got {value!r}")
-
     for k, x in vals.items():
-        if not math.isfinite(x):
-            bad(k, x, "finite")
-    if "beta" in vals and not vals["beta"] > 1:
-        bad("beta", vals["beta"], "> 1 (a trace-class power-law spectrum s_j = j^-beta)")
-    if "r" in vals and not vals["r"] > 0:
-        bad("r", vals["r"], "> 0 (source exponent)")
-    if "ell" in vals and not vals["ell"] >= 0:
-        bad("ell", vals["ell"], ">= 0 (lam = T^-ell must not grow with T)")
-    if "a" in vals and not vals["a"] >= 0:
-        bad("a", vals["a"], ">= 0 (n = T^a generations, n >= 1)")
-    if "b" in vals and not vals["b"] > 0:
-        bad("b", vals["b"], "> 0 (T0 = T^b samples per generator)")
+        v.require(k, x, math.isfinite(x), "finite")
+    for k, x in vals.items():
+        low, strict, why = _RANGES[k]
+        v.require(k, x, x > low if strict else x >= low,
+                  f"{'>' if strict else '>='} {low:g} ({why})")
     if "a" in vals and "b" in vals and not vals["b"] > vals["a"]:
         raise ValueError(
-            f"b must be > a (0 <= a < b: T0 = T^b must outgrow n = T^a), got a={vals['a']!r}, "
-            f"b={vals['b']!r}"
+            f"b must be > a (0 <= a < b: T0 = T^b must outgrow n = T^a), got "
+            f"a={v.plain(vals['a'])}, b={v.plain(vals['b'])}"
         )
-    if "delta" in vals:
-        if not vals["delta"] > 0:
-            bad("delta", vals["delta"], "> 0 (d ~ T^delta)")
-        if "b" in vals and not vals["delta"] < vals["b"]:
-            raise ValueError(
-                f"delta must be < b (least-squares generators need T0 = T^b > d = T^delta), "
-                f"got delta={vals['delta']!r}, b={vals['b']!r}"
-            )
+    if "delta" in vals and "b" in vals and not vals["delta"] < vals["b"]:
+        raise ValueError(
+            f"delta must be < b (least-squares generators need T0 = T^b > d = T^delta), "
+            f"got delta={v.plain(vals['delta'])}, b={v.plain(vals['b'])}"
+        )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -211,13 +211,14 @@ def exact_ols_error(d, *, T, T0, n, sigma, sigma0):
     if np.any(T <= d + 1):
         raise ValueError(
             f"exact_ols_error needs T > d + 1 = {d + 1} (the least-squares error is infinite "
-            f"otherwise), got T={T[T <= d + 1].flat[0]!r}; use test_error with a ridge lam > 0"
+            f"otherwise), got T={v.plain(T[T <= d + 1].flat[0])}; use test_error with a ridge "
+            f"lam > 0"
         )
     bad = (n > 0) & (T0 <= d + 1)
     if np.any(bad):
         raise ValueError(
             f"exact_ols_error needs T0 > d + 1 = {d + 1} for n > 0 (least-squares generators), "
-            f"got T0={T0[bad].flat[0]!r}; use test_error with lam0 > 0 or T0 < d"
+            f"got T0={v.plain(T0[bad].flat[0])}; use test_error with lam0 > 0 or T0 < d"
         )
     # n = 0 never reads T0, so a T0 <= d + 1 there must not produce a division by zero.
     delta = np.where(n > 0, sigma0**2 * d / np.where(n > 0, T0 - d - 1, 1.0), 0.0)
@@ -321,8 +322,9 @@ def test_error(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0):
     if not np.all(np.isfinite(total)):
         i = int(np.flatnonzero(~np.isfinite(total))[0])
         raise ValueError(
-            f"test_error is not finite at T={T[i]!r}, T0={T0[i]!r}, n={n[i]!r}, lam={lam[i]!r}, "
-            f"lam0={lam0[i]!r}: inputs beyond float64 range (e.g. an extreme eigenvalue ratio)"
+            f"test_error is not finite at T={v.plain(T[i])}, T0={v.plain(T0[i])}, "
+            f"n={v.plain(n[i])}, lam={v.plain(lam[i])}, lam0={v.plain(lam0[i])}: inputs beyond "
+            f"float64 range (e.g. an extreme eigenvalue ratio)"
         )
     return ErrorDecomposition(*(_out(x, shape) for x in parts))
 
@@ -343,15 +345,15 @@ def _check_regimes(d, *, T, T0, n, lam, lam0, p) -> None:
     if np.any(bad):
         raise ValueError(
             f"least-squares generators (lam0 = 0) need T0 > d + 1 = {d + 1} or T0 < d = {d}, "
-            f"got T0={T0[bad][0]!r}; use lam0 > 0"
+            f"got T0={v.plain(T0[bad][0])}; use lam0 > 0"
         )
     bad = (n > 0) & (p < 1) & ~((lam0 == 0) & (T0 > d + 1))
     if np.any(bad):
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"a mixed fraction p < 1 (got p={p[i]!r}) is covered by formula (D) only for "
+            f"a mixed fraction p < 1 (got p={v.plain(p[i])}) is covered by formula (D) only for "
             f"least-squares generators, lam0 = 0 with T0 > d + 1 = {d + 1}; "
-            f"got lam0={lam0[i]!r}, T0={T0[i]!r}"
+            f"got lam0={v.plain(lam0[i])}, T0={v.plain(T0[i])}"
         )
 
 
@@ -469,7 +471,7 @@ def generator_moments(eigvals, w0, *, T0, n, sigma0, lam0=0.0):
     if lam0 == 0 and d <= T0 <= d + 1:
         raise ValueError(
             f"least-squares generators (lam0 = 0) need T0 > d + 1 = {d + 1} or T0 < d = {d}, "
-            f"got T0={T0!r}; use lam0 > 0"
+            f"got T0={v.plain(T0)}; use lam0 > 0"
         )
     spec = _sp.compress(s, w)
     ns = np.atleast_1d(n)

@@ -47,13 +47,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special, stats
 
-from kernelcollapse.zoo._common import (
-    frequencies,
-    generation_list,
-    integer,
-    probability_vector,
-    progress_bar,
-)
+from kernelcollapse import _validate as v
+from kernelcollapse.zoo._common import progress_bar
 
 __all__ = [
     "DiscreteChain",
@@ -129,12 +124,12 @@ def simulate_discrete(p0, *, N: int, generations: int, seeds: int = 1000, seed: 
     -------
     DiscreteChain
     """
-    p0 = probability_vector("p0", p0, min_length=2)
-    N = integer("N", N, minimum=1)
-    generations = integer("generations", generations, minimum=1)
-    seeds = integer("seeds", seeds, minimum=1)
-    seed = integer("seed", seed, minimum=0)
-    record_every = integer("record_every", record_every, minimum=1)
+    p0 = v.probability_vector("p0", p0, min_length=2)
+    N = v.integer("N", N, minimum=1)
+    generations = v.integer("generations", generations, minimum=1)
+    seeds = v.integer("seeds", seeds, minimum=1)
+    seed = v.integer("seed", seed, minimum=0)
+    record_every = v.integer("record_every", record_every, minimum=1)
     stored = (generations // record_every + 2) * seeds * p0.size
     if stored > _MAX_STORED:
         raise ValueError(f"record_every={record_every} would store {stored} frequencies "
@@ -196,7 +191,7 @@ def fixation_probability(p0) -> np.ndarray:
     -------
     ndarray, shape (K,)
     """
-    return probability_vector("p0", p0, min_length=2).copy()
+    return v.probability_vector("p0", p0, min_length=2).copy()
 
 
 def expected_homozygosity(p0, *, N: int, n) -> np.ndarray:
@@ -216,9 +211,9 @@ def expected_homozygosity(p0, *, N: int, n) -> np.ndarray:
     -------
     ndarray, shape of ``n``
     """
-    p0 = probability_vector("p0", p0, min_length=2)
-    N = integer("N", N, minimum=1)
-    n = generation_list("n", n)
+    p0 = v.probability_vector("p0", p0, min_length=2)
+    N = v.integer("N", N, minimum=1)
+    n = v.generation_indices("n", n)
     h0 = 1.0 - np.sum(p0 * p0)
     return 1.0 - h0 * (1.0 - 1.0 / N) ** n
 
@@ -255,9 +250,9 @@ def loss_probability(q, *, N: int, n, method: str = "exact") -> np.ndarray:
     -------
     ndarray, shape ``q.shape + n.shape``
     """
-    q = frequencies("q", q)
-    N = integer("N", N, minimum=1)
-    n = generation_list("n", n)
+    q = v.frequencies("q", q)
+    N = v.integer("N", N, minimum=1)
+    n = v.generation_indices("n", n)
     if method == "exact":
         if N > _MAX_BINOMIAL_N:
             raise ValueError(f"N must be <= {_MAX_BINOMIAL_N} for method='exact', got {N}; "
@@ -332,7 +327,7 @@ def expected_surviving(p0, *, N: int, n, method: str = "exact") -> tuple[np.ndar
     surviving : ndarray, shape of ``n``
     lost_mass : ndarray, shape of ``n``
     """
-    p0 = probability_vector("p0", p0, min_length=2)
+    p0 = v.probability_vector("p0", p0, min_length=2)
     loss = loss_probability(p0, N=N, n=n, method=method)  # (K,) + n.shape
     return np.sum(1.0 - loss, axis=0), np.tensordot(p0, loss, axes=1)
 
@@ -353,8 +348,8 @@ def mean_fixation_time(p0, *, N: int, method: str = "diffusion") -> float:
     -------
     float
     """
-    p0 = probability_vector("p0", p0, min_length=2)
-    N = integer("N", N, minimum=1)
+    p0 = v.probability_vector("p0", p0, min_length=2)
+    N = v.integer("N", N, minimum=1)
     if method == "diffusion":
         return float(-2.0 * N * np.sum(special.xlogy(1.0 - p0, 1.0 - p0)))
     if method == "exact":
@@ -410,11 +405,9 @@ def mean_loss_time(q, *, N: int, method: str = "diffusion") -> float:
     N : int
     method : {"diffusion", "exact"}
     """
-    if isinstance(q, bool) or not isinstance(q, (int, float, np.floating, np.integer)) \
-            or not 0 < float(q) < 1:
-        raise ValueError(f"q must be a frequency in (0, 1), got {q!r}")
-    q = float(q)
-    N = integer("N", N, minimum=1)
+    q = v.scalar("q", q, check=v.probability)
+    v.require("q", q, 0 < q < 1, "a frequency in (0, 1)")
+    N = v.integer("N", N, minimum=1)
     if method == "diffusion":
         return float(-2.0 * N * q * math.log(q) / (1.0 - q))
     if method != "exact":

@@ -41,7 +41,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special
 
-from kernelcollapse.zoo._common import generation_list, integer, progress_bar, real
+from kernelcollapse import _validate as v
+from kernelcollapse.zoo._common import progress_bar
 
 __all__ = ["GaussianChain", "GaussianMoments", "chi_mean", "gaussian_moments", "simulate_gaussian"]
 
@@ -123,13 +124,13 @@ def simulate_gaussian(*, N: int, generations: int, seeds: int = 1000, mu0: float
     -------
     GaussianChain
     """
-    N = integer("N", N, minimum=2)
-    generations = integer("generations", generations, minimum=1)
-    seeds = integer("seeds", seeds, minimum=1)
-    mu0 = real("mu0", mu0)
-    sigma0 = real("sigma0", sigma0, low=0.0, low_open=True)
+    N = v.integer("N", N, minimum=2)
+    generations = v.integer("generations", generations, minimum=1)
+    seeds = v.integer("seeds", seeds, minimum=1)
+    mu0 = v.real("mu0", mu0)
+    sigma0 = v.real("sigma0", sigma0, low=0.0, low_open=True)
     _check_estimator(estimator)
-    seed = integer("seed", seed, minimum=0)
+    seed = v.integer("seed", seed, minimum=0)
     if sampler not in ("samples", "sufficient"):
         raise ValueError(f"sampler must be 'samples' or 'sufficient', got {sampler!r}")
     return _simulate(N, generations, seeds, mu0, sigma0, estimator, seed, sampler, progress)
@@ -158,7 +159,7 @@ def _simulate(N, generations, seeds, mu0, sigma0, estimator, seed, sampler,
 
 def chi_mean(k: int) -> float:
     """``E[sqrt(chi^2_k / k)] = sqrt(2/k) Gamma((k+1)/2) / Gamma(k/2)`` (``k >= 1``)."""
-    k = integer("k", k, minimum=1)
+    k = v.integer("k", k, minimum=1)
     return float(np.sqrt(2.0 / k) * np.exp(special.gammaln((k + 1) / 2) - special.gammaln(k / 2)))
 
 
@@ -184,9 +185,9 @@ def gaussian_moments(n, *, N: int, sigma0: float = 1.0,
         ``c = 1``), ``E[W2^2]`` and ``E[log sigma_n^2]``; ``c = 1`` (unbiased) or
         ``(N-1)/N`` (ML), ``m_1 = E[sqrt(chi^2_{N-1}/(N-1))]``.  See the module notes.
     """
-    n = generation_list("n", n)
-    N = integer("N", N, minimum=2)
-    sigma0 = real("sigma0", sigma0, low=0.0, low_open=True)
+    n = v.generation_indices("n", n)
+    N = v.integer("N", N, minimum=2)
+    sigma0 = v.real("sigma0", sigma0, low=0.0, low_open=True)
     _check_estimator(estimator)
     k = N - 1
     c = 1.0 if estimator == "unbiased" else k / N

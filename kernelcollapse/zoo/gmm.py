@@ -43,15 +43,9 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special
 
+from kernelcollapse import _validate as v
 from kernelcollapse._x64 import uses_float64
-from kernelcollapse.zoo._common import (
-    float_vector,
-    generation_list,
-    integer,
-    probability_vector,
-    progress_bar,
-    real,
-)
+from kernelcollapse.zoo._common import progress_bar
 
 __all__ = ["MixtureChain", "MixtureApproximation", "simulate_mixture", "separated_approximation"]
 
@@ -94,15 +88,13 @@ class MixtureApproximation(NamedTuple):
 
 
 def _check_mixture(weights, means, sds):
-    weights = probability_vector("weights", weights, min_length=1)
-    means = float_vector("means", means)
-    sds = float_vector("sds", sds)
+    weights = v.probability_vector("weights", weights, min_length=1)
+    means = v.vector("means", means)
+    sds = v.vector("sds", sds)
     if not (weights.size == means.size == sds.size):
         raise ValueError(f"weights, means and sds must have the same length, got "
                          f"{weights.size}, {means.size} and {sds.size}")
-    if np.any(sds <= 0):
-        i = int(np.argmax(sds <= 0))
-        raise ValueError(f"sds must be > 0, got {sds[i]!r} at index {i}")
+    v.positive("sds", sds)
     if np.any(weights == 0):
         raise ValueError("weights must be > 0 (drop components with weight 0)")
     return weights, means, sds
@@ -154,23 +146,23 @@ def simulate_mixture(*, weights=(0.5, 0.5), means=(-2.0, 2.0), sds=(1.0, 1.0),
     """
     weights, means, sds = _check_mixture(weights, means, sds)
     C = weights.size
-    N = integer("N", N, minimum=1)
+    N = v.integer("N", N, minimum=1)
     if N < 3 * C:
         raise ValueError(f"N must be >= 3*C = {3 * C} for a mixture of C={C} components "
                          f"(3C-1 free parameters), got N={N}")
-    generations = integer("generations", generations, minimum=1)
-    seeds = integer("seeds", seeds, minimum=1)
-    fresh = real("fresh", fresh, low=0.0, high=1.0)
-    previous = real("previous", previous, low=0.0, high=1.0)
+    generations = v.integer("generations", generations, minimum=1)
+    seeds = v.integer("seeds", seeds, minimum=1)
+    fresh = v.real("fresh", fresh, low=0.0, high=1.0)
+    previous = v.real("previous", previous, low=0.0, high=1.0)
     if fresh + previous > 1.0 + 1e-12:
         raise ValueError(f"the ratios must sum to at most 1: fresh + previous = "
                          f"{fresh} + {previous} = {fresh + previous} > 1 (the rest, "
                          f"1 - fresh - previous, are samples of the latest fit)")
-    seed = integer("seed", seed, minimum=0)
-    max_iter = integer("max_iter", max_iter, minimum=1)
-    tol = real("tol", tol, low=0.0, low_open=True)
-    var_floor = real("var_floor", var_floor, low=0.0)
-    block = integer("block", block, minimum=1)
+    seed = v.integer("seed", seed, minimum=0)
+    max_iter = v.integer("max_iter", max_iter, minimum=1)
+    tol = v.real("tol", tol, low=0.0, low_open=True)
+    var_floor = v.real("var_floor", var_floor, low=0.0)
+    block = v.integer("block", block, minimum=1)
     n_fresh = int(round(fresh * N))
     n_prev = int(round(previous * N))
     n_model = N - n_fresh - n_prev
@@ -406,15 +398,16 @@ def separated_approximation(n, *, weights=(0.5, 0.5), sds=(1.0, 1.0),
         log(2/(m+1)))`` with ``m = N w_k - 1``, and ``weight_sd = sqrt(w_k (1 - w_k)
         (1 - (1 - 1/N)^n))``; arrays of shape ``n.shape + (C,)``.
     """
-    n = generation_list("n", n)[..., None].astype(np.float64)
+    n = v.generation_indices("n", n)[..., None].astype(np.float64)
     weights, _, sds = _check_mixture(weights, np.zeros(np.size(weights)), sds)
-    N = integer("N", N, minimum=1)
+    N = v.integer("N", N, minimum=1)
     Nk = N * weights
     if np.any(Nk < 2):
-        raise ValueError(f"N * weights must be >= 2 for every component, got {Nk.min()!r}")
-    v = sds**2
-    variance = v * (1.0 - 1.0 / Nk) ** n
-    log_variance = np.log(v) + n * (special.digamma((Nk - 1) / 2) + np.log(2.0 / Nk))
+        raise ValueError(f"N * weights must be >= 2 for every component, got "
+                         f"{v.plain(Nk.min())}")
+    var0 = sds**2
+    variance = var0 * (1.0 - 1.0 / Nk) ** n
+    log_variance = np.log(var0) + n * (special.digamma((Nk - 1) / 2) + np.log(2.0 / Nk))
     weight_sd = np.sqrt(weights * (1 - weights) * (1 - (1 - 1.0 / N) ** n))
     return MixtureApproximation(variance=variance, log_variance=log_variance,
                                 weight_sd=weight_sd)
