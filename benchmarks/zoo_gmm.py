@@ -57,7 +57,7 @@ def main(argv=None) -> int:
 
     start = time.perf_counter()
     chain = simulate_mixture(weights=(0.5, 0.5), means=(-2.0, 2.0), sds=(1.0, 1.0), N=args.N,
-                             generations=args.generations, seeds=args.seeds, seed=0,
+                             generations=args.generations, seeds=args.seeds, key=0,
                              progress=True)
     wall = time.perf_counter() - start
     v_final = chain.variances[-1]

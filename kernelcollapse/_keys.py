@@ -7,6 +7,9 @@ it into the two 32-bit words of a threefry key, and :func:`seed_keys` into one k
 ``jax.random.split(key, seeds)`` computed in numpy, so that seed ``i`` draws the same numbers
 whatever the number of seeds or the chunking.
 
+Code that draws with numpy takes the same keys: :func:`numpy_generator` gives the numpy
+``Generator`` of a key (and of a stream within it, e.g. a generation).
+
 Nothing here imports jax unless a JAX key is passed (an integer key needs none).
 """
 
@@ -16,7 +19,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["key_data", "seed_keys", "threefry2x32_numpy"]
+__all__ = ["key_data", "numpy_generator", "seed_keys", "threefry2x32_numpy"]
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _KEY_PARITY = 0x1BD11BDA
@@ -89,3 +92,11 @@ def seed_keys(key, seeds: int) -> np.ndarray:
     hi, lo = threefry2x32_numpy(key_data(key), np.zeros(seeds, np.uint32),
                                 np.arange(seeds, dtype=np.uint32))
     return np.stack([hi, lo], axis=1)
+
+
+def numpy_generator(key, *stream: int) -> np.random.Generator:
+    """The numpy ``Generator`` of ``key`` (anything :func:`key_data` accepts) and the stream
+    numbered ``stream`` within it (non-negative integers, e.g. a generation index): PCG64 seeded
+    by the ``SeedSequence`` of the key's two words followed by ``stream``.  The same key and
+    stream always give the same numbers; different streams give independent ones."""
+    return np.random.default_rng([*key_data(key).tolist(), *(int(i) for i in stream)])

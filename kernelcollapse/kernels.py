@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kernelcollapse import _keys
 from kernelcollapse import _validate as v
 from kernelcollapse._x64 import uses_float64
 
@@ -101,17 +102,20 @@ def polynomial(degree: int = 3, *, offset: float = 1.0, scale: float = 1.0) -> K
 
 
 @uses_float64
-def median_bandwidth(x, *, max_points: int = 1000, seed: int = 0) -> float:
+def median_bandwidth(x, *, max_points: int = 1000, key=0) -> float:
     """Median heuristic: the median Euclidean distance between distinct points.
 
     Computed over all pairs ``i < j`` of a random subsample of at most ``max_points`` rows
-    (``numpy.random.default_rng(seed)``), which keeps the cost ``O(max_points²)``.
+    (drawn with ``kernelcollapse._keys.numpy_generator(key)``), which keeps the cost
+    ``O(max_points²)``.
 
     Parameters
     ----------
     x : array_like, shape (N, p)
     max_points : int
-    seed : int
+    key : int or jax PRNG key
+        Key of the subsample (an int in ``[0, 2**63)`` or a JAX key); the same key gives the
+        same bandwidth.
 
     Returns
     -------
@@ -128,8 +132,9 @@ def median_bandwidth(x, *, max_points: int = 1000, seed: int = 0) -> float:
     if x.shape[0] < 2:
         raise ValueError(f"x needs at least 2 points for a median distance, got {x.shape[0]}")
     max_points = v.integer("max_points", max_points, minimum=2)
+    rng = _keys.numpy_generator(key)
     if x.shape[0] > max_points:
-        x = x[np.random.default_rng(seed).choice(x.shape[0], max_points, replace=False)]
+        x = x[rng.choice(x.shape[0], max_points, replace=False)]
     sq = np.asarray(_sq_dist(jnp.asarray(x), jnp.asarray(x)))
     dist = np.sqrt(sq[np.triu_indices(x.shape[0], k=1)])
     h = float(np.median(dist))

@@ -30,8 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kernelcollapse import _keys, theory
 from kernelcollapse import _validate as v
-from kernelcollapse import theory
 from kernelcollapse._x64 import uses_float64
 from kernelcollapse.kernels import Kernel, empirical_spectrum, gram
 
@@ -193,7 +193,7 @@ def _simulate_core(Kp, Kt, y_pool, y_test, n, lam, lam0, sigma, sigma0, keys, *,
 
 @uses_float64
 def simulate_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float, sigma: float,
-                      sigma0: float, seeds: int, seed: int = 0) -> CollapseSimulation:
+                      sigma0: float, seeds: int, key=0) -> CollapseSimulation:
     """Simulate recursive kernel ridge generators and the downstream test error (module doc).
 
     Parameters
@@ -214,8 +214,10 @@ def simulate_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float,
         Label noise added downstream and at each generation, ``>= 0``.
     seeds : int
         Independent repetitions (vectorised over generations and ridges, mapped over seeds).
-    seed : int
-        Seed of ``jax.random.PRNGKey``.
+    key : int or jax PRNG key
+        Master key (an int in ``[0, 2**63)`` or a JAX key).  Seed ``i`` uses
+        ``jax.random.split(key, seeds)[i]``: a given key gives identical results, and seed
+        ``i``'s errors do not depend on the number of seeds.
 
     Returns
     -------
@@ -239,7 +241,7 @@ def simulate_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float,
     sigma = v.scalar("sigma", sigma, check=v.nonnegative)
     sigma0 = v.scalar("sigma0", sigma0, check=v.nonnegative)
     seeds = v.integer("seeds", seeds, minimum=1)
-    keys = jax.random.split(jax.random.PRNGKey(v.integer("seed", seed, minimum=0)), seeds)
+    keys = jnp.asarray(_keys.seed_keys(key, seeds))
     err_test, err_pool = _simulate_core(
         jnp.asarray(data.gram_pool), jnp.asarray(data.gram_test), jnp.asarray(data.y_pool),
         jnp.asarray(data.y_test), jnp.asarray(ns), jnp.asarray(lams), lam0, sigma, sigma0, keys,

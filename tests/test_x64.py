@@ -83,8 +83,8 @@ _LIBRARY_CALLS = """
         K = kernels.gram(kernels.rbf(1.0), x)
         data = realdata.kernel_data(kernels.rbf(1.0), x[:6], x[:6, 0], x[6:], x[6:, 0])
         coll = realdata.simulate_collapse(data, T=3, T0=4, n=[0, 1], lam=0.1, lam0=0.1,
-                                          sigma=0.1, sigma0=0.1, seeds=2, seed=key)
-        mix = zoo.simulate_mixture(N=30, generations=2, seeds=2, seed=key, progress=False)
+                                          sigma=0.1, sigma0=0.1, seeds=2, key=key)
+        mix = zoo.simulate_mixture(N=30, generations=2, seeds=2, key=key, progress=False)
         out = {"simulate": sim.errors, "gram": K, "kernel_data": data.gram_test,
                "collapse": coll.heldout, "mixture": mix.variances}
         for name, arr in out.items():

@@ -46,7 +46,7 @@ SIZES = {
 LAM0 = 1e-3     # generator ridge
 SIGMA0 = 0.5    # generator label noise (the target is +-1)
 SIGMA = 0.0     # no noise added to the downstream labels
-SPLIT_SEED = 0
+SPLIT_KEY = 0
 
 # The project's shared copy of the MNIST test set (used when nothing else is configured).
 _SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
@@ -79,7 +79,7 @@ def compute(*, size="quick", progress=True, data_dir=None):
     cfg = SIZES[check_size(size)]
     mnist = _load(data_dir)
     split = datasets.split_pool(mnist.images, mnist.labels, n_pool=cfg["n_pool"],
-                                n_test=cfg["n_test"], seed=SPLIT_SEED)
+                                n_test=cfg["n_test"], key=SPLIT_KEY)
     y_pool, y_test = realdata.parity_target(split.y_pool), realdata.parity_target(split.y_test)
     setting = {"T": cfg["T"], "T0": cfg["T0"], "n": cfg["n"], "lam": cfg["lam"], "lam0": LAM0,
                "sigma": SIGMA, "sigma0": SIGMA0}
@@ -94,7 +94,7 @@ def compute(*, size="quick", progress=True, data_dir=None):
         th = realdata.theory_collapse(data, **setting)
         bar.update()
         bar.set_postfix_str(f"{label}: simulation")
-        sim = realdata.simulate_collapse(data, seeds=cfg["seeds"], seed=1, **setting)
+        sim = realdata.simulate_collapse(data, seeds=cfg["seeds"], key=1, **setting)
         bar.update()
         root = np.sqrt(cfg["seeds"])
         for i, n in enumerate(sim.n):

@@ -28,7 +28,7 @@ SIZES = {
     "quick": {"K": 20, "N": 200, "generations": 400, "seeds": 2000, "points": 41},
     "full": {"K": 50, "N": 1000, "generations": 2000, "seeds": 4000, "points": 101},
 }
-SEED = 9
+KEY = 9
 ZIPF = 1.2
 
 
@@ -44,7 +44,7 @@ def compute(*, size="quick", progress=True):
     cfg = SIZES[check_size(size)]
     K, N, G, S = cfg["K"], cfg["N"], cfg["generations"], cfg["seeds"]
     p0 = original(K)
-    chain = wf.simulate_discrete(p0, N=N, generations=G, seeds=S, seed=SEED,
+    chain = wf.simulate_discrete(p0, N=N, generations=G, seeds=S, key=KEY,
                                  record_every=max(1, G // 4), progress=progress)
     ns = np.unique(np.linspace(0, G, cfg["points"]).round().astype(int))
     surv_exact, lost_exact = wf.expected_surviving(p0, N=N, n=ns)

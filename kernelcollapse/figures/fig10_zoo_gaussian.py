@@ -28,7 +28,7 @@ SIZES = {
     "quick": {"N": 20, "generations": 100, "seeds": 20000, "points": 51},
     "full": {"N": 100, "generations": 500, "seeds": 20000, "points": 101},
 }
-SEED = 10
+KEY = 10
 STATS = ("var", "sd", "mean_shift_sq", "w2_squared")
 
 
@@ -40,7 +40,7 @@ def compute(*, size="quick", progress=True):
     ns = np.unique(np.linspace(0, G, cfg["points"]).round().astype(int))
     rows, snaps = [], None
     for est in ("unbiased", "ml"):
-        chain = zg.simulate_gaussian(N=N, generations=G, seeds=S, estimator=est, seed=SEED,
+        chain = zg.simulate_gaussian(N=N, generations=G, seeds=S, estimator=est, key=KEY,
                                      progress=progress)
         th = zg.gaussian_moments(ns, N=N, estimator=est)
         sims = {"var": chain.sigma**2, "sd": chain.sigma, "mean_shift_sq": chain.mu**2,

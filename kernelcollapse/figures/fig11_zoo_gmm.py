@@ -30,7 +30,7 @@ SIZES = {
     "quick": {"N": 2000, "generations": 400, "seeds": 8, "points": 81},
     "full": {"N": 10_000, "generations": 2000, "seeds": 8, "points": 201},
 }
-SEED = 11
+KEY = 11
 WEIGHTS, MEANS, SDS = (0.5, 0.5), (-2.0, 2.0), (1.0, 1.0)
 
 
@@ -40,7 +40,7 @@ def compute(*, size="quick", progress=True):
     cfg = SIZES[check_size(size)]
     N, G, S = cfg["N"], cfg["generations"], cfg["seeds"]
     chain = gmm.simulate_mixture(weights=WEIGHTS, means=MEANS, sds=SDS, N=N, generations=G,
-                                 seeds=S, seed=SEED, progress=progress)
+                                 seeds=S, key=KEY, progress=progress)
     ns = np.unique(np.linspace(0, G, cfg["points"]).round().astype(int))
     approx = gmm.separated_approximation(ns, weights=WEIGHTS, sds=SDS, N=N)
     rows = []
@@ -57,7 +57,7 @@ def compute(*, size="quick", progress=True):
             "weight1_mean": float(w1.mean()),
             "weight1_sd": float(w1.std(ddof=1)),
             "weight1_sd_wright_fisher": float(approx.weight_sd[i, 0]),
-            "em_iterations": int(chain.em_iterations[n - 1]) if n else 0,
+            "em_iterations": int(chain.em_iterations[n - 1].max()) if n else 0,
         })
     return rows, chain
 

@@ -47,6 +47,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special, stats
 
+from kernelcollapse import _keys
 from kernelcollapse import _validate as v
 from kernelcollapse.zoo._common import progress_bar
 
@@ -96,7 +97,7 @@ class DiscreteChain(NamedTuple):
     surviving: np.ndarray
 
 
-def simulate_discrete(p0, *, N: int, generations: int, seeds: int = 1000, seed: int = 0,
+def simulate_discrete(p0, *, N: int, generations: int, seeds: int = 1000, key=0,
                       record_every: int = 1, progress: bool = True) -> DiscreteChain:
     """Refit a categorical distribution on ``N`` of its own samples, ``generations`` times.
 
@@ -113,8 +114,11 @@ def simulate_discrete(p0, *, N: int, generations: int, seeds: int = 1000, seed: 
         Number of refits ``G >= 1``.
     seeds : int
         Number of independent chains ``S``.
-    seed : int
-        Seed of the numpy generator (reproducible).
+    key : int or jax PRNG key
+        Master key (an int in ``[0, 2**63)`` or a JAX key).  Generation ``g`` draws from
+        the numpy generator ``kernelcollapse._keys.numpy_generator(key, g)``, the seeds in
+        order, so a given key gives identical results and chain ``i`` does not depend on
+        the number of seeds.
     record_every : int
         Store ``frequencies`` every this many generations (and at the last one).
     progress : bool
@@ -128,17 +132,16 @@ def simulate_discrete(p0, *, N: int, generations: int, seeds: int = 1000, seed: 
     N = v.integer("N", N, minimum=1)
     generations = v.integer("generations", generations, minimum=1)
     seeds = v.integer("seeds", seeds, minimum=1)
-    seed = v.integer("seed", seed, minimum=0)
+    key = _keys.key_data(key)
     record_every = v.integer("record_every", record_every, minimum=1)
     stored = (generations // record_every + 2) * seeds * p0.size
     if stored > _MAX_STORED:
         raise ValueError(f"record_every={record_every} would store {stored} frequencies "
                          f"(more than {_MAX_STORED}); increase record_every")
-    return _simulate(p0, N, generations, seeds, seed, record_every, progress)
+    return _simulate(p0, N, generations, seeds, key, record_every, progress)
 
 
-def _simulate(p0, N, generations, seeds, seed, record_every, progress) -> DiscreteChain:
-    rng = np.random.default_rng(seed)
+def _simulate(p0, N, generations, seeds, key, record_every, progress) -> DiscreteChain:
     K = p0.size
     p = np.broadcast_to(p0, (seeds, K)).copy()
     recorded = [0]
@@ -152,7 +155,9 @@ def _simulate(p0, N, generations, seeds, seed, record_every, progress) -> Discre
     fixation[surviving[0] == 1] = 0
     with progress_bar(generations, enabled=progress, desc="Wright-Fisher") as bar:
         for g in range(1, generations + 1):
-            counts = rng.multinomial(N, p)
+            # One stream per generation, the seeds drawn in order: seed i's draws depend on
+            # the earlier seeds' only, never on the number of seeds.
+            counts = _keys.numpy_generator(key, g).multinomial(N, p)
             p = counts / N
             alive = counts > 0
             extinction[(~alive) & (extinction < 0)] = g
