@@ -28,7 +28,6 @@ uninterrupted run.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import io
@@ -73,11 +72,11 @@ def load_config(path) -> dict:
 
 def _values(name, value) -> list:
     if name == "lam" and isinstance(value, str):
-        from kernelcollapse.cli._common import number_list
+        from kernelcollapse._parse import number_list
 
         try:
             return [float(x) for x in number_list(value)]
-        except argparse.ArgumentTypeError as exc:
+        except ValueError as exc:
             raise ValueError(f"grid.lam: {exc}") from None
     return list(value) if isinstance(value, list) else [value]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import kernelcollapse as kc
 
@@ -29,3 +30,46 @@ def test_cli_help_lists_commands(capsys):
     text = build_parser().format_help()
     for cmd in ("theory", "simulate", "reproduce", "exponent", "tune", "zoo"):
         assert cmd in text
+
+
+# Layers, top to bottom: cli; reproduce; figures; sweep; the core (everything else).  A module
+# may import from its own layer and the ones below, never from a layer above.
+_LAYERS = {"cli": 4, "__main__": 4, "reproduce": 3, "figures": 2, "sweep": 1}
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    return _LAYERS.get(parts[1], 0) if len(parts) > 1 and parts[0] == "kernelcollapse" else 0
+
+
+def test_nothing_imports_upward():
+    import ast
+    from pathlib import Path
+
+    root = Path(kc.__file__).parent
+    bad = []
+    for path in root.rglob("*.py"):
+        name = ".".join(("kernelcollapse",) + path.relative_to(root).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):  # function-level imports included
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            for target in targets:
+                if _layer(target) > _layer(name):
+                    bad.append(f"{name} imports {target}")
+    assert not bad, bad
+
+
+def test_number_lists():
+    from kernelcollapse._parse import int_list, number_list
+
+    np.testing.assert_allclose(number_list("0.1, 1,10"), [0.1, 1.0, 10.0])
+    np.testing.assert_allclose(number_list("log:1e-2:1:3"), [1e-2, 1e-1, 1.0])
+    np.testing.assert_allclose(number_list("lin:0:1:3"), [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(int_list("1,2,5"), [1, 2, 5])
+    for bad, parse in (("log:0:1:3", number_list), ("a,b", number_list), ("1.5", int_list)):
+        with pytest.raises(ValueError, match="expected"):
+            parse(bad)
