@@ -16,10 +16,17 @@ Nothing here imports jax unless a JAX key is passed (an integer key needs none).
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
-__all__ = ["key_data", "numpy_generator", "seed_keys", "threefry2x32_numpy"]
+if TYPE_CHECKING:
+    import jax
+
+__all__ = ["Key", "key_data", "numpy_generator", "seed_keys", "threefry2x32_numpy"]
+
+#: What ``key=`` accepts: an int in ``[0, 2**63)`` or a JAX PRNG key (typed, or raw uint32[2]).
+Key = Union[int, np.ndarray, "jax.Array"]
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _KEY_PARITY = 0x1BD11BDA
@@ -56,7 +63,7 @@ def master_key(seed: int) -> np.ndarray:
     return np.array([seed >> 32, seed & 0xFFFFFFFF], np.uint32)
 
 
-def key_data(key, *, name: str = "key") -> np.ndarray:
+def key_data(key: Key, *, name: str = "key") -> np.ndarray:
     """The two uint32 words of ``key`` (an int in ``[0, 2**63)`` or a JAX key), shape ``(2,)``.
 
     Raises
@@ -85,7 +92,7 @@ def key_data(key, *, name: str = "key") -> np.ndarray:
     return arr.astype(np.uint32)
 
 
-def seed_keys(key, seeds: int) -> np.ndarray:
+def seed_keys(key: Key, seeds: int) -> np.ndarray:
     """Keys of ``seeds`` seeds, shape ``(seeds, 2)`` uint32: seed ``i`` has
     ``threefry2x32(key, (0, i))``, which is ``jax.random.split(key, seeds)[i]`` (jax's default,
     partitionable Threefry).  ``key`` is anything :func:`key_data` accepts."""
@@ -94,7 +101,7 @@ def seed_keys(key, seeds: int) -> np.ndarray:
     return np.stack([hi, lo], axis=1)
 
 
-def numpy_generator(key, *stream: int) -> np.random.Generator:
+def numpy_generator(key: Key, *stream: int) -> np.random.Generator:
     """The numpy ``Generator`` of ``key`` (anything :func:`key_data` accepts) and the stream
     numbered ``stream`` within it (non-negative integers, e.g. a generation index): PCG64 seeded
     by the ``SeedSequence`` of the key's two words followed by ``stream``.  The same key and

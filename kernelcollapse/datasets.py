@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from kernelcollapse import _keys
 from kernelcollapse import _validate as v
+from kernelcollapse._keys import Key
 
 __all__ = [
     "ENV_VAR",
@@ -250,7 +252,8 @@ def mnist(
     return MNIST(images=pixels, labels=labels.astype(np.int64))
 
 
-def split_pool(x, labels, *, n_pool: int, n_test: int, key=0) -> Split:
+def split_pool(x: ArrayLike, labels: ArrayLike, *, n_pool: int, n_test: int,
+               key: Key = 0) -> Split:
     """Split a data set at random into a training pool and a disjoint held-out set.
 
     Parameters

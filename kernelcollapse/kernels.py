@@ -28,9 +28,11 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from kernelcollapse import _keys
 from kernelcollapse import _validate as v
+from kernelcollapse._keys import Key
 from kernelcollapse._x64 import uses_float64
 
 __all__ = [
@@ -102,7 +104,7 @@ def polynomial(degree: int = 3, *, offset: float = 1.0, scale: float = 1.0) -> K
 
 
 @uses_float64
-def median_bandwidth(x, *, max_points: int = 1000, key=0) -> float:
+def median_bandwidth(x: ArrayLike, *, max_points: int = 1000, key: Key = 0) -> float:
     """Median heuristic: the median Euclidean distance between distinct points.
 
     Computed over all pairs ``i < j`` of a random subsample of at most ``max_points`` rows
@@ -143,7 +145,7 @@ def median_bandwidth(x, *, max_points: int = 1000, key=0) -> float:
     return h
 
 
-def inner_product_scale(x) -> float:
+def inner_product_scale(x: ArrayLike) -> float:
     """``1 / mean_i ||x_i||²``: the polynomial-kernel scale making ``scale·x·x`` one on average."""
     x = v.points("x", x)
     mean_sq = float(np.mean(np.sum(x * x, axis=1)))
@@ -176,7 +178,7 @@ def _gram_core(kernel: Kernel, x, y):
 
 
 @uses_float64
-def gram(kernel: Kernel, x, y=None) -> np.ndarray:
+def gram(kernel: Kernel, x: ArrayLike, y: ArrayLike | None = None) -> np.ndarray:
     """Gram matrix ``K_ik = k(x_i, y_k)`` (jit-compiled, float64), as a numpy array.
 
     A numpy array rather than a JAX one: a float64 JAX array handed to code running with
@@ -228,7 +230,8 @@ def _spectrum_core(k_pool, labels, rtol):
 
 
 @uses_float64
-def empirical_spectrum(gram_matrix, labels, *, rtol: float = 1e-10) -> EmpiricalSpectrum:
+def empirical_spectrum(gram_matrix: ArrayLike, labels: ArrayLike, *,
+                       rtol: float = 1e-10) -> EmpiricalSpectrum:
     """Mercer eigenvalues ``s`` and target coefficients ``w0`` from a Gram matrix on a pool.
 
     Eigen-decomposes ``K/N = U diag(s) Uᵀ``, keeps ``s_j > rtol·s_max`` and projects the labels:

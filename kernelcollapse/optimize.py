@@ -22,6 +22,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from kernelcollapse import _validate as v
 
@@ -116,8 +117,11 @@ class Recommendation(NamedTuple):
 # ----------------------------------------------------------------------------------------------
 
 
-def optimal_lambda(eigvals, w0, *, T, T0, n, sigma, sigma0, lam0=0.0, p=1.0, lam_bounds=None,
-                   points_per_decade=8, flat_rtol=1e-6, xtol=1e-7) -> OptimalLambda:
+def optimal_lambda(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike,
+                   n: ArrayLike, sigma: float, sigma0: float, lam0: ArrayLike = 0.0,
+                   p: ArrayLike = 1.0, lam_bounds: tuple[float, float] | None = None,
+                   points_per_decade: int = 8, flat_rtol: float = 1e-6,
+                   xtol: float = 1e-7) -> OptimalLambda:
     r"""The ridge penalty minimising the deterministic-equivalent test error.
 
     .. math::  \lambda^* = \arg\min_{\lambda_{lo} \le \lambda \le \lambda_{hi}}
@@ -240,7 +244,7 @@ def _refine(total, grid, err, *, xtol, flat_rtol):
 # ----------------------------------------------------------------------------------------------
 
 
-def fit_exponent(T, lam) -> ExponentFit:
+def fit_exponent(T: ArrayLike, lam: ArrayLike) -> ExponentFit:
     r"""Empirical exponent of ``lam*(T) ~ prefactor * T^(-exponent)``.
 
     Least-squares slope of ``-log lam`` against ``log T``: compare with ``ell*``
@@ -276,8 +280,10 @@ def fit_exponent(T, lam) -> ExponentFit:
 # ----------------------------------------------------------------------------------------------
 
 
-def recommend(X, y=None, *, n, T0, sigma0, sigma=None, p=1.0, lam0=0.0, T=None, center=True,
-              signal=1.0, lam_bounds=None) -> Recommendation:
+def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, sigma0: float,
+              sigma: float | None = None, p: float = 1.0, lam0: float = 0.0,
+              T: int | None = None, center: bool = True, signal: float = 1.0,
+              lam_bounds: tuple[float, float] | None = None) -> Recommendation:
     r"""Recommend a ridge penalty for training on synthetic labels, from a feature matrix.
 
     The user has features ``X`` (``T`` rows, ``d`` columns), will train ridge regression

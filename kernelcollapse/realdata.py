@@ -29,9 +29,11 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from kernelcollapse import _keys, theory
 from kernelcollapse import _validate as v
+from kernelcollapse._keys import Key
 from kernelcollapse._x64 import uses_float64
 from kernelcollapse.kernels import Kernel, empirical_spectrum, gram
 
@@ -102,7 +104,7 @@ class CollapseTheory(NamedTuple):
     d: int
 
 
-def parity_target(labels) -> np.ndarray:
+def parity_target(labels: ArrayLike) -> np.ndarray:
     """Regression target of the MNIST experiment: ``+1`` for an even digit, ``−1`` for odd.
 
     Balanced (about half the digits are even) and of unit mean square, so errors read on the same
@@ -116,7 +118,8 @@ def parity_target(labels) -> np.ndarray:
 
 
 @uses_float64
-def kernel_data(kernel: Kernel, x_pool, y_pool, x_test, y_test) -> KernelData:
+def kernel_data(kernel: Kernel, x_pool: ArrayLike, y_pool: ArrayLike, x_test: ArrayLike,
+                y_test: ArrayLike) -> KernelData:
     """Gram matrices of ``kernel`` on a pool and between the held-out set and the pool.
 
     Parameters
@@ -192,8 +195,9 @@ def _simulate_core(Kp, Kt, y_pool, y_test, n, lam, lam0, sigma, sigma0, keys, *,
 
 
 @uses_float64
-def simulate_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float, sigma: float,
-                      sigma0: float, seeds: int, key=0) -> CollapseSimulation:
+def simulate_collapse(data: KernelData, *, T: int, T0: int, n: ArrayLike, lam: ArrayLike,
+                      lam0: float, sigma: float, sigma0: float, seeds: int,
+                      key: Key = 0) -> CollapseSimulation:
     """Simulate recursive kernel ridge generators and the downstream test error (module doc).
 
     Parameters
@@ -252,8 +256,9 @@ def simulate_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float,
 
 
 @uses_float64
-def theory_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float, sigma: float,
-                    sigma0: float, rtol: float = 1e-10) -> CollapseTheory:
+def theory_collapse(data: KernelData, *, T: int, T0: int, n: ArrayLike, lam: ArrayLike,
+                    lam0: float, sigma: float, sigma0: float,
+                    rtol: float = 1e-10) -> CollapseTheory:
     """Theory prediction of :func:`simulate_collapse` from the kernel's empirical spectrum.
 
     ``s, w0 = empirical_spectrum(K_pool, y_pool)`` and, with ``r² = noise_var`` the mean square

@@ -87,6 +87,9 @@ __all__ = [
     "symbols",
 ]
 
+#: A number (numeric result: a float) or a sympy expression (symbolic result).
+Exponent = float | sympy.Expr
+
 TERMS = ("bias", "variance", "collapse")
 
 
@@ -188,8 +191,10 @@ class ScalingLaw(NamedTuple):
 # ----------------------------------------------------------------------------------------------
 
 
-def scaling_law(beta=None, r=None, ell=None, a=None, b=None, *, noisy=True, collapse=True,
-                delta=None, saturate=True) -> ScalingLaw:
+def scaling_law(beta: Exponent | None = None, r: Exponent | None = None,
+                ell: Exponent | None = None, a: Exponent | None = None,
+                b: Exponent | None = None, *, noisy: bool = True, collapse: bool = True,
+                delta: Exponent | None = None, saturate: bool = True) -> ScalingLaw:
     r"""Symbolic decay exponents of every term of the power-law test error, note (E).
 
     Parameters
@@ -236,7 +241,7 @@ def scaling_law(beta=None, r=None, ell=None, a=None, b=None, *, noisy=True, coll
                 collapse=collapse, delta=d_exp, saturate=saturate)
 
 
-def critical_exponent(beta, r, *, saturate=True):
+def critical_exponent(beta: Exponent, r: Exponent, *, saturate: bool = True) -> Exponent:
     r"""Clean optimal regularisation exponent ``ell_crit = beta / (1 + 2 beta min(r, 1))``.
 
     ``lam = T^-ell_crit`` balances the bias ``T^(-2 min(r,1) ell)`` against the variance
@@ -270,7 +275,9 @@ def critical_exponent(beta, r, *, saturate=True):
     return _ell_crit(be, rs, saturate)
 
 
-def optimal_exponent(beta, r, a, b, *, noisy=True, delta=None, saturate=True):
+def optimal_exponent(beta: Exponent, r: Exponent, a: Exponent, b: Exponent, *,
+                     noisy: bool = True, delta: Exponent | None = None,
+                     saturate: bool = True) -> Exponent:
     r"""Optimal regularisation exponent ``ell*`` with synthetic labels of generation ``n = T^a``.
 
     With ``c = b - a`` (``d`` fixed; ``c = b - a + 1 - max(1, delta)`` for ``d ~ T^delta``):
@@ -321,7 +328,9 @@ def optimal_exponent(beta, r, a, b, *, noisy=True, delta=None, saturate=True):
     return _ell_star(be, rs, as_, bs, noisy=noisy, delta=ds, saturate=saturate)
 
 
-def rate(beta, r, ell, a, b, *, noisy=True, collapse=True, delta=None, saturate=True):
+def rate(beta: Exponent, r: Exponent, ell: Exponent, a: Exponent, b: Exponent, *,
+         noisy: bool = True, collapse: bool = True, delta: Exponent | None = None,
+         saturate: bool = True) -> Exponent:
     r"""Decay exponent of the test error: ``E_test ~ T^(-rate)``.
 
     .. math::

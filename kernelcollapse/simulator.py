@@ -11,10 +11,15 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from kernelcollapse import _keys
 from kernelcollapse import _validate as v
+from kernelcollapse._keys import Key
 from kernelcollapse._x64 import uses_float64
+
+__all__ = ["BACKENDS", "MODES", "SAMPLERS", "SimulationResult", "chunk_size", "seed_bytes",
+           "simulate"]
 
 MODES = ("replace", "accumulate")
 BACKENDS = ("jax", "numpy")
@@ -48,9 +53,10 @@ class SimulationResult(NamedTuple):
 
 
 @uses_float64
-def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode="replace",
-             seeds=100, key=0, backend="jax", sampler="auto",
-             memory_budget=2 * 2**30) -> SimulationResult:
+def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: int, n: ArrayLike,
+             lam: ArrayLike, sigma: float, sigma0: float, lam0: float = 0.0, p: float = 1.0,
+             mode: str = "replace", seeds: int = 100, key: Key = 0, backend: str = "jax",
+             sampler: str = "auto", memory_budget: float = 2 * 2**30) -> SimulationResult:
     r"""Simulate model collapse: a chain of ridge generators, then a downstream ridge.
 
     The process of the theory notes, in the eigenbasis of the covariance

@@ -39,6 +39,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 # Outer (point) parameters in the order of the grid loops; defaults where optional.
+__all__ = ["SweepSummary", "load_config", "point_id", "points", "read_results", "run_point",
+           "run_sweep"]
+
 POINT_PARAMS = ("spectrum", "d", "beta", "r", "norm", "T", "T0", "sigma", "sigma0", "lam0", "p",
                 "mode")
 DEFAULTS = dict(spectrum="isotropic", beta=2.0, r=0.5, norm=1.0, lam0=0.0, p=1.0, mode="replace")
@@ -56,7 +59,7 @@ class SweepSummary(NamedTuple):
     output: Path
 
 
-def load_config(path) -> dict:
+def load_config(path: str | os.PathLike) -> dict:
     """Read a TOML sweep config; ``output`` is resolved relative to the config file."""
     try:
         import tomllib
@@ -100,7 +103,7 @@ def points(config: dict) -> tuple[list[dict], list, list]:
     return [dict(zip(POINT_PARAMS, combo)) for combo in itertools.product(*lists)], ns, lams
 
 
-def point_id(params: dict, ns, lams, seeds: int, key: int) -> str:
+def point_id(params: dict, ns: list[int], lams: list[float], seeds: int, key: int) -> str:
     """A stable identifier of a point: a hash of everything that determines its numbers."""
     blob = json.dumps(dict(params=params, n=ns, lam=lams, seeds=seeds, key=key), sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -117,7 +120,8 @@ def _problem(params):
                      f"{params['spectrum']!r}")
 
 
-def run_point(params: dict, ns, lams, *, seeds: int, key: int, memory_budget: float) -> list[dict]:
+def run_point(params: dict, ns: list[int], lams: list[float], *, seeds: int, key: int,
+              memory_budget: float) -> list[dict]:
     """Simulate one point; one record per (n, lam)."""
     from kernelcollapse.simulator import simulate
 
@@ -178,7 +182,8 @@ def _finished(output: Path, fmt: str, expected: dict[str, int]) -> set[str]:
     return set(counts)
 
 
-def run_sweep(config: dict, *, output=None, max_points: int | None = None, progress: bool = True,
+def run_sweep(config: dict, *, output: str | os.PathLike | None = None,
+              max_points: int | None = None, progress: bool = True,
               on_point: Callable[[int, dict], None] | None = None) -> SweepSummary:
     """Run (or resume) a sweep.
 
@@ -232,7 +237,7 @@ def run_sweep(config: dict, *, output=None, max_points: int | None = None, progr
     return SweepSummary(len(grid), skipped, ran, output)
 
 
-def read_results(path) -> list[dict]:
+def read_results(path: str | os.PathLike) -> list[dict]:
     """The records of a results file (JSON lines or CSV, numbers parsed)."""
     path = Path(path)
     if path.suffix == ".csv":

@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from kernelcollapse import _chain
 from kernelcollapse import _spectral as _sp
@@ -89,7 +90,7 @@ def _out(x: np.ndarray, shape: tuple[int, ...]):
 # ----------------------------------------------------------------------------------------------
 
 
-def kappa(lam, eigvals, T):
+def kappa(lam: ArrayLike, eigvals: ArrayLike, T: ArrayLike) -> np.float64 | np.ndarray:
     """Effective regularisation of ridge regression with ``T`` samples.
 
     The unique positive root of
@@ -133,7 +134,7 @@ def kappa(lam, eigvals, T):
     return _out(_sp.kappa(lam.ravel(), T.ravel(), _sp.compress(s)), lam.shape)
 
 
-def df1(kappa, eigvals):
+def df1(kappa: ArrayLike, eigvals: ArrayLike) -> np.float64 | np.ndarray:
     """First degrees of freedom ``df1(kappa) = sum_j s_j / (s_j + kappa)``.
 
     Parameters
@@ -150,7 +151,7 @@ def df1(kappa, eigvals):
     return _out(_sp.df1(k.ravel(), _sp.compress(s)), k.shape)
 
 
-def df2(kappa, eigvals):
+def df2(kappa: ArrayLike, eigvals: ArrayLike) -> np.float64 | np.ndarray:
     """Second degrees of freedom ``df2(kappa) = sum_j s_j^2 / (s_j + kappa)^2``.
 
     Parameters
@@ -172,7 +173,8 @@ def df2(kappa, eigvals):
 # ----------------------------------------------------------------------------------------------
 
 
-def exact_ols_error(d, *, T, T0, n, sigma, sigma0):
+def exact_ols_error(d: int, *, T: ArrayLike, T0: ArrayLike, n: ArrayLike, sigma: float,
+                    sigma0: float) -> np.float64 | np.ndarray:
     """Exact test error of least squares trained on n-th generation labels, formula (A).
 
     .. math::  E_{test} = \\sigma^2 \\frac{d}{T - d - 1}
@@ -230,7 +232,9 @@ def exact_ols_error(d, *, T, T0, n, sigma, sigma0):
 # ----------------------------------------------------------------------------------------------
 
 
-def test_error(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0):
+def test_error(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, n: ArrayLike,
+               lam: ArrayLike, sigma: float, sigma0: float, lam0: ArrayLike = 0.0,
+               p: ArrayLike = 1.0) -> ErrorDecomposition:
     """Deterministic-equivalent test error of ridge trained on n-th generation labels.
 
     Implements (C) of the theory notes, which contains (B), and (D) for mixed data.
@@ -434,7 +438,8 @@ def _test_error_core(spec, T, T0, n, lam, lam0, p, sigma, sigma0):
     return bias + var + coll, bias, var, coll
 
 
-def generator_moments(eigvals, w0, *, T0, n, sigma0, lam0=0.0):
+def generator_moments(eigvals: ArrayLike, w0: ArrayLike, *, T0: float, n: ArrayLike, sigma0: float,
+                      lam0: float = 0.0) -> GeneratorMoments:
     """Mean and variance of each coefficient of the n-th generator ``w_n``, note (C).
 
     .. math::  E[w_{n,j}] = M_{0,j}^n w_{0,j}, \\qquad

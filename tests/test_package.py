@@ -73,3 +73,38 @@ def test_number_lists():
     for bad, parse in (("log:0:1:3", number_list), ("a,b", number_list), ("1.5", int_list)):
         with pytest.raises(ValueError, match="expected"):
             parse(bad)
+
+
+PUBLIC_MODULES = ["theory", "simulator", "sweep", "scaling", "optimize", "datasets", "kernels",
+                  "realdata", "figures", "reproduce", "problems", "cli", "zoo", "zoo.discrete",
+                  "zoo.gaussian", "zoo.gmm"]
+
+
+@pytest.mark.parametrize("name", PUBLIC_MODULES)
+def test_public_modules_declare_and_annotate_their_api(name):
+    """``__all__`` lists existing names, and every public function annotates its parameters and
+    its return type."""
+    import importlib
+    import inspect
+
+    module = importlib.import_module(f"kernelcollapse.{name}")
+    assert module.__all__, name
+    missing = []
+    for attr in module.__all__:
+        obj = getattr(module, attr)
+        if not inspect.isfunction(obj):
+            continue
+        sig = inspect.signature(obj)
+        missing += [f"{attr}({p})" for p in sig.parameters
+                    if sig.parameters[p].annotation is inspect.Parameter.empty]
+        if sig.return_annotation is inspect.Signature.empty:
+            missing.append(f"{attr} -> ?")
+    assert not missing, missing
+
+
+def test_figure_modules_declare_their_api():
+    from kernelcollapse.reproduce import discover, load
+
+    for script in discover():
+        module = load(script)
+        assert set(module.__all__) >= {"NAME", "TITLE", "run"}, script.stem

@@ -24,6 +24,8 @@ import numpy as np
 
 from kernelcollapse.figures import check_size, save_figure, style, write_csv
 
+__all__ = ["NAME", "SIZES", "TITLE", "compute", "run"]
+
 NAME = "tails_vanish"
 TITLE = "Tails vanish: |E w_n,j| vs eigen-index j for ridge generators, several n"
 
@@ -79,7 +81,7 @@ def _chains(eigvals, w0, *, T0, ns, sigma0, lam0, keys):
     return np.asarray(jax.jit(jax.vmap(one_chain))(keys))[:, np.asarray(ns)]  # (seeds, Nn, d)
 
 
-def compute(*, size="quick", progress=True) -> list[dict]:
+def compute(*, size: str = "quick", progress: bool = True) -> list[dict]:
     """One CSV row per (n, j)."""
     from kernelcollapse import generator_moments, kappa, power_law
 
@@ -138,7 +140,7 @@ def _plot(rows, path: Path) -> Path:
         return save_figure(fig, path)
 
 
-def run(out_dir, *, size="quick", progress=True) -> list[Path]:
+def run(out_dir: str | Path, *, size: str = "quick", progress: bool = True) -> list[Path]:
     """Compute figure 5 and write ``tails_vanish.csv`` and ``.png`` into ``out_dir``."""
     out_dir = Path(out_dir)
     rows = compute(size=size, progress=progress)

@@ -31,6 +31,8 @@ import numpy as np
 
 from kernelcollapse.figures import check_size, save_figure, style, write_csv
 
+__all__ = ["NAME", "SIZES", "TITLE", "compute", "run"]
+
 NAME = "mnist"
 TITLE = "MNIST kernel ridge (RBF, polynomial): test error vs generation n and ridge lam, theory"
 
@@ -70,7 +72,8 @@ def _kernels(x_pool):
     }
 
 
-def compute(*, size="quick", progress=True, data_dir=None):
+def compute(*, size: str = "quick", progress: bool = True,
+            data_dir: str | Path | None = None) -> list[dict]:
     """Run the experiment and the theory; return the CSV rows (one per kernel, n, lam)."""
     from tqdm.auto import tqdm
 
@@ -186,7 +189,8 @@ def _plot(rows, path: Path) -> Path:
         return save_figure(fig, path)
 
 
-def run(out_dir, *, size="quick", progress=True, data_dir=None) -> list[Path]:
+def run(out_dir: str | Path, *, size: str = "quick", progress: bool = True,
+        data_dir: str | Path | None = None) -> list[Path]:
     """Compute figure 8 and write ``mnist.csv`` and ``mnist.png`` into ``out_dir``.
 
     Raises

@@ -20,6 +20,8 @@ import numpy as np
 
 from kernelcollapse.figures import check_size, save_figure, style, write_csv
 
+__all__ = ["NAME", "SIZES", "TITLE", "compute", "run"]
+
 NAME = "zoo_discrete"
 TITLE = "Discrete distribution refitted on its samples: surviving categories, homozygosity"
 
@@ -37,7 +39,7 @@ def original(K: int) -> np.ndarray:
     return p / p.sum()
 
 
-def compute(*, size="quick", progress=True):
+def compute(*, size: str = "quick", progress: bool = True) -> tuple[list[dict], dict]:
     """Rows per generation ``n`` (statistics) and the snapshot frequencies of seed 0."""
     from kernelcollapse.zoo import discrete as wf
 
@@ -121,7 +123,7 @@ def _plot(rows, extra, path: Path) -> Path:
         return save_figure(fig, path)
 
 
-def run(out_dir, *, size="quick", progress=True) -> list[Path]:
+def run(out_dir: str | Path, *, size: str = "quick", progress: bool = True) -> list[Path]:
     """Compute figure 9 and write ``zoo_discrete.csv`` and ``.png`` into ``out_dir``."""
     out_dir = Path(out_dir)
     rows, extra = compute(size=size, progress=progress)

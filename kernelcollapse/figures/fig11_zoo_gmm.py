@@ -17,10 +17,16 @@ arXiv:2404.01413; :mod:`kernelcollapse.zoo.gmm`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kernelcollapse.figures import check_size, save_figure, style, write_csv
+
+if TYPE_CHECKING:
+    from kernelcollapse.zoo.gmm import MixtureChain
+
+__all__ = ["NAME", "SIZES", "TITLE", "compute", "run"]
 
 NAME = "zoo_gmm"
 TITLE = "Gaussian mixture refitted by EM on its own samples: variances shrink, weights drift"
@@ -34,7 +40,7 @@ KEY = 11
 WEIGHTS, MEANS, SDS = (0.5, 0.5), (-2.0, 2.0), (1.0, 1.0)
 
 
-def compute(*, size="quick", progress=True):
+def compute(*, size: str = "quick", progress: bool = True) -> tuple[list[dict], MixtureChain]:
     from kernelcollapse.zoo import gmm
 
     cfg = SIZES[check_size(size)]
@@ -108,7 +114,7 @@ def _plot(rows, chain, path: Path) -> Path:
         return save_figure(fig, path)
 
 
-def run(out_dir, *, size="quick", progress=True) -> list[Path]:
+def run(out_dir: str | Path, *, size: str = "quick", progress: bool = True) -> list[Path]:
     """Compute figure 11 and write ``zoo_gmm.csv`` and ``.png`` into ``out_dir``."""
     out_dir = Path(out_dir)
     rows, chain = compute(size=size, progress=progress)

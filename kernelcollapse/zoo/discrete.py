@@ -45,10 +45,12 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import special, stats
 
 from kernelcollapse import _keys
 from kernelcollapse import _validate as v
+from kernelcollapse._keys import Key
 from kernelcollapse.zoo._common import progress_bar
 
 __all__ = [
@@ -97,7 +99,7 @@ class DiscreteChain(NamedTuple):
     surviving: np.ndarray
 
 
-def simulate_discrete(p0, *, N: int, generations: int, seeds: int = 1000, key=0,
+def simulate_discrete(p0: ArrayLike, *, N: int, generations: int, seeds: int = 1000, key: Key = 0,
                       record_every: int = 1, progress: bool = True) -> DiscreteChain:
     """Refit a categorical distribution on ``N`` of its own samples, ``generations`` times.
 
@@ -181,7 +183,7 @@ def _simulate(p0, N, generations, seeds, key, record_every, progress) -> Discret
 # ----------------------------------------------------------------------------- theory
 
 
-def fixation_probability(p0) -> np.ndarray:
+def fixation_probability(p0: ArrayLike) -> np.ndarray:
     """Probability that each category eventually takes over: ``P(fix k) = p0[k]``.
 
     Each frequency is a bounded martingale absorbed at 0 or 1, so by optional stopping
@@ -199,7 +201,7 @@ def fixation_probability(p0) -> np.ndarray:
     return v.probability_vector("p0", p0, min_length=2).copy()
 
 
-def expected_homozygosity(p0, *, N: int, n) -> np.ndarray:
+def expected_homozygosity(p0: ArrayLike, *, N: int, n: ArrayLike) -> np.ndarray:
     """Expected homozygosity ``E[sum_k p_k^(n)^2] = 1 - H_0 (1 - 1/N)^n`` (exact).
 
     From ``E[p_k'^2 | p] = p_k^2 + p_k (1 - p_k) / N``, the heterozygosity
@@ -223,7 +225,7 @@ def expected_homozygosity(p0, *, N: int, n) -> np.ndarray:
     return 1.0 - h0 * (1.0 - 1.0 / N) ** n
 
 
-def loss_probability(q, *, N: int, n, method: str = "exact") -> np.ndarray:
+def loss_probability(q: ArrayLike, *, N: int, n: ArrayLike, method: str = "exact") -> np.ndarray:
     """Probability that a category of initial frequency ``q`` is lost by generation ``n``.
 
     The count of one category is itself a two-type Wright–Fisher chain,
@@ -320,7 +322,8 @@ def _loss_diffusion(q: np.ndarray, N: int, n: np.ndarray) -> np.ndarray:
     return u
 
 
-def expected_surviving(p0, *, N: int, n, method: str = "exact") -> tuple[np.ndarray, np.ndarray]:
+def expected_surviving(p0: ArrayLike, *, N: int, n: ArrayLike,
+                       method: str = "exact") -> tuple[np.ndarray, np.ndarray]:
     """Expected number of surviving categories and expected original mass lost.
 
     ``E[#{k : p_k^(n) > 0}] = sum_k (1 - P_lost(p0_k, n))`` and
@@ -337,7 +340,7 @@ def expected_surviving(p0, *, N: int, n, method: str = "exact") -> tuple[np.ndar
     return np.sum(1.0 - loss, axis=0), np.tensordot(p0, loss, axes=1)
 
 
-def mean_fixation_time(p0, *, N: int, method: str = "diffusion") -> float:
+def mean_fixation_time(p0: ArrayLike, *, N: int, method: str = "diffusion") -> float:
     """Expected number of generations until only one category remains.
 
     ``"diffusion"``: Littler (1975), ``t = -2 N sum_k (1 - p_k) ln(1 - p_k)``
@@ -395,7 +398,7 @@ def _fixation_exact(p: np.ndarray, N: int) -> float:
     return float(1.0 + first[transient] @ tau)
 
 
-def mean_loss_time(q, *, N: int, method: str = "diffusion") -> float:
+def mean_loss_time(q: float, *, N: int, method: str = "diffusion") -> float:
     """Expected generation at which a category of initial frequency ``q`` is lost,
     conditional on its loss.
 

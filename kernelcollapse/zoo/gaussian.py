@@ -39,10 +39,12 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import special
 
 from kernelcollapse import _keys
 from kernelcollapse import _validate as v
+from kernelcollapse._keys import Key
 from kernelcollapse.zoo._common import progress_bar
 
 __all__ = ["GaussianChain", "GaussianMoments", "chi_mean", "gaussian_moments", "simulate_gaussian"]
@@ -95,7 +97,7 @@ def _check_estimator(estimator: str) -> str:
 
 
 def simulate_gaussian(*, N: int, generations: int, seeds: int = 1000, mu0: float = 0.0,
-                      sigma0: float = 1.0, estimator: str = "unbiased", key=0,
+                      sigma0: float = 1.0, estimator: str = "unbiased", key: Key = 0,
                       sampler: str = "samples", progress: bool = True) -> GaussianChain:
     """Refit a 1-D Gaussian on ``N`` of its own samples, ``generations`` times, ``seeds``
     chains at once.
@@ -171,7 +173,7 @@ def chi_mean(k: int) -> float:
     return float(np.sqrt(2.0 / k) * np.exp(special.gammaln((k + 1) / 2) - special.gammaln(k / 2)))
 
 
-def gaussian_moments(n, *, N: int, sigma0: float = 1.0,
+def gaussian_moments(n: ArrayLike, *, N: int, sigma0: float = 1.0,
                      estimator: str = "unbiased") -> GaussianMoments:
     """Exact moments of the refitted Gaussian after ``n`` generations.
 

@@ -41,10 +41,12 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import special
 
 from kernelcollapse import _keys
 from kernelcollapse import _validate as v
+from kernelcollapse._keys import Key
 from kernelcollapse._x64 import uses_float64
 from kernelcollapse.zoo._common import progress_bar
 
@@ -102,9 +104,10 @@ def _check_mixture(weights, means, sds):
 
 
 @uses_float64
-def simulate_mixture(*, weights=(0.5, 0.5), means=(-2.0, 2.0), sds=(1.0, 1.0),
+def simulate_mixture(*, weights: ArrayLike = (0.5, 0.5), means: ArrayLike = (-2.0, 2.0),
+                     sds: ArrayLike = (1.0, 1.0),
                      N: int = 10_000, generations: int = 2000, seeds: int = 8,
-                     fresh: float = 0.0, previous: float = 0.0, key=0,
+                     fresh: float = 0.0, previous: float = 0.0, key: Key = 0,
                      max_iter: int = 200, tol: float = 1e-7, var_floor: float = 1e-8,
                      block: int = 50, progress: bool = True) -> MixtureChain:
     """Refit a 1-D Gaussian mixture by EM on samples of its latest fit, ``seeds`` chains
@@ -380,7 +383,8 @@ def _initial_data(keys, params, n):
     return _jitted("initial_data")(keys, params, n=n)
 
 
-def separated_approximation(n, *, weights=(0.5, 0.5), sds=(1.0, 1.0),
+def separated_approximation(n: ArrayLike, *, weights: ArrayLike = (0.5, 0.5),
+                            sds: ArrayLike = (1.0, 1.0),
                             N: int = 10_000) -> MixtureApproximation:
     """Separated-components approximation to the pure recursive mixture chain.
 
