@@ -44,7 +44,6 @@ def run_benchmarks(cfg: Config = CANONICAL, *, out_dir: Path | str = RESULTS,
     ``name`` defaults to ``bench`` (``bench_quick`` for :data:`QUICK`), with ``_gpu`` appended
     when jax runs on a GPU.  ``note`` is recorded verbatim (e.g. that the machine was shared).
     """
-    import kernelcollapse  # noqa: F401  (float64)
     from benchmarks import limits, report, suite
 
     step = _progress(progress)

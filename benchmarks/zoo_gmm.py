@@ -45,8 +45,7 @@ def _machine() -> dict:
 def main(argv=None) -> int:
     import numpy as np
 
-    import kernelcollapse  # noqa: F401  (float64)
-    from kernelcollapse.zoo import simulate_mixture
+    from kernelcollapse.zoo import simulate_mixture  # float64 inside its own calls
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generations", type=int, default=2000)
@@ -58,7 +57,7 @@ def main(argv=None) -> int:
 
     start = time.perf_counter()
     chain = simulate_mixture(weights=(0.5, 0.5), means=(-2.0, 2.0), sds=(1.0, 1.0), N=args.N,
-                             generations=args.generations, seeds=args.seeds, seed=0,
+                             generations=args.generations, seeds=args.seeds, key=0,
                              progress=True)
     wall = time.perf_counter() - start
     v_final = chain.variances[-1]

@@ -7,18 +7,17 @@ regularisation that corrects for synthetic data.  See README.md.
 The most used functions are here; the modules hold the rest:
 ``theory``, ``simulator``, ``sweep``, ``scaling``, ``optimize``, ``datasets``,
 ``kernels``, ``realdata``, ``figures``, ``zoo``.
+
+Results are float64 numpy arrays.  The library's JAX work runs in float64 inside its own calls
+only: importing or using kernelcollapse never changes JAX's global configuration
+(``jax_enable_x64``), and ``import kernelcollapse`` does not import JAX at all.
 """
 
 from __future__ import annotations
 
 import importlib
 
-import jax
-
-# Results are float64 everywhere; JAX defaults to float32 unless told otherwise.
-jax.config.update("jax_enable_x64", True)
-
-from kernelcollapse.optimize import (  # noqa: E402
+from kernelcollapse.optimize import (
     ExponentFit,
     OptimalLambda,
     Recommendation,
@@ -26,9 +25,9 @@ from kernelcollapse.optimize import (  # noqa: E402
     optimal_lambda,
     recommend,
 )
-from kernelcollapse.problems import Problem, isotropic, power_law  # noqa: E402
-from kernelcollapse.simulator import SimulationResult, simulate  # noqa: E402
-from kernelcollapse.theory import (  # noqa: E402
+from kernelcollapse.problems import Problem, isotropic, power_law
+from kernelcollapse.simulator import SimulationResult, simulate
+from kernelcollapse.theory import (
     ErrorDecomposition,
     GeneratorMoments,
     df1,

@@ -7,16 +7,26 @@ it into the two 32-bit words of a threefry key, and :func:`seed_keys` into one k
 ``jax.random.split(key, seeds)`` computed in numpy, so that seed ``i`` draws the same numbers
 whatever the number of seeds or the chunking.
 
+Code that draws with numpy takes the same keys: :func:`numpy_generator` gives the numpy
+``Generator`` of a key (and of a stream within it, e.g. a generation).
+
 Nothing here imports jax unless a JAX key is passed (an integer key needs none).
 """
 
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
-__all__ = ["key_data", "seed_keys", "threefry2x32_numpy"]
+if TYPE_CHECKING:
+    import jax
+
+__all__ = ["Key", "key_data", "numpy_generator", "seed_keys", "threefry2x32_numpy"]
+
+#: What ``key=`` accepts: an int in ``[0, 2**63)`` or a JAX PRNG key (typed, or raw uint32[2]).
+Key = Union[int, np.ndarray, "jax.Array"]
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _KEY_PARITY = 0x1BD11BDA
@@ -53,7 +63,7 @@ def master_key(seed: int) -> np.ndarray:
     return np.array([seed >> 32, seed & 0xFFFFFFFF], np.uint32)
 
 
-def key_data(key, *, name: str = "key") -> np.ndarray:
+def key_data(key: Key, *, name: str = "key") -> np.ndarray:
     """The two uint32 words of ``key`` (an int in ``[0, 2**63)`` or a JAX key), shape ``(2,)``.
 
     Raises
@@ -82,10 +92,18 @@ def key_data(key, *, name: str = "key") -> np.ndarray:
     return arr.astype(np.uint32)
 
 
-def seed_keys(key, seeds: int) -> np.ndarray:
+def seed_keys(key: Key, seeds: int) -> np.ndarray:
     """Keys of ``seeds`` seeds, shape ``(seeds, 2)`` uint32: seed ``i`` has
     ``threefry2x32(key, (0, i))``, which is ``jax.random.split(key, seeds)[i]`` (jax's default,
     partitionable Threefry).  ``key`` is anything :func:`key_data` accepts."""
     hi, lo = threefry2x32_numpy(key_data(key), np.zeros(seeds, np.uint32),
                                 np.arange(seeds, dtype=np.uint32))
     return np.stack([hi, lo], axis=1)
+
+
+def numpy_generator(key: Key, *stream: int) -> np.random.Generator:
+    """The numpy ``Generator`` of ``key`` (anything :func:`key_data` accepts) and the stream
+    numbered ``stream`` within it (non-negative integers, e.g. a generation index): PCG64 seeded
+    by the ``SeedSequence`` of the key's two words followed by ``stream``.  The same key and
+    stream always give the same numbers; different streams give independent ones."""
+    return np.random.default_rng([*key_data(key).tolist(), *(int(i) for i in stream)])

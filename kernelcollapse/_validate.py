@@ -1,10 +1,67 @@
-"""Input validation shared by the public functions (one place, clear messages)."""
+"""Input validation for the whole package: one place, one style of message.
+
+Each public function validates its arguments once with these helpers, then calls a trusted
+private core.  A bad input raises ``TypeError`` (not a number at all) or ``ValueError`` (a number
+out of range), naming the argument, its value as a plain number (``0.5``, never
+``np.float64(0.5)``; :func:`plain`) and the valid range.  For an array the first offending entry
+is shown with its index; a scalar input gets no index.
+"""
 
 from __future__ import annotations
 
+import math
 import numbers
+from collections.abc import Callable
 
 import numpy as np
+
+__all__ = [
+    "as_float_array",
+    "check_finite",
+    "frequencies",
+    "generation_indices",
+    "integer",
+    "nonnegative",
+    "nonnegative_integer",
+    "plain",
+    "points",
+    "positive",
+    "positive_integer",
+    "probability",
+    "probability_vector",
+    "real",
+    "require",
+    "scalar",
+    "sequence",
+    "spectrum",
+    "vector",
+]
+
+
+def plain(value) -> str:
+    """``value`` for a message: numpy scalars and 0-d arrays as the Python number they hold,
+    never ``np.float64(0.5)``; validated arrays are float64, so an integral value prints as
+    the integer it was given as (``3``, not ``3.0``)."""
+    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return repr(int(value))
+    return repr(value)
+
+
+def _bound(x: float) -> str:
+    return format(x, "g")
+
+
+def require(name: str, value, ok: bool, valid: str) -> None:
+    """ValueError ``"{name} must be {valid}, got {value}"`` unless ``ok``."""
+    if not ok:
+        raise ValueError(f"{name} must be {valid}, got {plain(value)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Arrays of numbers (any shape; scalars are 0-d arrays)
+# ---------------------------------------------------------------------------------------------
 
 
 def as_float_array(name: str, value) -> np.ndarray:
@@ -19,10 +76,11 @@ def as_float_array(name: str, value) -> np.ndarray:
 
 
 def _describe(arr: np.ndarray, bad: np.ndarray) -> str:
-    """The first offending value, for the message."""
-    first = arr[bad].flat[0].item() if arr.ndim else arr.item()
-    where = "" if arr.ndim == 0 else f" (at index {tuple(int(i) for i in np.argwhere(bad)[0])})"
-    return f"{first!r}{where}"
+    """The first offending value, with its index for an array input."""
+    if arr.ndim == 0:
+        return plain(arr)
+    first = arr[bad].flat[0]
+    return f"{plain(first)} (at index {tuple(int(i) for i in np.argwhere(bad)[0])})"
 
 
 def check_finite(name: str, arr: np.ndarray) -> np.ndarray:
@@ -32,28 +90,40 @@ def check_finite(name: str, arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def nonnegative(name: str, value) -> np.ndarray:
+def _checked(name: str, value, bad: Callable[[np.ndarray], np.ndarray],
+             valid: str) -> np.ndarray:
     arr = check_finite(name, as_float_array(name, value))
-    bad = arr < 0
-    if np.any(bad):
-        raise ValueError(f"{name} must be >= 0, got {_describe(arr, bad)}")
+    mask = bad(arr)
+    if np.any(mask):
+        raise ValueError(f"{name} must {valid}, got {_describe(arr, mask)}")
     return arr
+
+
+def nonnegative(name: str, value) -> np.ndarray:
+    return _checked(name, value, lambda a: a < 0, "be >= 0")
 
 
 def positive(name: str, value) -> np.ndarray:
-    arr = check_finite(name, as_float_array(name, value))
-    bad = arr <= 0
-    if np.any(bad):
-        raise ValueError(f"{name} must be > 0, got {_describe(arr, bad)}")
-    return arr
+    return _checked(name, value, lambda a: a <= 0, "be > 0")
+
+
+def _outside_unit(a: np.ndarray) -> np.ndarray:
+    return (a < 0) | (a > 1)
 
 
 def probability(name: str, value) -> np.ndarray:
-    arr = check_finite(name, as_float_array(name, value))
-    bad = (arr < 0) | (arr > 1)
-    if np.any(bad):
-        raise ValueError(f"{name} must lie in [0, 1], got {_describe(arr, bad)}")
-    return arr
+    """A probability in ``[0, 1]``, any shape."""
+    return _checked(name, value, _outside_unit, "lie in [0, 1]")
+
+
+def frequencies(name: str, value) -> np.ndarray:
+    """Frequencies in ``[0, 1]``, any shape (:func:`probability`, worded for a list)."""
+    return _checked(name, value, _outside_unit, "be frequencies in [0, 1]")
+
+
+def _integers(name: str, value, *, minimum: int, expected: str) -> np.ndarray:
+    arr = _checked(name, value, lambda a: (a < minimum) | (a != np.round(a)), f"be {expected}")
+    return arr.astype(np.int64)
 
 
 def nonnegative_integer(name: str, value) -> np.ndarray:
@@ -66,19 +136,59 @@ def positive_integer(name: str, value) -> np.ndarray:
     return _integers(name, value, minimum=1, expected="an integer >= 1")
 
 
-def _integers(name: str, value, *, minimum: int, expected: str) -> np.ndarray:
-    arr = check_finite(name, as_float_array(name, value))
-    bad = (arr < minimum) | (arr != np.round(arr))
-    if np.any(bad):
-        raise ValueError(f"{name} must be {expected}, got {_describe(arr, bad)}")
-    return arr.astype(np.int64)
+def generation_indices(name: str, value) -> np.ndarray:
+    """Generation indices ``n >= 0`` of any shape, as int64 (a list of generations to report)."""
+    return _integers(name, value, minimum=0, expected="non-negative integers")
 
 
 def scalar(name: str, value, *, check) -> float:
+    """``check(name, value)`` (one of the array checks above), required to be a scalar."""
     arr = check(name, value)
     if arr.ndim != 0:
         raise ValueError(f"{name} must be a scalar, got an array of shape {arr.shape}")
     return float(arr)
+
+
+def sequence(name: str, value, *, check) -> np.ndarray:
+    """``check(name, value)`` as a non-empty 1-D array; a scalar becomes one element."""
+    arr = check(name, value)
+    if arr.ndim > 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a number or a non-empty 1-D sequence of numbers, got "
+                         f"shape {arr.shape}")
+    return np.atleast_1d(arr)
+
+
+def vector(name: str, value, *, min_length: int = 1, length: int | None = None) -> np.ndarray:
+    """A 1-D float64 array of finite numbers: ``length`` entries, or at least ``min_length``."""
+    arr = check_finite(name, as_float_array(name, value))
+    if length is not None:
+        if arr.shape != (length,):
+            raise ValueError(f"{name} must have shape ({length},), got {arr.shape}")
+    elif arr.ndim != 1 or arr.size < min_length:
+        raise ValueError(f"{name} must be a 1-D sequence of at least {min_length} numbers, got "
+                         f"shape {arr.shape}")
+    return arr
+
+
+def probability_vector(name: str, value, *, min_length: int = 2) -> np.ndarray:
+    """Non-negative weights summing to 1 (within 1e-9), renormalised exactly."""
+    arr = vector(name, value, min_length=min_length)
+    bad = arr < 0
+    if np.any(bad):
+        raise ValueError(f"{name} must be >= 0, got {_describe(arr, bad)}")
+    total = arr.sum()
+    if abs(total - 1.0) > 1e-9:
+        raise ValueError(f"{name} must sum to 1, got sum {plain(total)}")
+    return arr / total
+
+
+def points(name: str, value) -> np.ndarray:
+    """A non-empty, finite 2-D float64 array of ``(points, features)``."""
+    x = as_float_array(name, value)
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"{name} must be a non-empty 2-d array (points, features), "
+                         f"got shape {x.shape}")
+    return check_finite(name, x)
 
 
 def spectrum(eigvals, w0=None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -105,25 +215,46 @@ def spectrum(eigvals, w0=None) -> tuple[np.ndarray, np.ndarray | None]:
     return s, w
 
 
+# ---------------------------------------------------------------------------------------------
+# Python scalars
+# ---------------------------------------------------------------------------------------------
+
+
+def _item(value):
+    """A 0-d numpy array as the number it holds (other values unchanged)."""
+    return value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
+
+
 def integer(name: str, value, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-        if isinstance(value, (float, np.floating)) and float(value).is_integer():
-            value = int(value)
-        else:
-            raise TypeError(f"{name} must be an integer, got {value!r}")
+    """``value`` as a Python int ``>= minimum``: ``2``, ``np.int64(2)`` and ``2.0`` accepted,
+    ``2.5`` refused (ValueError), a non-number refused (TypeError)."""
+    value = _item(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if not isinstance(value, numbers.Integral) and not (math.isfinite(value)
+                                                        and float(value).is_integer()):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {plain(value)}")
     if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {plain(value)}")
     return int(value)
 
 
-def plain(x) -> str:
-    """``x`` as a user writes it: ``0.5`` or ``3``, never ``np.float64(0.5)`` (validated
-    arrays are float64, so an integral value prints as the integer it was given as)."""
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
-        return repr(int(x))
-    return repr(x)
+def real(name: str, value, *, low: float | None = None, high: float | None = None,
+         low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` as a finite float in ``[low, high]`` (an end is open with ``low_open`` /
+    ``high_open``, absent when ``None``)."""
+    value = _item(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    x = float(value)
+    ok = (math.isfinite(x)
+          and (low is None or x > low or (x == low and not low_open))
+          and (high is None or x < high or (x == high and not high_open)))
+    if not ok:
+        lo = "(-inf" if low is None else ("(" if low_open else "[") + _bound(low)
+        hi = "inf)" if high is None else _bound(high) + (")" if high_open else "]")
+        raise ValueError(f"{name} must be a finite number in {lo}, {hi}, got {plain(x)}")
+    return x
 
 
 def broadcast(**arrays: np.ndarray) -> tuple[tuple[int, ...], dict[str, np.ndarray]]:

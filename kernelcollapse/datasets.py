@@ -25,6 +25,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from kernelcollapse import _keys
+from kernelcollapse import _validate as v
+from kernelcollapse._keys import Key
 
 __all__ = [
     "ENV_VAR",
@@ -247,7 +252,8 @@ def mnist(
     return MNIST(images=pixels, labels=labels.astype(np.int64))
 
 
-def split_pool(x, labels, *, n_pool: int, n_test: int, seed: int = 0) -> Split:
+def split_pool(x: ArrayLike, labels: ArrayLike, *, n_pool: int, n_test: int,
+               key: Key = 0) -> Split:
     """Split a data set at random into a training pool and a disjoint held-out set.
 
     Parameters
@@ -258,8 +264,9 @@ def split_pool(x, labels, *, n_pool: int, n_test: int, seed: int = 0) -> Split:
         Targets, same first dimension as ``x``.
     n_pool, n_test : int
         Sizes of the pool and of the held-out set, ``n_pool + n_test <= N``.
-    seed : int
-        Seed of the permutation (``numpy.random.default_rng(seed)``).
+    key : int or jax PRNG key
+        Key of the permutation (an int in ``[0, 2**63)`` or a JAX key), drawn with
+        ``kernelcollapse._keys.numpy_generator(key)``; the same key gives the same split.
 
     Returns
     -------
@@ -274,14 +281,14 @@ def split_pool(x, labels, *, n_pool: int, n_test: int, seed: int = 0) -> Split:
             f"x and labels must share their first dimension, got shapes {x.shape}, {labels.shape}"
         )
     total = x.shape[0]
-    for name, value in (("n_pool", n_pool), ("n_test", n_test)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    n_pool = v.integer("n_pool", n_pool, minimum=1)
+    n_test = v.integer("n_test", n_test, minimum=1)
+    rng = _keys.numpy_generator(key)
     if n_pool + n_test > total:
         raise ValueError(
             f"n_pool + n_test must be at most the {total} available samples, "
             f"got n_pool={n_pool}, n_test={n_test}"
         )
-    order = np.random.default_rng(seed).permutation(total)
+    order = rng.permutation(total)
     pool, test = order[:n_pool], order[n_pool: n_pool + n_test]
     return Split(x[pool], labels[pool], x[test], labels[test])

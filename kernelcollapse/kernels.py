@@ -28,6 +28,12 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
+
+from kernelcollapse import _keys
+from kernelcollapse import _validate as v
+from kernelcollapse._keys import Key
+from kernelcollapse._x64 import uses_float64
 
 __all__ = [
     "Kernel",
@@ -78,22 +84,12 @@ class EmpiricalSpectrum(NamedTuple):
     eigvecs: np.ndarray
 
 
-def _positive(name: str, value) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return value
-
-
 def rbf(bandwidth: float) -> Kernel:
     """Gaussian (RBF) kernel ``exp(−||x − x'||²/(2 h²))`` with bandwidth ``h > 0``.
 
     The bandwidth rule used by the package is :func:`median_bandwidth`.
     """
-    return Kernel("rbf", bandwidth=_positive("bandwidth", bandwidth))
+    return Kernel("rbf", bandwidth=v.real("bandwidth", bandwidth, low=0.0, low_open=True))
 
 
 def polynomial(degree: int = 3, *, offset: float = 1.0, scale: float = 1.0) -> Kernel:
@@ -102,36 +98,26 @@ def polynomial(degree: int = 3, *, offset: float = 1.0, scale: float = 1.0) -> K
     With ``offset >= 0`` it is positive semi-definite for every integer degree.  The scale rule
     used by the package is :func:`inner_product_scale` (``scale·x·x`` of order one).
     """
-    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 1:
-        raise ValueError(f"degree must be an integer >= 1, got {degree!r}")
-    offset = float(offset)
-    if not np.isfinite(offset) or offset < 0:
-        raise ValueError(f"offset must be a finite number >= 0, got {offset!r}")
-    return Kernel("polynomial", degree=int(degree), offset=offset,
-                  scale=_positive("scale", scale))
+    return Kernel("polynomial", degree=v.integer("degree", degree, minimum=1),
+                  offset=v.real("offset", offset, low=0.0),
+                  scale=v.real("scale", scale, low=0.0, low_open=True))
 
 
-def _as_points(name: str, x) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"{name} must be a non-empty 2-d array (points, features), "
-                         f"got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} must be finite, got NaN or inf entries")
-    return x
-
-
-def median_bandwidth(x, *, max_points: int = 1000, seed: int = 0) -> float:
+@uses_float64
+def median_bandwidth(x: ArrayLike, *, max_points: int = 1000, key: Key = 0) -> float:
     """Median heuristic: the median Euclidean distance between distinct points.
 
     Computed over all pairs ``i < j`` of a random subsample of at most ``max_points`` rows
-    (``numpy.random.default_rng(seed)``), which keeps the cost ``O(max_points²)``.
+    (drawn with ``kernelcollapse._keys.numpy_generator(key)``), which keeps the cost
+    ``O(max_points²)``.
 
     Parameters
     ----------
     x : array_like, shape (N, p)
     max_points : int
-    seed : int
+    key : int or jax PRNG key
+        Key of the subsample (an int in ``[0, 2**63)`` or a JAX key); the same key gives the
+        same bandwidth.
 
     Returns
     -------
@@ -144,14 +130,13 @@ def median_bandwidth(x, *, max_points: int = 1000, seed: int = 0) -> float:
     B. Schölkopf, A. Smola, "Learning with Kernels" (2002); A. Gretton et al., "A kernel
     two-sample test", JMLR 13 (2012) (the median heuristic).
     """
-    x = _as_points("x", x)
+    x = v.points("x", x)
     if x.shape[0] < 2:
         raise ValueError(f"x needs at least 2 points for a median distance, got {x.shape[0]}")
-    if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) \
-            or max_points < 2:
-        raise ValueError(f"max_points must be an integer >= 2, got {max_points!r}")
+    max_points = v.integer("max_points", max_points, minimum=2)
+    rng = _keys.numpy_generator(key)
     if x.shape[0] > max_points:
-        x = x[np.random.default_rng(seed).choice(x.shape[0], max_points, replace=False)]
+        x = x[rng.choice(x.shape[0], max_points, replace=False)]
     sq = np.asarray(_sq_dist(jnp.asarray(x), jnp.asarray(x)))
     dist = np.sqrt(sq[np.triu_indices(x.shape[0], k=1)])
     h = float(np.median(dist))
@@ -160,9 +145,9 @@ def median_bandwidth(x, *, max_points: int = 1000, seed: int = 0) -> float:
     return h
 
 
-def inner_product_scale(x) -> float:
+def inner_product_scale(x: ArrayLike) -> float:
     """``1 / mean_i ||x_i||²``: the polynomial-kernel scale making ``scale·x·x`` one on average."""
-    x = _as_points("x", x)
+    x = v.points("x", x)
     mean_sq = float(np.mean(np.sum(x * x, axis=1)))
     if mean_sq <= 0:
         raise ValueError("x is identically zero: no inner-product scale")
@@ -192,8 +177,12 @@ def _gram_core(kernel: Kernel, x, y):
     return _polynomial_gram(x, y, kernel.degree, kernel.offset, kernel.scale)
 
 
-def gram(kernel: Kernel, x, y=None) -> jax.Array:
-    """Gram matrix ``K_ik = k(x_i, y_k)`` (jit-compiled; float64).
+@uses_float64
+def gram(kernel: Kernel, x: ArrayLike, y: ArrayLike | None = None) -> np.ndarray:
+    """Gram matrix ``K_ik = k(x_i, y_k)`` (jit-compiled, float64), as a numpy array.
+
+    A numpy array rather than a JAX one: a float64 JAX array handed to code running with
+    JAX's default float32 would silently drop to float32 in its next JAX operation.
 
     Parameters
     ----------
@@ -205,16 +194,17 @@ def gram(kernel: Kernel, x, y=None) -> jax.Array:
 
     Returns
     -------
-    jax.Array, shape (N, M)
+    ndarray, shape (N, M)
+        float64.
     """
     if not isinstance(kernel, Kernel) or kernel.name not in ("rbf", "polynomial"):
         raise TypeError(f"kernel must be a Kernel from rbf() or polynomial(), got {kernel!r}")
-    x = _as_points("x", x)
-    y = x if y is None else _as_points("y", y)
+    x = v.points("x", x)
+    y = x if y is None else v.points("y", y)
     if y.shape[1] != x.shape[1]:
         raise ValueError(f"x and y must have the same number of features, got {x.shape[1]} "
                          f"and {y.shape[1]}")
-    return _gram_core(kernel, jnp.asarray(x), jnp.asarray(y))
+    return np.asarray(_gram_core(kernel, jnp.asarray(x), jnp.asarray(y)))
 
 
 @jax.jit
@@ -239,7 +229,9 @@ def _spectrum_core(k_pool, labels, rtol):
     )
 
 
-def empirical_spectrum(gram_matrix, labels, *, rtol: float = 1e-10) -> EmpiricalSpectrum:
+@uses_float64
+def empirical_spectrum(gram_matrix: ArrayLike, labels: ArrayLike, *,
+                       rtol: float = 1e-10) -> EmpiricalSpectrum:
     """Mercer eigenvalues ``s`` and target coefficients ``w0`` from a Gram matrix on a pool.
 
     Eigen-decomposes ``K/N = U diag(s) Uᵀ``, keeps ``s_j > rtol·s_max`` and projects the labels:
@@ -269,24 +261,16 @@ def empirical_spectrum(gram_matrix, labels, *, rtol: float = 1e-10) -> Empirical
     (2001); B. Bordelon, A. Canatar, C. Pehlevan, "Spectrum dependent learning curves in kernel
     regression and wide neural networks", ICML (2020); ``docs/theory/kernels.rst``.
     """
-    k_pool = np.asarray(gram_matrix, dtype=np.float64)
+    k_pool = v.as_float_array("gram_matrix", gram_matrix)
     if k_pool.ndim != 2 or k_pool.shape[0] != k_pool.shape[1] or k_pool.shape[0] < 2:
         raise ValueError(f"gram_matrix must be a square (N, N) array with N >= 2, "
                          f"got shape {k_pool.shape}")
-    if not np.all(np.isfinite(k_pool)):
-        raise ValueError("gram_matrix must be finite, got NaN or inf entries")
+    v.check_finite("gram_matrix", k_pool)
     scale = np.max(np.abs(k_pool))
     if np.max(np.abs(k_pool - k_pool.T)) > 1e-10 * max(scale, 1e-300):
         raise ValueError("gram_matrix must be symmetric")
-    labels = np.asarray(labels, dtype=np.float64)
-    if labels.shape != (k_pool.shape[0],):
-        raise ValueError(f"labels must have shape ({k_pool.shape[0]},) to match gram_matrix, "
-                         f"got {labels.shape}")
-    if not np.all(np.isfinite(labels)):
-        raise ValueError("labels must be finite, got NaN or inf entries")
-    rtol = float(rtol)
-    if not 0 < rtol < 1:
-        raise ValueError(f"rtol must lie in (0, 1), got {rtol!r}")
+    labels = v.vector("labels", labels, length=k_pool.shape[0])
+    rtol = v.real("rtol", rtol, low=0.0, high=1.0, low_open=True, high_open=True)
     if scale == 0:
         raise ValueError("gram_matrix is identically zero: no spectrum")
     return _spectrum_core(k_pool, labels, rtol)

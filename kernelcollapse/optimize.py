@@ -22,6 +22,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from kernelcollapse import _validate as v
 
@@ -116,9 +117,12 @@ class Recommendation(NamedTuple):
 # ----------------------------------------------------------------------------------------------
 
 
-def optimal_lambda(eigvals, w0, *, T, T0, n, sigma, sigma0, lam0=0.0, p=1.0, mode="replace",
-                   fresh=0.0, weight=1.0, lam_bounds=None, points_per_decade=8, flat_rtol=1e-6,
-                   xtol=1e-7) -> OptimalLambda:
+def optimal_lambda(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike,
+                   n: ArrayLike, sigma: ArrayLike, sigma0: ArrayLike, lam0: ArrayLike = 0.0,
+                   p: ArrayLike = 1.0, mode: str = "replace", fresh: ArrayLike = 0.0,
+                   weight: ArrayLike = 1.0, lam_bounds: tuple[float, float] | None = None,
+                   points_per_decade: int = 8, flat_rtol: float = 1e-6,
+                   xtol: float = 1e-7) -> OptimalLambda:
     r"""The ridge penalty minimising the deterministic-equivalent test error.
 
     .. math::  \lambda^* = \arg\min_{\lambda_{lo} \le \lambda \le \lambda_{hi}}
@@ -322,9 +326,11 @@ _WEIGHTS_PER_DECADE = 6
 _MIN_WEIGHT = 1e-3
 
 
-def optimal_weight(eigvals, w0, *, T, T0, n, sigma, sigma0, p, lam0=0.0, mode="replace",
-                   fresh=0.0, max_weight=10.0, lam_bounds=None, points_per_decade=8,
-                   wtol=1e-4) -> OptimalWeight:
+def optimal_weight(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike,
+                   n: ArrayLike, sigma: ArrayLike, sigma0: ArrayLike, p: ArrayLike,
+                   lam0: ArrayLike = 0.0, mode: str = "replace", fresh: ArrayLike = 0.0,
+                   max_weight: float = 10.0, lam_bounds: tuple[float, float] | None = None,
+                   points_per_decade: int = 8, wtol: float = 1e-4) -> OptimalWeight:
     r"""How much to trust synthetic rows: the penalty and the weight of the synthetic rows that
     jointly minimise the deterministic-equivalent test error.
 
@@ -426,7 +432,7 @@ def optimal_weight(eigvals, w0, *, T, T0, n, sigma, sigma0, p, lam0=0.0, mode="r
 # ----------------------------------------------------------------------------------------------
 
 
-def fit_exponent(T, lam) -> ExponentFit:
+def fit_exponent(T: ArrayLike, lam: ArrayLike) -> ExponentFit:
     r"""Empirical exponent of ``lam*(T) ~ prefactor * T^(-exponent)``.
 
     Least-squares slope of ``-log lam`` against ``log T``: compare with ``ell*``
@@ -462,8 +468,10 @@ def fit_exponent(T, lam) -> ExponentFit:
 # ----------------------------------------------------------------------------------------------
 
 
-def recommend(X, y=None, *, n, T0, sigma0, sigma=None, p=1.0, lam0=0.0, T=None, center=True,
-              signal=1.0, lam_bounds=None) -> Recommendation:
+def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, sigma0: float,
+              sigma: float | None = None, p: float = 1.0, lam0: float = 0.0,
+              T: int | None = None, center: bool = True, signal: float = 1.0,
+              lam_bounds: tuple[float, float] | None = None) -> Recommendation:
     r"""Recommend a ridge penalty for training on synthetic labels, from a feature matrix.
 
     The user has features ``X`` (``T`` rows, ``d`` columns), will train ridge regression

@@ -8,6 +8,8 @@ import numpy as np
 
 from kernelcollapse import _validate as v
 
+__all__ = ["Problem", "isotropic", "power_law"]
+
 
 class Problem(NamedTuple):
     """Covariance eigenvalues and teacher coefficients, both of shape ``(d,)``.

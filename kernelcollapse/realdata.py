@@ -29,9 +29,12 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
+from kernelcollapse import _keys, theory
 from kernelcollapse import _validate as v
-from kernelcollapse import theory
+from kernelcollapse._keys import Key
+from kernelcollapse._x64 import uses_float64
 from kernelcollapse.kernels import Kernel, empirical_spectrum, gram
 
 __all__ = [
@@ -101,7 +104,7 @@ class CollapseTheory(NamedTuple):
     d: int
 
 
-def parity_target(labels) -> np.ndarray:
+def parity_target(labels: ArrayLike) -> np.ndarray:
     """Regression target of the MNIST experiment: ``+1`` for an even digit, ``−1`` for odd.
 
     Balanced (about half the digits are even) and of unit mean square, so errors read on the same
@@ -114,15 +117,9 @@ def parity_target(labels) -> np.ndarray:
     return np.where(labels % 2 == 0, 1.0, -1.0)
 
 
-def _vector(name: str, value, size: int | None = None) -> np.ndarray:
-    arr = v.check_finite(name, v.as_float_array(name, value))
-    if arr.ndim != 1 or (size is not None and arr.size != size):
-        want = f"({size},)" if size is not None else "1-d"
-        raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
-    return arr
-
-
-def kernel_data(kernel: Kernel, x_pool, y_pool, x_test, y_test) -> KernelData:
+@uses_float64
+def kernel_data(kernel: Kernel, x_pool: ArrayLike, y_pool: ArrayLike, x_test: ArrayLike,
+                y_test: ArrayLike) -> KernelData:
     """Gram matrices of ``kernel`` on a pool and between the held-out set and the pool.
 
     Parameters
@@ -137,10 +134,10 @@ def kernel_data(kernel: Kernel, x_pool, y_pool, x_test, y_test) -> KernelData:
     -------
     KernelData
     """
-    x_pool = np.asarray(x_pool, dtype=np.float64)
-    x_test = np.asarray(x_test, dtype=np.float64)
-    y_pool = _vector("y_pool", y_pool, x_pool.shape[0] if x_pool.ndim else None)
-    y_test = _vector("y_test", y_test, x_test.shape[0] if x_test.ndim else None)
+    x_pool = v.points("x_pool", x_pool)
+    x_test = v.points("x_test", x_test)
+    y_pool = v.vector("y_pool", y_pool, length=x_pool.shape[0])
+    y_test = v.vector("y_test", y_test, length=x_test.shape[0])
     return KernelData(
         gram_pool=np.asarray(gram(kernel, x_pool)),
         gram_test=np.asarray(gram(kernel, x_test, x_pool)),
@@ -159,20 +156,6 @@ def _check_data(data) -> tuple[int, int]:
                          f"{data.gram_pool.shape}, gram_test {data.gram_test.shape}, "
                          f"y_pool {data.y_pool.shape}, y_test {data.y_test.shape}")
     return N, M
-
-
-def _generations(n) -> np.ndarray:
-    arr = v.nonnegative_integer("n", n)
-    if arr.ndim > 1 or arr.size == 0:
-        raise ValueError(f"n must be a non-negative integer or a 1-d list of them, got {n!r}")
-    return np.atleast_1d(arr)
-
-
-def _ridges(lam) -> np.ndarray:
-    arr = np.atleast_1d(v.positive("lam", lam))
-    if arr.ndim != 1:
-        raise ValueError(f"lam must be a number > 0 or a 1-d list of them, got shape {arr.shape}")
-    return arr
 
 
 @partial(jax.jit, static_argnames=("T", "T0", "n_max"))
@@ -211,8 +194,10 @@ def _simulate_core(Kp, Kt, y_pool, y_test, n, lam, lam0, sigma, sigma0, keys, *,
     return jax.lax.map(one_seed, keys)
 
 
-def simulate_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float, sigma: float,
-                      sigma0: float, seeds: int, seed: int = 0) -> CollapseSimulation:
+@uses_float64
+def simulate_collapse(data: KernelData, *, T: int, T0: int, n: ArrayLike, lam: ArrayLike,
+                      lam0: float, sigma: float, sigma0: float, seeds: int,
+                      key: Key = 0) -> CollapseSimulation:
     """Simulate recursive kernel ridge generators and the downstream test error (module doc).
 
     Parameters
@@ -233,8 +218,10 @@ def simulate_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float,
         Label noise added downstream and at each generation, ``>= 0``.
     seeds : int
         Independent repetitions (vectorised over generations and ridges, mapped over seeds).
-    seed : int
-        Seed of ``jax.random.PRNGKey``.
+    key : int or jax PRNG key
+        Master key (an int in ``[0, 2**63)`` or a JAX key).  Seed ``i`` uses
+        ``jax.random.split(key, seeds)[i]``: a given key gives identical results, and seed
+        ``i``'s errors do not depend on the number of seeds.
 
     Returns
     -------
@@ -252,13 +239,13 @@ def simulate_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float,
     for name, value in (("T", T), ("T0", T0)):
         if value > N:
             raise ValueError(f"{name} must be at most the pool size N = {N}, got {value}")
-    ns = _generations(n)
-    lams = _ridges(lam)
+    ns = v.sequence("n", n, check=v.nonnegative_integer)
+    lams = v.sequence("lam", lam, check=v.positive)
     lam0 = v.scalar("lam0", lam0, check=v.positive)
     sigma = v.scalar("sigma", sigma, check=v.nonnegative)
     sigma0 = v.scalar("sigma0", sigma0, check=v.nonnegative)
     seeds = v.integer("seeds", seeds, minimum=1)
-    keys = jax.random.split(jax.random.PRNGKey(v.integer("seed", seed, minimum=0)), seeds)
+    keys = jnp.asarray(_keys.seed_keys(key, seeds))
     err_test, err_pool = _simulate_core(
         jnp.asarray(data.gram_pool), jnp.asarray(data.gram_test), jnp.asarray(data.y_pool),
         jnp.asarray(data.y_test), jnp.asarray(ns), jnp.asarray(lams), lam0, sigma, sigma0, keys,
@@ -268,8 +255,10 @@ def simulate_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float,
                               pool=np.asarray(err_pool))
 
 
-def theory_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float, sigma: float,
-                    sigma0: float, rtol: float = 1e-10) -> CollapseTheory:
+@uses_float64
+def theory_collapse(data: KernelData, *, T: int, T0: int, n: ArrayLike, lam: ArrayLike,
+                    lam0: float, sigma: float, sigma0: float,
+                    rtol: float = 1e-10) -> CollapseTheory:
     """Theory prediction of :func:`simulate_collapse` from the kernel's empirical spectrum.
 
     ``s, w0 = empirical_spectrum(K_pool, y_pool)`` and, with ``r² = noise_var`` the mean square
@@ -304,8 +293,8 @@ def theory_collapse(data: KernelData, *, T: int, T0: int, n, lam, lam0: float, s
     (2020) (the empirical spectrum of a data set predicts kernel learning curves).
     """
     _check_data(data)
-    ns = _generations(n)
-    lams = _ridges(lam)
+    ns = v.sequence("n", n, check=v.nonnegative_integer)
+    lams = v.sequence("lam", lam, check=v.positive)
     lam0 = v.scalar("lam0", lam0, check=v.positive)
     sigma = v.scalar("sigma", sigma, check=v.nonnegative)
     sigma0 = v.scalar("sigma0", sigma0, check=v.nonnegative)

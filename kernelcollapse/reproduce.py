@@ -16,13 +16,18 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import NamedTuple
 
 from kernelcollapse.figures import check_size
+
+__all__ = ["FigureScript", "ReproduceResult", "data_help", "discover", "find_figure_dir",
+           "is_done", "load", "read_manifest", "reproduce"]
 
 MANIFEST = "manifest.json"
 FIGURE_GLOB = "fig*.py"
@@ -94,7 +99,7 @@ def discover(fig_dir: Path | None = None) -> list[FigureScript]:
             if p.is_file()]
 
 
-def load(script: FigureScript):
+def load(script: FigureScript) -> ModuleType:
     """Import a figure: the package module, or a script by path (a fresh module each call)."""
     if script.path is None:
         module = importlib.import_module(f"kernelcollapse.figures.{script.stem}")
@@ -150,8 +155,9 @@ def _matches(only: Sequence[str], script: FigureScript, name: str) -> bool:
     return any(o in keys for o in only)
 
 
-def reproduce(out_dir, *, size: str = "quick", only: Sequence[str] | None = None,
-              force: bool = False, progress: bool = True, fig_dir=None,
+def reproduce(out_dir: str | os.PathLike, *, size: str = "quick",
+              only: Sequence[str] | None = None, force: bool = False, progress: bool = True,
+              fig_dir: str | os.PathLike | None = None,
               echo: Callable[[str], None] = print) -> ReproduceResult:
     """Run the figure scripts into ``out_dir``, skipping those already done at this size.
 

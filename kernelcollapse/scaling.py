@@ -76,6 +76,8 @@ from typing import NamedTuple
 
 import sympy
 
+from kernelcollapse import _validate as v
+
 __all__ = [
     "ScalingLaw",
     "critical_exponent",
@@ -84,6 +86,9 @@ __all__ = [
     "scaling_law",
     "symbols",
 ]
+
+#: A number (numeric result: a float) or a sympy expression (symbolic result).
+Exponent = float | sympy.Expr
 
 TERMS = ("bias", "variance", "collapse")
 
@@ -186,8 +191,10 @@ class ScalingLaw(NamedTuple):
 # ----------------------------------------------------------------------------------------------
 
 
-def scaling_law(beta=None, r=None, ell=None, a=None, b=None, *, noisy=True, collapse=True,
-                delta=None, saturate=True) -> ScalingLaw:
+def scaling_law(beta: Exponent | None = None, r: Exponent | None = None,
+                ell: Exponent | None = None, a: Exponent | None = None,
+                b: Exponent | None = None, *, noisy: bool = True, collapse: bool = True,
+                delta: Exponent | None = None, saturate: bool = True) -> ScalingLaw:
     r"""Symbolic decay exponents of every term of the power-law test error, note (E).
 
     Parameters
@@ -234,7 +241,7 @@ def scaling_law(beta=None, r=None, ell=None, a=None, b=None, *, noisy=True, coll
                 collapse=collapse, delta=d_exp, saturate=saturate)
 
 
-def critical_exponent(beta, r, *, saturate=True):
+def critical_exponent(beta: Exponent, r: Exponent, *, saturate: bool = True) -> Exponent:
     r"""Clean optimal regularisation exponent ``ell_crit = beta / (1 + 2 beta min(r, 1))``.
 
     ``lam = T^-ell_crit`` balances the bias ``T^(-2 min(r,1) ell)`` against the variance
@@ -268,7 +275,9 @@ def critical_exponent(beta, r, *, saturate=True):
     return _ell_crit(be, rs, saturate)
 
 
-def optimal_exponent(beta, r, a, b, *, noisy=True, delta=None, saturate=True):
+def optimal_exponent(beta: Exponent, r: Exponent, a: Exponent, b: Exponent, *,
+                     noisy: bool = True, delta: Exponent | None = None,
+                     saturate: bool = True) -> Exponent:
     r"""Optimal regularisation exponent ``ell*`` with synthetic labels of generation ``n = T^a``.
 
     With ``c = b - a`` (``d`` fixed; ``c = b - a + 1 - max(1, delta)`` for ``d ~ T^delta``):
@@ -319,7 +328,9 @@ def optimal_exponent(beta, r, a, b, *, noisy=True, delta=None, saturate=True):
     return _ell_star(be, rs, as_, bs, noisy=noisy, delta=ds, saturate=saturate)
 
 
-def rate(beta, r, ell, a, b, *, noisy=True, collapse=True, delta=None, saturate=True):
+def rate(beta: Exponent, r: Exponent, ell: Exponent, a: Exponent, b: Exponent, *,
+         noisy: bool = True, collapse: bool = True, delta: Exponent | None = None,
+         saturate: bool = True) -> Exponent:
     r"""Decay exponent of the test error: ``E_test ~ T^(-rate)``.
 
     .. math::
@@ -408,38 +419,35 @@ def _all_numbers(args: dict) -> bool:
     return all(flags.values())
 
 
+# The range of each exponent, and why: (lower bound, strict, reason).
+_RANGES = {
+    "beta": (1.0, True, "a trace-class power-law spectrum s_j = j^-beta"),
+    "r": (0.0, True, "source exponent"),
+    "ell": (0.0, False, "lam = T^-ell must not grow with T"),
+    "a": (0.0, False, "n = T^a generations, n >= 1"),
+    "b": (0.0, True, "T0 = T^b samples per generator"),
+    "delta": (0.0, True, "d ~ T^delta"),
+}
+
+
 def _validate(**vals: float) -> None:
     """Range checks on the numeric inputs (those given)."""
-
-    def bad(name, value, valid):
-        raise ValueError(f"{name} must be {valid}, got {value!r}")
-
     for k, x in vals.items():
-        if not math.isfinite(x):
-            bad(k, x, "finite")
-    if "beta" in vals and not vals["beta"] > 1:
-        bad("beta", vals["beta"], "> 1 (a trace-class power-law spectrum s_j = j^-beta)")
-    if "r" in vals and not vals["r"] > 0:
-        bad("r", vals["r"], "> 0 (source exponent)")
-    if "ell" in vals and not vals["ell"] >= 0:
-        bad("ell", vals["ell"], ">= 0 (lam = T^-ell must not grow with T)")
-    if "a" in vals and not vals["a"] >= 0:
-        bad("a", vals["a"], ">= 0 (n = T^a generations, n >= 1)")
-    if "b" in vals and not vals["b"] > 0:
-        bad("b", vals["b"], "> 0 (T0 = T^b samples per generator)")
+        v.require(k, x, math.isfinite(x), "finite")
+    for k, x in vals.items():
+        low, strict, why = _RANGES[k]
+        v.require(k, x, x > low if strict else x >= low,
+                  f"{'>' if strict else '>='} {low:g} ({why})")
     if "a" in vals and "b" in vals and not vals["b"] > vals["a"]:
         raise ValueError(
-            f"b must be > a (0 <= a < b: T0 = T^b must outgrow n = T^a), got a={vals['a']!r}, "
-            f"b={vals['b']!r}"
+            f"b must be > a (0 <= a < b: T0 = T^b must outgrow n = T^a), got "
+            f"a={v.plain(vals['a'])}, b={v.plain(vals['b'])}"
         )
-    if "delta" in vals:
-        if not vals["delta"] > 0:
-            bad("delta", vals["delta"], "> 0 (d ~ T^delta)")
-        if "b" in vals and not vals["delta"] < vals["b"]:
-            raise ValueError(
-                f"delta must be < b (least-squares generators need T0 = T^b > d = T^delta), "
-                f"got delta={vals['delta']!r}, b={vals['b']!r}"
-            )
+    if "delta" in vals and "b" in vals and not vals["delta"] < vals["b"]:
+        raise ValueError(
+            f"delta must be < b (least-squares generators need T0 = T^b > d = T^delta), "
+            f"got delta={v.plain(vals['delta'])}, b={v.plain(vals['b'])}"
+        )
 
 
 # ----------------------------------------------------------------------------------------------

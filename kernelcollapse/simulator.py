@@ -11,10 +11,15 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from kernelcollapse import _chain, _keys, _regimes
 from kernelcollapse import _validate as v
-from kernelcollapse._x64 import float64
+from kernelcollapse._keys import Key
+from kernelcollapse._x64 import uses_float64
+
+__all__ = ["BACKENDS", "MODES", "SAMPLERS", "SimulationResult", "chunk_size", "seed_bytes",
+           "simulate"]
 
 MODES = ("replace", "accumulate")
 BACKENDS = ("jax", "numpy")
@@ -47,9 +52,12 @@ class SimulationResult(NamedTuple):
     errors: np.ndarray
 
 
-def simulate(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0=0.0, p=1.0, mode="replace",
-             fresh=0.0, weight=1.0, seeds=100, key=0, backend="jax", sampler="auto",
-             memory_budget=2 * 2**30) -> SimulationResult:
+@uses_float64
+def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, n: ArrayLike,
+             lam: ArrayLike, sigma: ArrayLike, sigma0: ArrayLike, lam0: ArrayLike = 0.0,
+             p: ArrayLike = 1.0, mode: str = "replace", fresh: ArrayLike = 0.0,
+             weight: ArrayLike = 1.0, seeds: int = 100, key: Key = 0, backend: str = "jax",
+             sampler: str = "auto", memory_budget: float = 2 * 2**30) -> SimulationResult:
     r"""Simulate model collapse: a chain of ridge generators, then a downstream ridge.
 
     The process of ``docs/theory/setting.rst``, in the eigenbasis of the covariance
@@ -346,9 +354,8 @@ def _run_chain(seed_keys, s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, used: s
                                m_rows=job.m, m_fresh=ch.fresh_rows,
                                weight=job.weight if job.weighted else 1.0, drop=job.drop)
                 for job in jobs]
-    with float64():
-        return _simulate_jax(seed_keys, s, w0, n_idx, ch, jobs, gen=gen, downs=downs,
-                             memory_budget=memory_budget)
+    return _simulate_jax(seed_keys, s, w0, n_idx, ch, jobs, gen=gen, downs=downs,
+                         memory_budget=memory_budget)
 
 
 def _simulate_jax(seed_keys, s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs,

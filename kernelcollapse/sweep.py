@@ -28,7 +28,6 @@ uninterrupted run.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import io
@@ -42,6 +41,9 @@ from typing import NamedTuple
 import numpy as np
 
 # Outer (point) parameters in the order of the grid loops; defaults where optional.
+__all__ = ["SweepSummary", "load_config", "point_id", "points", "read_results", "run_point",
+           "run_sweep"]
+
 POINT_PARAMS = ("spectrum", "d", "beta", "r", "norm", "T", "T0", "sigma", "sigma0", "lam0", "p",
                 "mode")
 # Parameters added later: a point and its records carry them only when the config's [grid]
@@ -64,7 +66,7 @@ class SweepSummary(NamedTuple):
     output: Path
 
 
-def load_config(path) -> dict:
+def load_config(path: str | os.PathLike) -> dict:
     """Read a TOML sweep config; ``output`` is resolved relative to the config file."""
     try:
         import tomllib
@@ -80,11 +82,11 @@ def load_config(path) -> dict:
 
 def _values(name, value) -> list:
     if name == "lam" and isinstance(value, str):
-        from kernelcollapse.cli._common import number_list
+        from kernelcollapse._parse import number_list
 
         try:
             return [float(x) for x in number_list(value)]
-        except argparse.ArgumentTypeError as exc:
+        except ValueError as exc:
             raise ValueError(f"grid.lam: {exc}") from None
     return list(value) if isinstance(value, list) else [value]
 
@@ -116,7 +118,7 @@ def point_params(config: dict) -> tuple[str, ...]:
     return POINT_PARAMS + tuple(k for k in OPTIONAL_PARAMS if k in grid)
 
 
-def point_id(params: dict, ns, lams, seeds: int, key: int) -> str:
+def point_id(params: dict, ns: list[int], lams: list[float], seeds: int, key: int) -> str:
     """A stable identifier of a point: a hash of everything that determines its numbers."""
     blob = json.dumps(dict(params=params, n=ns, lam=lams, seeds=seeds, key=key), sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -133,7 +135,8 @@ def _problem(params):
                      f"{params['spectrum']!r}")
 
 
-def run_point(params: dict, ns, lams, *, seeds: int, key: int, memory_budget: float) -> list[dict]:
+def run_point(params: dict, ns: list[int], lams: list[float], *, seeds: int, key: int,
+              memory_budget: float) -> list[dict]:
     """Simulate one point; one record per (n, lam)."""
     from kernelcollapse.simulator import simulate
 
@@ -197,7 +200,8 @@ def _finished(output: Path, fmt: str, expected: dict[str, int]) -> set[str]:
     return set(counts)
 
 
-def run_sweep(config: dict, *, output=None, max_points: int | None = None, progress: bool = True,
+def run_sweep(config: dict, *, output: str | os.PathLike | None = None,
+              max_points: int | None = None, progress: bool = True,
               on_point: Callable[[int, dict], None] | None = None) -> SweepSummary:
     """Run (or resume) a sweep.
 
@@ -251,7 +255,7 @@ def run_sweep(config: dict, *, output=None, max_points: int | None = None, progr
     return SweepSummary(len(grid), skipped, ran, output)
 
 
-def read_results(path) -> list[dict]:
+def read_results(path: str | os.PathLike) -> list[dict]:
     """The records of a results file (JSON lines or CSV, numbers parsed)."""
     path = Path(path)
     if path.suffix == ".csv":

@@ -69,7 +69,7 @@ __all__ = [
 # ----------------------------------------------------------------------------------------------
 
 
-def kappa(lam, eigvals, T):
+def kappa(lam: ArrayLike, eigvals: ArrayLike, T: ArrayLike) -> np.float64 | np.ndarray:
     """Effective regularisation of ridge regression with ``T`` samples.
 
     The unique positive root of
@@ -113,7 +113,7 @@ def kappa(lam, eigvals, T):
     return _out(_sp.kappa(lam.ravel(), T.ravel(), _sp.compress(s)), lam.shape)
 
 
-def df1(kappa, eigvals):
+def df1(kappa: ArrayLike, eigvals: ArrayLike) -> np.float64 | np.ndarray:
     """First degrees of freedom ``df1(kappa) = sum_j s_j / (s_j + kappa)``.
 
     Parameters
@@ -130,7 +130,7 @@ def df1(kappa, eigvals):
     return _out(_sp.df1(k.ravel(), _sp.compress(s)), k.shape)
 
 
-def df2(kappa, eigvals):
+def df2(kappa: ArrayLike, eigvals: ArrayLike) -> np.float64 | np.ndarray:
     """Second degrees of freedom ``df2(kappa) = sum_j s_j^2 / (s_j + kappa)^2``.
 
     Parameters
@@ -154,7 +154,8 @@ def df2(kappa, eigvals):
 
 
 def exact_ols_error(d: int, *, T: ArrayLike, T0: ArrayLike, n: ArrayLike, sigma: float,
-                    sigma0: float, mode: str = "replace", fresh: ArrayLike = 0.0):
+                    sigma0: float, mode: str = "replace",
+                    fresh: ArrayLike = 0.0) -> np.float64 | np.ndarray:
     r"""Exact test error of least squares trained on n-th generation labels, formula (A).
 
     .. math::  E_{test} = \sigma^2 \frac{d}{T - d - 1} + \sigma_0^2\, d\, h_n,

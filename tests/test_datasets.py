@@ -107,9 +107,9 @@ def test_bad_split_name():
 def test_split_pool_is_disjoint_and_seeded():
     x = np.arange(100.0).reshape(50, 2)
     labels = np.arange(50)
-    a = datasets.split_pool(x, labels, n_pool=30, n_test=15, seed=3)
-    b = datasets.split_pool(x, labels, n_pool=30, n_test=15, seed=3)
-    c = datasets.split_pool(x, labels, n_pool=30, n_test=15, seed=4)
+    a = datasets.split_pool(x, labels, n_pool=30, n_test=15, key=3)
+    b = datasets.split_pool(x, labels, n_pool=30, n_test=15, key=3)
+    c = datasets.split_pool(x, labels, n_pool=30, n_test=15, key=4)
     assert a.x_pool.shape == (30, 2) and a.x_test.shape == (15, 2)
     assert not set(a.y_pool) & set(a.y_test)
     np.testing.assert_array_equal(a.x_pool[:, 0], 2 * a.y_pool)  # rows stay paired

@@ -39,8 +39,8 @@ def test_median_bandwidth():
     # Subsampling is seeded and close to the full median for a large sample of N(0, I_p):
     # ||x - x'||^2 ~ 2 chi^2_p, median distance ~ sqrt(2 (p - 2/3)).
     z = np.random.default_rng(2).normal(size=(3000, 10))
-    h1 = kernels.median_bandwidth(z, max_points=500, seed=1)
-    assert h1 == kernels.median_bandwidth(z, max_points=500, seed=1)
+    h1 = kernels.median_bandwidth(z, max_points=500, key=1)
+    assert h1 == kernels.median_bandwidth(z, max_points=500, key=1)
     assert h1 == pytest.approx(np.sqrt(2 * (10 - 2 / 3)), rel=0.03)
 
 

@@ -10,10 +10,17 @@ import pytest
 from jax.extend.random import threefry_2x32
 from scipy import stats
 
-import kernelcollapse  # noqa: F401  (enables float64 in JAX)
 from kernelcollapse import _random as R
+from kernelcollapse._x64 import float64
 
 KEYS = R.seed_keys(R.master_key(2026), 200)
+
+
+@pytest.fixture(autouse=True)
+def _float64():
+    """The private JAX cores run inside the float64 scope the public functions open."""
+    with float64():
+        yield
 
 
 @pytest.mark.parametrize("seed", [0, 1, 12345, 2**32 + 7, 2**63 - 1])

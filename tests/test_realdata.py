@@ -6,6 +6,7 @@ import csv
 import importlib
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -40,7 +41,7 @@ def test_linear_kernel_on_gaussian_data_matches_theory():
     # Residual of the noise on the 1000 pool points after projecting out 30 directions.
     assert th.noise_var == pytest.approx(0.09 * (1 - 30 / 1000), rel=0.15)
     seeds = 32
-    sim = realdata.simulate_collapse(data, seeds=seeds, seed=0, **setting)
+    sim = realdata.simulate_collapse(data, seeds=seeds, key=0, **setting)
     assert sim.heldout.shape == sim.pool.shape == (seeds, 3, 3)
     for errors in (sim.heldout, sim.pool):
         mean = errors.mean(axis=0)
@@ -64,10 +65,20 @@ def test_seeded_and_real_labels_do_not_see_the_generators():
     data = _gaussian_data(N=200, M=100)
     # Same shapes as test_large_ridge_predicts_zero: one compilation serves both.
     setting = {"T": 50, "T0": 50, "n": [0, 2], "lam": [1e-2, 1e-1], "lam0": 1e-2, "sigma": 0.1}
-    a = realdata.simulate_collapse(data, sigma0=0.5, seeds=3, seed=7, **setting)
-    b = realdata.simulate_collapse(data, sigma0=0.5, seeds=3, seed=7, **setting)
-    c = realdata.simulate_collapse(data, sigma0=2.0, seeds=3, seed=7, **setting)
+    a = realdata.simulate_collapse(data, sigma0=0.5, seeds=3, key=7, **setting)
+    b = realdata.simulate_collapse(data, sigma0=0.5, seeds=3, key=7, **setting)
+    c = realdata.simulate_collapse(data, sigma0=2.0, seeds=3, key=7, **setting)
     np.testing.assert_array_equal(a.heldout, b.heldout)
+    # The key convention: int i, PRNGKey(i) and key(i) are one key; seed i's errors do not
+    # depend on the number of seeds.
+    for key in (jax.random.PRNGKey(7), jax.random.key(7)):
+        same = realdata.simulate_collapse(data, sigma0=0.5, seeds=3, key=key, **setting)
+        np.testing.assert_array_equal(same.heldout, a.heldout)
+    more = realdata.simulate_collapse(data, sigma0=0.5, seeds=5, key=7, **setting)
+    np.testing.assert_allclose(more.heldout[:3], a.heldout, rtol=1e-12)
+    np.testing.assert_allclose(more.pool[:3], a.pool, rtol=1e-12)
+    with pytest.raises(TypeError, match="key must be"):
+        realdata.simulate_collapse(data, sigma0=0.5, seeds=3, key="7", **setting)
     # Generation 0 is the real labels: the generators' noise cannot change it ...
     np.testing.assert_allclose(a.heldout[:, 0], c.heldout[:, 0], rtol=1e-12)
     # ... and it does change generation 2.

@@ -8,7 +8,6 @@ import zlib
 import numpy as np
 import pytest
 
-import kernelcollapse  # noqa: F401  (enables float64 in JAX)
 from kernelcollapse import simulator, theory
 from kernelcollapse.problems import isotropic, power_law
 from kernelcollapse.simulator import simulate

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import kernelcollapse  # noqa: F401  (float64)
 from kernelcollapse.zoo import discrete as wf
 
 K_SE = 4.0
@@ -28,7 +27,7 @@ def small_chain():
     # N = 10, K = 3: fixation takes ~13 generations on average; after 300 generations
     # P(still polymorphic) < 1e-12 (the polymorphic part of the chain decays like
     # (1 - 1/N)^n ~ 1e-14 at n = 300), so every chain is absorbed.
-    return wf.simulate_discrete([0.6, 0.3, 0.1], N=10, generations=300, seeds=20000, seed=11,
+    return wf.simulate_discrete([0.6, 0.3, 0.1], N=10, generations=300, seeds=20000, key=11,
                                 record_every=300, progress=False)
 
 
@@ -56,7 +55,7 @@ def test_mean_loss_time_exact_matches_simulation(small_chain):
 
 def test_homozygosity_matches_exact_formula():
     p0 = np.array([0.4, 0.25, 0.2, 0.1, 0.05])
-    chain = wf.simulate_discrete(p0, N=50, generations=60, seeds=4000, seed=3,
+    chain = wf.simulate_discrete(p0, N=50, generations=60, seeds=4000, key=3,
                                  record_every=60, progress=False)
     n = np.array([0, 1, 5, 20, 60])
     theory = wf.expected_homozygosity(p0, N=50, n=n)
@@ -69,7 +68,7 @@ def test_homozygosity_matches_exact_formula():
 def test_loss_probability_exact_matches_simulation():
     p0 = np.array([0.6, 0.2, 0.1, 0.05, 0.03, 0.02])
     N, seeds = 100, 4000
-    chain = wf.simulate_discrete(p0, N=N, generations=150, seeds=seeds, seed=5,
+    chain = wf.simulate_discrete(p0, N=N, generations=150, seeds=seeds, key=5,
                                  record_every=150, progress=False)
     n = np.array([1, 3, 10, 30, 80, 150])
     exact = wf.loss_probability(p0, N=N, n=n)  # (K, len(n))
@@ -131,9 +130,9 @@ def test_diffusion_times_converge_to_exact():
 
 
 def test_reproducible_and_seed_dependent():
-    a = wf.simulate_discrete([0.5, 0.5], N=20, generations=10, seeds=5, seed=1, progress=False)
-    b = wf.simulate_discrete([0.5, 0.5], N=20, generations=10, seeds=5, seed=1, progress=False)
-    c = wf.simulate_discrete([0.5, 0.5], N=20, generations=10, seeds=5, seed=2, progress=False)
+    a = wf.simulate_discrete([0.5, 0.5], N=20, generations=10, seeds=5, key=1, progress=False)
+    b = wf.simulate_discrete([0.5, 0.5], N=20, generations=10, seeds=5, key=1, progress=False)
+    c = wf.simulate_discrete([0.5, 0.5], N=20, generations=10, seeds=5, key=2, progress=False)
     np.testing.assert_array_equal(a.frequencies, b.frequencies)
     assert not np.array_equal(a.frequencies, c.frequencies)
     assert a.frequencies.shape == (11, 5, 2)

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import kernelcollapse  # noqa: F401  (float64)
 from kernelcollapse.zoo import gaussian as zg
 
 K_SE = 4.0
@@ -24,7 +23,7 @@ CHECK = np.array([0, 1, 3, 10, 30])
 def chain(request):
     est = request.param
     c = zg.simulate_gaussian(N=N, generations=GENS, seeds=SEEDS, mu0=1.5, sigma0=2.0,
-                             estimator=est, seed=7, progress=False)
+                             estimator=est, key=7, progress=False)
     return est, c
 
 
@@ -62,7 +61,7 @@ def test_chi_mean_against_scipy():
 
 def test_sufficient_sampler_has_the_same_law():
     # Same chain drawn from sufficient statistics: moments must match the same theory.
-    c = zg.simulate_gaussian(N=N, generations=GENS, seeds=SEEDS, estimator="ml", seed=9,
+    c = zg.simulate_gaussian(N=N, generations=GENS, seeds=SEEDS, estimator="ml", key=9,
                              sampler="sufficient", progress=False)
     th = zg.gaussian_moments(CHECK, N=N, estimator="ml")
     _check(c.sigma[CHECK] ** 2, th.var)
@@ -70,8 +69,8 @@ def test_sufficient_sampler_has_the_same_law():
 
 
 def test_reproducible():
-    a = zg.simulate_gaussian(N=5, generations=3, seeds=4, seed=1, progress=False)
-    b = zg.simulate_gaussian(N=5, generations=3, seeds=4, seed=1, progress=False)
+    a = zg.simulate_gaussian(N=5, generations=3, seeds=4, key=1, progress=False)
+    b = zg.simulate_gaussian(N=5, generations=3, seeds=4, key=1, progress=False)
     np.testing.assert_array_equal(a.sigma, b.sigma)
     assert a.mu.shape == (4, 4)
 

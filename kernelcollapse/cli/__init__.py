@@ -12,6 +12,8 @@ import argparse
 import importlib
 import sys
 
+__all__ = ["build_parser", "main"]
+
 # Order is the order of ``kernelcollapse --help``.
 _COMMANDS = (
     "theory",

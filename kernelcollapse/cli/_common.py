@@ -3,39 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-
-def number_list(text: str) -> np.ndarray:
-    """Parse ``"0.1,1,10"`` or ``"log:1e-4:10:20"`` (log-spaced) or ``"lin:0:1:5"``."""
-    text = text.strip()
-    try:
-        if text.startswith(("log:", "lin:")):
-            kind, a, b, k = text.split(":")
-            a, b, k = float(a), float(b), int(k)
-            if kind == "log":
-                if a <= 0 or b <= 0:
-                    raise ValueError
-                return np.logspace(math.log10(a), math.log10(b), k)
-            return np.linspace(a, b, k)
-        return np.array([float(v) for v in text.split(",") if v.strip()], dtype=np.float64)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers, 'log:START:STOP:COUNT' or "
-            f"'lin:START:STOP:COUNT', got {text!r}"
-        ) from None
+from kernelcollapse import _parse
 
 
-def int_list(text: str) -> np.ndarray:
-    values = number_list(text)
-    if not np.all(values == np.round(values)):
-        raise argparse.ArgumentTypeError(f"expected integers, got {text!r}")
-    return values.astype(np.int64)
+def _argument_type(parse: Callable[[str], np.ndarray]) -> Callable[[str], np.ndarray]:
+    """``parse`` as an argparse ``type``: its ValueError's message becomes argparse's error."""
+
+    @functools.wraps(parse)
+    def parse_argument(text: str) -> np.ndarray:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse_argument
+
+
+number_list = _argument_type(_parse.number_list)
+int_list = _argument_type(_parse.int_list)
 
 
 def scalar_or_array(values: np.ndarray):

@@ -19,7 +19,8 @@ def _common(parser: argparse.ArgumentParser, *, N: int, generations: int, seeds:
                         help=f"number of refits ({generations})")
     parser.add_argument("--seeds", type=int, default=seeds,
                         help=f"independent chains, run at once ({seeds})")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument("--key", type=int, default=0,
+                        help="random key, an integer in [0, 2**63) (0)")
     parser.add_argument("--n", type=int_list, default=None,
                         help="generations to report (default: 11 points from 0 to the end)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -109,7 +110,7 @@ def run_discrete(args: argparse.Namespace) -> int:
         p0 /= p0.sum()
     n = _report_generations(args)
     chain = wf.simulate_discrete(p0, N=args.N, generations=args.generations, seeds=args.seeds,
-                                 seed=args.seed, record_every=args.generations,
+                                 key=args.key, record_every=args.generations,
                                  progress=args.progress)
     method = "exact" if args.N <= 2000 else "diffusion"
     surviving, lost = wf.expected_surviving(p0, N=args.N, n=n, method=method)
@@ -132,7 +133,7 @@ def run_gaussian(args: argparse.Namespace) -> int:
     n = _report_generations(args)
     chain = zg.simulate_gaussian(N=args.N, generations=args.generations, seeds=args.seeds,
                                  mu0=args.mu0, sigma0=args.sigma0, estimator=args.estimator,
-                                 seed=args.seed, progress=args.progress)
+                                 key=args.key, progress=args.progress)
     th = zg.gaussian_moments(n, N=args.N, sigma0=args.sigma0, estimator=args.estimator)
     table = {"n": n}
     for name, sim, theory in (("var", chain.sigma**2, th.var), ("sd", chain.sigma, th.sd),
@@ -151,7 +152,7 @@ def run_gmm(args: argparse.Namespace) -> int:
     n = _report_generations(args)
     chain = gmm.simulate_mixture(weights=args.weights, means=args.means, sds=args.sds,
                                  N=args.N, generations=args.generations, seeds=args.seeds,
-                                 fresh=args.fresh, previous=args.previous, seed=args.seed,
+                                 fresh=args.fresh, previous=args.previous, key=args.key,
                                  progress=args.progress)
     v = chain.variances[n]                                   # (n, S, C)
     v_mean, v_se = _mean_se(v.mean(axis=2))

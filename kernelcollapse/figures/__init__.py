@@ -20,8 +20,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import matplotlib.figure
+
+__all__ = ["SIZES", "check_size", "save_figure", "script_main", "style", "write_csv"]
 
 SIZES = ("tiny", "quick", "full")
 
@@ -42,7 +49,7 @@ _RC = {
 
 
 @contextlib.contextmanager
-def style():
+def style() -> Iterator[ModuleType]:
     """Context manager applying the library's plotting style (non-interactive backend)."""
     import matplotlib
 
@@ -53,7 +60,7 @@ def style():
         yield plt
 
 
-def save_figure(fig, path: Path) -> Path:
+def save_figure(fig: matplotlib.figure.Figure, path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     path = Path(path)
@@ -63,7 +70,7 @@ def save_figure(fig, path: Path) -> Path:
     return path
 
 
-def write_csv(path: Path, rows: Iterable[Mapping[str, object]]) -> Path:
+def write_csv(path: str | Path, rows: Iterable[Mapping[str, object]]) -> Path:
     """Write a list of dicts (same keys) as CSV, floats at full precision."""
     rows = list(rows)
     if not rows:

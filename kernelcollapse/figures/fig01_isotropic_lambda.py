@@ -18,6 +18,8 @@ import numpy as np
 
 from kernelcollapse.figures import check_size, save_figure, style, write_csv
 
+__all__ = ["NAME", "SIZES", "TITLE", "compute", "run"]
+
 NAME = "isotropic_lambda"
 TITLE = "Isotropic spectrum: test error vs ridge lam for several T and generations n"
 
@@ -34,7 +36,7 @@ SIGMA0 = 0.5
 KEY = 1
 
 
-def compute(*, size="quick", progress=True) -> list[dict]:
+def compute(*, size: str = "quick", progress: bool = True) -> list[dict]:
     """Simulation and theory on the grid; one CSV row per (T, n, lam)."""
     from tqdm.auto import tqdm
 
@@ -93,7 +95,7 @@ def _plot(rows, path: Path) -> Path:
         return save_figure(fig, path)
 
 
-def run(out_dir, *, size="quick", progress=True) -> list[Path]:
+def run(out_dir: str | Path, *, size: str = "quick", progress: bool = True) -> list[Path]:
     """Compute figure 1 and write ``isotropic_lambda.csv`` and ``.png`` into ``out_dir``."""
     out_dir = Path(out_dir)
     rows = compute(size=size, progress=progress)

@@ -19,6 +19,8 @@ import numpy as np
 
 from kernelcollapse.figures import check_size, save_figure, style, write_csv
 
+__all__ = ["NAME", "SIZES", "TITLE", "compute", "run"]
+
 NAME = "power_law_adaptive"
 TITLE = "Power-law spectrum, lam = T^-ell_crit: test error vs T for several n"
 
@@ -35,7 +37,7 @@ SIGMA0 = 0.5
 KEY = 2
 
 
-def compute(*, size="quick", progress=True) -> list[dict]:
+def compute(*, size: str = "quick", progress: bool = True) -> list[dict]:
     """Simulation rows (one per T, n) and dense theory rows."""
     from tqdm.auto import tqdm
 
@@ -99,7 +101,7 @@ def _plot(rows, path: Path) -> Path:
         return save_figure(fig, path)
 
 
-def run(out_dir, *, size="quick", progress=True) -> list[Path]:
+def run(out_dir: str | Path, *, size: str = "quick", progress: bool = True) -> list[Path]:
     """Compute figure 2 and write ``power_law_adaptive.csv`` and ``.png`` into ``out_dir``."""
     out_dir = Path(out_dir)
     rows = compute(size=size, progress=progress)

@@ -26,6 +26,8 @@ import numpy as np
 
 from kernelcollapse.figures import check_size, save_figure, style, write_csv
 
+__all__ = ["NAME", "SIZES", "TITLE", "compute", "run"]
+
 NAME = "scaling_crossover"
 TITLE = "Scaling-law crossover: ell_crit vs corrected ell* as T grows (theory)"
 
@@ -42,7 +44,7 @@ SIGMA = 1.0
 SIGMA0 = 1.0
 
 
-def compute(*, size="quick", progress=True) -> list[dict]:
+def compute(*, size: str = "quick", progress: bool = True) -> list[dict]:
     """Theory curves (kind = curve) and predicted exponents against b - a (kind = exponent)."""
     from kernelcollapse import power_law, test_error
     from kernelcollapse.scaling import critical_exponent, optimal_exponent, rate
@@ -124,7 +126,7 @@ def _plot(rows, path: Path) -> Path:
         return save_figure(fig, path)
 
 
-def run(out_dir, *, size="quick", progress=True) -> list[Path]:
+def run(out_dir: str | Path, *, size: str = "quick", progress: bool = True) -> list[Path]:
     """Compute figure 3 and write ``scaling_crossover.csv`` and ``.png`` into ``out_dir``."""
     out_dir = Path(out_dir)
     rows = compute(size=size, progress=progress)

@@ -19,6 +19,8 @@ import numpy as np
 
 from kernelcollapse.figures import check_size, save_figure, style, write_csv
 
+__all__ = ["NAME", "SIZES", "TITLE", "compute", "run"]
+
 NAME = "noiseless_collapse"
 TITLE = "Noiseless catastrophic collapse: T0 < d generators, error vs n toward ||w0||^2"
 
@@ -33,7 +35,7 @@ SIGMA0 = 0.0
 KEY = 4
 
 
-def compute(*, size="quick", progress=True) -> list[dict]:
+def compute(*, size: str = "quick", progress: bool = True) -> list[dict]:
     """One CSV row per (T0, n): simulation mean, stderr, theory, and the limit."""
     from tqdm.auto import tqdm
 
@@ -99,7 +101,7 @@ def _plot(rows, path: Path) -> Path:
         return save_figure(fig, path)
 
 
-def run(out_dir, *, size="quick", progress=True) -> list[Path]:
+def run(out_dir: str | Path, *, size: str = "quick", progress: bool = True) -> list[Path]:
     """Compute figure 4 and write ``noiseless_collapse.csv`` and ``.png`` into ``out_dir``."""
     out_dir = Path(out_dir)
     rows = compute(size=size, progress=progress)

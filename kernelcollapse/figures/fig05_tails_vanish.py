@@ -24,6 +24,8 @@ import numpy as np
 
 from kernelcollapse.figures import check_size, save_figure, style, write_csv
 
+__all__ = ["NAME", "SIZES", "TITLE", "compute", "run"]
+
 NAME = "tails_vanish"
 TITLE = "Tails vanish: |E w_n,j| vs eigen-index j for ridge generators, several n"
 
@@ -36,17 +38,28 @@ BETA = 1.5
 R = 0.5
 LAM0 = 1e-3
 SIGMA0 = 0.1
-SEED = 5
+KEY = 5
 
 
-def chain_mean(eigvals, w0, *, T0, ns, sigma0, lam0, seeds, seed):
+def chain_mean(eigvals, w0, *, T0, ns, sigma0, lam0, seeds, key):
     """Monte-Carlo mean and standard error of ``w_n`` over ``seeds`` ridge-generator chains.
 
     Generation ``k + 1`` is ``(X^T X/T0 + lam0 I)^-1 X^T Y/T0`` with ``X = Z sqrt(s)``,
     ``Y = X w_k + sigma0 e``, computed in the dual form ``X^T (X X^T/T0 + lam0 I)^-1 Y/T0``
     (jit-compiled, ``lax.scan`` over generations, ``vmap`` over seeds).
+    Chain ``i`` uses key ``i`` of ``kernelcollapse._keys.seed_keys(key, seeds)``.
     Returns arrays of shape ``(len(ns), d)``.
     """
+    from kernelcollapse._keys import seed_keys
+    from kernelcollapse._x64 import float64
+
+    with float64():
+        W = _chains(eigvals, w0, T0=T0, ns=ns, sigma0=sigma0, lam0=lam0,
+                    keys=seed_keys(key, seeds))
+    return W.mean(axis=0), W.std(axis=0, ddof=1) / np.sqrt(seeds)
+
+
+def _chains(eigvals, w0, *, T0, ns, sigma0, lam0, keys):
     import jax
     import jax.numpy as jnp
 
@@ -65,12 +78,10 @@ def chain_mean(eigvals, w0, *, T0, ns, sigma0, lam0, seeds, seed):
         _, ws = jax.lax.scan(step, jnp.asarray(w0), jnp.arange(N))
         return jnp.concatenate([jnp.asarray(w0)[None], ws])  # (N + 1, d)
 
-    keys = jax.random.split(jax.random.PRNGKey(seed), seeds)
-    W = np.asarray(jax.jit(jax.vmap(one_chain))(keys))[:, np.asarray(ns)]  # (seeds, Nn, d)
-    return W.mean(axis=0), W.std(axis=0, ddof=1) / np.sqrt(seeds)
+    return np.asarray(jax.jit(jax.vmap(one_chain))(keys))[:, np.asarray(ns)]  # (seeds, Nn, d)
 
 
-def compute(*, size="quick", progress=True) -> list[dict]:
+def compute(*, size: str = "quick", progress: bool = True) -> list[dict]:
     """One CSV row per (n, j)."""
     from kernelcollapse import generator_moments, kappa, power_law
 
@@ -80,7 +91,7 @@ def compute(*, size="quick", progress=True) -> list[dict]:
     th = generator_moments(eigvals, w0, T0=T0, n=ns, sigma0=SIGMA0, lam0=LAM0)
     kappa0 = float(kappa(LAM0, eigvals, T0))
     mean, stderr = chain_mean(eigvals, w0, T0=T0, ns=ns, sigma0=SIGMA0, lam0=LAM0,
-                              seeds=cfg["seeds"], seed=SEED)
+                              seeds=cfg["seeds"], key=KEY)
     rows = []
     for i, n in enumerate(ns):
         for j in range(d):
@@ -129,7 +140,7 @@ def _plot(rows, path: Path) -> Path:
         return save_figure(fig, path)
 
 
-def run(out_dir, *, size="quick", progress=True) -> list[Path]:
+def run(out_dir: str | Path, *, size: str = "quick", progress: bool = True) -> list[Path]:
     """Compute figure 5 and write ``tails_vanish.csv`` and ``.png`` into ``out_dir``."""
     out_dir = Path(out_dir)
     rows = compute(size=size, progress=progress)

@@ -21,6 +21,8 @@ import numpy as np
 
 from kernelcollapse.figures import check_size, save_figure, style, write_csv
 
+__all__ = ["NAME", "SIZES", "TITLE", "compute", "run"]
+
 NAME = "mixed_data"
 TITLE = "Mixed data: error vs T for several fractions p of synthetic labels, floors p^2 U"
 
@@ -39,7 +41,7 @@ LAM = 0.0
 KEY = 6
 
 
-def compute(*, size="quick", progress=True) -> list[dict]:
+def compute(*, size: str = "quick", progress: bool = True) -> list[dict]:
     """Simulation rows (kind = simulation) and dense theory rows (kind = theory)."""
     from tqdm.auto import tqdm
 
@@ -102,7 +104,7 @@ def _plot(rows, path: Path) -> Path:
         return save_figure(fig, path)
 
 
-def run(out_dir, *, size="quick", progress=True) -> list[Path]:
+def run(out_dir: str | Path, *, size: str = "quick", progress: bool = True) -> list[Path]:
     """Compute figure 6 and write ``mixed_data.csv`` and ``.png`` into ``out_dir``."""
     out_dir = Path(out_dir)
     rows = compute(size=size, progress=progress)

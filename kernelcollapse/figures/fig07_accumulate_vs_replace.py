@@ -21,6 +21,8 @@ import numpy as np
 
 from kernelcollapse.figures import check_size, save_figure, style, write_csv
 
+__all__ = ["NAME", "SIZES", "TITLE", "compute", "run"]
+
 NAME = "accumulate_vs_replace"
 TITLE = "Accumulate vs replace: test error vs generation n"
 
@@ -35,7 +37,7 @@ SIGMA0 = 1.0
 KEY = 7
 
 
-def compute(*, size="quick", progress=True) -> list[dict]:
+def compute(*, size: str = "quick", progress: bool = True) -> list[dict]:
     """One CSV row per (mode, n); theory for replace, NaN for accumulate."""
     from tqdm.auto import tqdm
 
@@ -82,7 +84,7 @@ def _plot(rows, path: Path) -> Path:
         return save_figure(fig, path)
 
 
-def run(out_dir, *, size="quick", progress=True) -> list[Path]:
+def run(out_dir: str | Path, *, size: str = "quick", progress: bool = True) -> list[Path]:
     """Compute figure 7 and write ``accumulate_vs_replace.csv`` and ``.png`` into ``out_dir``."""
     out_dir = Path(out_dir)
     rows = compute(size=size, progress=progress)

@@ -31,6 +31,8 @@ import numpy as np
 
 from kernelcollapse.figures import check_size, save_figure, style, write_csv
 
+__all__ = ["NAME", "SIZES", "TITLE", "compute", "run"]
+
 NAME = "mnist"
 TITLE = "MNIST kernel ridge (RBF, polynomial): test error vs generation n and ridge lam, theory"
 
@@ -46,7 +48,7 @@ SIZES = {
 LAM0 = 1e-3     # generator ridge
 SIGMA0 = 0.5    # generator label noise (the target is +-1)
 SIGMA = 0.0     # no noise added to the downstream labels
-SPLIT_SEED = 0
+SPLIT_KEY = 0
 
 # The project's shared copy of the MNIST test set (used when nothing else is configured).
 _SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
@@ -70,7 +72,8 @@ def _kernels(x_pool):
     }
 
 
-def compute(*, size="quick", progress=True, data_dir=None):
+def compute(*, size: str = "quick", progress: bool = True,
+            data_dir: str | Path | None = None) -> list[dict]:
     """Run the experiment and the theory; return the CSV rows (one per kernel, n, lam)."""
     from tqdm.auto import tqdm
 
@@ -79,7 +82,7 @@ def compute(*, size="quick", progress=True, data_dir=None):
     cfg = SIZES[check_size(size)]
     mnist = _load(data_dir)
     split = datasets.split_pool(mnist.images, mnist.labels, n_pool=cfg["n_pool"],
-                                n_test=cfg["n_test"], seed=SPLIT_SEED)
+                                n_test=cfg["n_test"], key=SPLIT_KEY)
     y_pool, y_test = realdata.parity_target(split.y_pool), realdata.parity_target(split.y_test)
     setting = {"T": cfg["T"], "T0": cfg["T0"], "n": cfg["n"], "lam": cfg["lam"], "lam0": LAM0,
                "sigma": SIGMA, "sigma0": SIGMA0}
@@ -94,7 +97,7 @@ def compute(*, size="quick", progress=True, data_dir=None):
         th = realdata.theory_collapse(data, **setting)
         bar.update()
         bar.set_postfix_str(f"{label}: simulation")
-        sim = realdata.simulate_collapse(data, seeds=cfg["seeds"], seed=1, **setting)
+        sim = realdata.simulate_collapse(data, seeds=cfg["seeds"], key=1, **setting)
         bar.update()
         root = np.sqrt(cfg["seeds"])
         for i, n in enumerate(sim.n):
@@ -186,7 +189,8 @@ def _plot(rows, path: Path) -> Path:
         return save_figure(fig, path)
 
 
-def run(out_dir, *, size="quick", progress=True, data_dir=None) -> list[Path]:
+def run(out_dir: str | Path, *, size: str = "quick", progress: bool = True,
+        data_dir: str | Path | None = None) -> list[Path]:
     """Compute figure 8 and write ``mnist.csv`` and ``mnist.png`` into ``out_dir``.
 
     Raises

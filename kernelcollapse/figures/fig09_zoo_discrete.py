@@ -20,6 +20,8 @@ import numpy as np
 
 from kernelcollapse.figures import check_size, save_figure, style, write_csv
 
+__all__ = ["NAME", "SIZES", "TITLE", "compute", "run"]
+
 NAME = "zoo_discrete"
 TITLE = "Discrete distribution refitted on its samples: surviving categories, homozygosity"
 
@@ -28,7 +30,7 @@ SIZES = {
     "quick": {"K": 20, "N": 200, "generations": 400, "seeds": 2000, "points": 41},
     "full": {"K": 50, "N": 1000, "generations": 2000, "seeds": 4000, "points": 101},
 }
-SEED = 9
+KEY = 9
 ZIPF = 1.2
 
 
@@ -37,14 +39,14 @@ def original(K: int) -> np.ndarray:
     return p / p.sum()
 
 
-def compute(*, size="quick", progress=True):
+def compute(*, size: str = "quick", progress: bool = True) -> tuple[list[dict], dict]:
     """Rows per generation ``n`` (statistics) and the snapshot frequencies of seed 0."""
     from kernelcollapse.zoo import discrete as wf
 
     cfg = SIZES[check_size(size)]
     K, N, G, S = cfg["K"], cfg["N"], cfg["generations"], cfg["seeds"]
     p0 = original(K)
-    chain = wf.simulate_discrete(p0, N=N, generations=G, seeds=S, seed=SEED,
+    chain = wf.simulate_discrete(p0, N=N, generations=G, seeds=S, key=KEY,
                                  record_every=max(1, G // 4), progress=progress)
     ns = np.unique(np.linspace(0, G, cfg["points"]).round().astype(int))
     surv_exact, lost_exact = wf.expected_surviving(p0, N=N, n=ns)
@@ -121,7 +123,7 @@ def _plot(rows, extra, path: Path) -> Path:
         return save_figure(fig, path)
 
 
-def run(out_dir, *, size="quick", progress=True) -> list[Path]:
+def run(out_dir: str | Path, *, size: str = "quick", progress: bool = True) -> list[Path]:
     """Compute figure 9 and write ``zoo_discrete.csv`` and ``.png`` into ``out_dir``."""
     out_dir = Path(out_dir)
     rows, extra = compute(size=size, progress=progress)

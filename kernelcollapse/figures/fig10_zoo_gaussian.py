@@ -20,6 +20,8 @@ import numpy as np
 
 from kernelcollapse.figures import check_size, save_figure, style, write_csv
 
+__all__ = ["NAME", "SIZES", "TITLE", "compute", "run"]
+
 NAME = "zoo_gaussian"
 TITLE = "1-D Gaussian refitted on its samples: variance collapse and W2 distance"
 
@@ -28,11 +30,12 @@ SIZES = {
     "quick": {"N": 20, "generations": 100, "seeds": 20000, "points": 51},
     "full": {"N": 100, "generations": 500, "seeds": 20000, "points": 101},
 }
-SEED = 10
+KEY = 10
 STATS = ("var", "sd", "mean_shift_sq", "w2_squared")
 
 
-def compute(*, size="quick", progress=True):
+def compute(*, size: str = "quick",
+            progress: bool = True) -> tuple[list[dict], tuple[np.ndarray, np.ndarray]]:
     from kernelcollapse.zoo import gaussian as zg
 
     cfg = SIZES[check_size(size)]
@@ -40,7 +43,7 @@ def compute(*, size="quick", progress=True):
     ns = np.unique(np.linspace(0, G, cfg["points"]).round().astype(int))
     rows, snaps = [], None
     for est in ("unbiased", "ml"):
-        chain = zg.simulate_gaussian(N=N, generations=G, seeds=S, estimator=est, seed=SEED,
+        chain = zg.simulate_gaussian(N=N, generations=G, seeds=S, estimator=est, key=KEY,
                                      progress=progress)
         th = zg.gaussian_moments(ns, N=N, estimator=est)
         sims = {"var": chain.sigma**2, "sd": chain.sigma, "mean_shift_sq": chain.mu**2,
@@ -101,7 +104,7 @@ def _plot(rows, snaps, path: Path) -> Path:
         return save_figure(fig, path)
 
 
-def run(out_dir, *, size="quick", progress=True) -> list[Path]:
+def run(out_dir: str | Path, *, size: str = "quick", progress: bool = True) -> list[Path]:
     """Compute figure 10 and write ``zoo_gaussian.csv`` and ``.png`` into ``out_dir``."""
     out_dir = Path(out_dir)
     rows, snaps = compute(size=size, progress=progress)

@@ -17,10 +17,16 @@ arXiv:2404.01413; :mod:`kernelcollapse.zoo.gmm`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kernelcollapse.figures import check_size, save_figure, style, write_csv
+
+if TYPE_CHECKING:
+    from kernelcollapse.zoo.gmm import MixtureChain
+
+__all__ = ["NAME", "SIZES", "TITLE", "compute", "run"]
 
 NAME = "zoo_gmm"
 TITLE = "Gaussian mixture refitted by EM on its own samples: variances shrink, weights drift"
@@ -30,17 +36,17 @@ SIZES = {
     "quick": {"N": 2000, "generations": 400, "seeds": 8, "points": 81},
     "full": {"N": 10_000, "generations": 2000, "seeds": 8, "points": 201},
 }
-SEED = 11
+KEY = 11
 WEIGHTS, MEANS, SDS = (0.5, 0.5), (-2.0, 2.0), (1.0, 1.0)
 
 
-def compute(*, size="quick", progress=True):
+def compute(*, size: str = "quick", progress: bool = True) -> tuple[list[dict], MixtureChain]:
     from kernelcollapse.zoo import gmm
 
     cfg = SIZES[check_size(size)]
     N, G, S = cfg["N"], cfg["generations"], cfg["seeds"]
     chain = gmm.simulate_mixture(weights=WEIGHTS, means=MEANS, sds=SDS, N=N, generations=G,
-                                 seeds=S, seed=SEED, progress=progress)
+                                 seeds=S, key=KEY, progress=progress)
     ns = np.unique(np.linspace(0, G, cfg["points"]).round().astype(int))
     approx = gmm.separated_approximation(ns, weights=WEIGHTS, sds=SDS, N=N)
     rows = []
@@ -57,7 +63,7 @@ def compute(*, size="quick", progress=True):
             "weight1_mean": float(w1.mean()),
             "weight1_sd": float(w1.std(ddof=1)),
             "weight1_sd_wright_fisher": float(approx.weight_sd[i, 0]),
-            "em_iterations": int(chain.em_iterations[n - 1]) if n else 0,
+            "em_iterations": int(chain.em_iterations[n - 1].max()) if n else 0,
         })
     return rows, chain
 
@@ -108,7 +114,7 @@ def _plot(rows, chain, path: Path) -> Path:
         return save_figure(fig, path)
 
 
-def run(out_dir, *, size="quick", progress=True) -> list[Path]:
+def run(out_dir: str | Path, *, size: str = "quick", progress: bool = True) -> list[Path]:
     """Compute figure 11 and write ``zoo_gmm.csv`` and ``.png`` into ``out_dir``."""
     out_dir = Path(out_dir)
     rows, chain = compute(size=size, progress=progress)

@@ -45,15 +45,13 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import special, stats
 
-from kernelcollapse.zoo._common import (
-    frequencies,
-    generation_list,
-    integer,
-    probability_vector,
-    progress_bar,
-)
+from kernelcollapse import _keys
+from kernelcollapse import _validate as v
+from kernelcollapse._keys import Key
+from kernelcollapse.zoo._common import progress_bar
 
 __all__ = [
     "DiscreteChain",
@@ -101,7 +99,7 @@ class DiscreteChain(NamedTuple):
     surviving: np.ndarray
 
 
-def simulate_discrete(p0, *, N: int, generations: int, seeds: int = 1000, seed: int = 0,
+def simulate_discrete(p0: ArrayLike, *, N: int, generations: int, seeds: int = 1000, key: Key = 0,
                       record_every: int = 1, progress: bool = True) -> DiscreteChain:
     """Refit a categorical distribution on ``N`` of its own samples, ``generations`` times.
 
@@ -118,8 +116,11 @@ def simulate_discrete(p0, *, N: int, generations: int, seeds: int = 1000, seed: 
         Number of refits ``G >= 1``.
     seeds : int
         Number of independent chains ``S``.
-    seed : int
-        Seed of the numpy generator (reproducible).
+    key : int or jax PRNG key
+        Master key (an int in ``[0, 2**63)`` or a JAX key).  Generation ``g`` draws from
+        the numpy generator ``kernelcollapse._keys.numpy_generator(key, g)``, the seeds in
+        order, so a given key gives identical results and chain ``i`` does not depend on
+        the number of seeds.
     record_every : int
         Store ``frequencies`` every this many generations (and at the last one).
     progress : bool
@@ -129,21 +130,20 @@ def simulate_discrete(p0, *, N: int, generations: int, seeds: int = 1000, seed: 
     -------
     DiscreteChain
     """
-    p0 = probability_vector("p0", p0, min_length=2)
-    N = integer("N", N, minimum=1)
-    generations = integer("generations", generations, minimum=1)
-    seeds = integer("seeds", seeds, minimum=1)
-    seed = integer("seed", seed, minimum=0)
-    record_every = integer("record_every", record_every, minimum=1)
+    p0 = v.probability_vector("p0", p0, min_length=2)
+    N = v.integer("N", N, minimum=1)
+    generations = v.integer("generations", generations, minimum=1)
+    seeds = v.integer("seeds", seeds, minimum=1)
+    key = _keys.key_data(key)
+    record_every = v.integer("record_every", record_every, minimum=1)
     stored = (generations // record_every + 2) * seeds * p0.size
     if stored > _MAX_STORED:
         raise ValueError(f"record_every={record_every} would store {stored} frequencies "
                          f"(more than {_MAX_STORED}); increase record_every")
-    return _simulate(p0, N, generations, seeds, seed, record_every, progress)
+    return _simulate(p0, N, generations, seeds, key, record_every, progress)
 
 
-def _simulate(p0, N, generations, seeds, seed, record_every, progress) -> DiscreteChain:
-    rng = np.random.default_rng(seed)
+def _simulate(p0, N, generations, seeds, key, record_every, progress) -> DiscreteChain:
     K = p0.size
     p = np.broadcast_to(p0, (seeds, K)).copy()
     recorded = [0]
@@ -157,7 +157,9 @@ def _simulate(p0, N, generations, seeds, seed, record_every, progress) -> Discre
     fixation[surviving[0] == 1] = 0
     with progress_bar(generations, enabled=progress, desc="Wright-Fisher") as bar:
         for g in range(1, generations + 1):
-            counts = rng.multinomial(N, p)
+            # One stream per generation, the seeds drawn in order: seed i's draws depend on
+            # the earlier seeds' only, never on the number of seeds.
+            counts = _keys.numpy_generator(key, g).multinomial(N, p)
             p = counts / N
             alive = counts > 0
             extinction[(~alive) & (extinction < 0)] = g
@@ -181,7 +183,7 @@ def _simulate(p0, N, generations, seeds, seed, record_every, progress) -> Discre
 # ----------------------------------------------------------------------------- theory
 
 
-def fixation_probability(p0) -> np.ndarray:
+def fixation_probability(p0: ArrayLike) -> np.ndarray:
     """Probability that each category eventually takes over: ``P(fix k) = p0[k]``.
 
     Each frequency is a bounded martingale absorbed at 0 or 1, so by optional stopping
@@ -196,10 +198,10 @@ def fixation_probability(p0) -> np.ndarray:
     -------
     ndarray, shape (K,)
     """
-    return probability_vector("p0", p0, min_length=2).copy()
+    return v.probability_vector("p0", p0, min_length=2).copy()
 
 
-def expected_homozygosity(p0, *, N: int, n) -> np.ndarray:
+def expected_homozygosity(p0: ArrayLike, *, N: int, n: ArrayLike) -> np.ndarray:
     """Expected homozygosity ``E[sum_k p_k^(n)^2] = 1 - H_0 (1 - 1/N)^n`` (exact).
 
     From ``E[p_k'^2 | p] = p_k^2 + p_k (1 - p_k) / N``, the heterozygosity
@@ -216,14 +218,14 @@ def expected_homozygosity(p0, *, N: int, n) -> np.ndarray:
     -------
     ndarray, shape of ``n``
     """
-    p0 = probability_vector("p0", p0, min_length=2)
-    N = integer("N", N, minimum=1)
-    n = generation_list("n", n)
+    p0 = v.probability_vector("p0", p0, min_length=2)
+    N = v.integer("N", N, minimum=1)
+    n = v.generation_indices("n", n)
     h0 = 1.0 - np.sum(p0 * p0)
     return 1.0 - h0 * (1.0 - 1.0 / N) ** n
 
 
-def loss_probability(q, *, N: int, n, method: str = "exact") -> np.ndarray:
+def loss_probability(q: ArrayLike, *, N: int, n: ArrayLike, method: str = "exact") -> np.ndarray:
     """Probability that a category of initial frequency ``q`` is lost by generation ``n``.
 
     The count of one category is itself a two-type Wright–Fisher chain,
@@ -255,9 +257,9 @@ def loss_probability(q, *, N: int, n, method: str = "exact") -> np.ndarray:
     -------
     ndarray, shape ``q.shape + n.shape``
     """
-    q = frequencies("q", q)
-    N = integer("N", N, minimum=1)
-    n = generation_list("n", n)
+    q = v.frequencies("q", q)
+    N = v.integer("N", N, minimum=1)
+    n = v.generation_indices("n", n)
     if method == "exact":
         if N > _MAX_BINOMIAL_N:
             raise ValueError(f"N must be <= {_MAX_BINOMIAL_N} for method='exact', got {N}; "
@@ -320,7 +322,8 @@ def _loss_diffusion(q: np.ndarray, N: int, n: np.ndarray) -> np.ndarray:
     return u
 
 
-def expected_surviving(p0, *, N: int, n, method: str = "exact") -> tuple[np.ndarray, np.ndarray]:
+def expected_surviving(p0: ArrayLike, *, N: int, n: ArrayLike,
+                       method: str = "exact") -> tuple[np.ndarray, np.ndarray]:
     """Expected number of surviving categories and expected original mass lost.
 
     ``E[#{k : p_k^(n) > 0}] = sum_k (1 - P_lost(p0_k, n))`` and
@@ -332,12 +335,12 @@ def expected_surviving(p0, *, N: int, n, method: str = "exact") -> tuple[np.ndar
     surviving : ndarray, shape of ``n``
     lost_mass : ndarray, shape of ``n``
     """
-    p0 = probability_vector("p0", p0, min_length=2)
+    p0 = v.probability_vector("p0", p0, min_length=2)
     loss = loss_probability(p0, N=N, n=n, method=method)  # (K,) + n.shape
     return np.sum(1.0 - loss, axis=0), np.tensordot(p0, loss, axes=1)
 
 
-def mean_fixation_time(p0, *, N: int, method: str = "diffusion") -> float:
+def mean_fixation_time(p0: ArrayLike, *, N: int, method: str = "diffusion") -> float:
     """Expected number of generations until only one category remains.
 
     ``"diffusion"``: Littler (1975), ``t = -2 N sum_k (1 - p_k) ln(1 - p_k)``
@@ -353,8 +356,8 @@ def mean_fixation_time(p0, *, N: int, method: str = "diffusion") -> float:
     -------
     float
     """
-    p0 = probability_vector("p0", p0, min_length=2)
-    N = integer("N", N, minimum=1)
+    p0 = v.probability_vector("p0", p0, min_length=2)
+    N = v.integer("N", N, minimum=1)
     if method == "diffusion":
         return float(-2.0 * N * np.sum(special.xlogy(1.0 - p0, 1.0 - p0)))
     if method == "exact":
@@ -395,7 +398,7 @@ def _fixation_exact(p: np.ndarray, N: int) -> float:
     return float(1.0 + first[transient] @ tau)
 
 
-def mean_loss_time(q, *, N: int, method: str = "diffusion") -> float:
+def mean_loss_time(q: float, *, N: int, method: str = "diffusion") -> float:
     """Expected generation at which a category of initial frequency ``q`` is lost,
     conditional on its loss.
 
@@ -410,11 +413,9 @@ def mean_loss_time(q, *, N: int, method: str = "diffusion") -> float:
     N : int
     method : {"diffusion", "exact"}
     """
-    if isinstance(q, bool) or not isinstance(q, (int, float, np.floating, np.integer)) \
-            or not 0 < float(q) < 1:
-        raise ValueError(f"q must be a frequency in (0, 1), got {q!r}")
-    q = float(q)
-    N = integer("N", N, minimum=1)
+    q = v.scalar("q", q, check=v.probability)
+    v.require("q", q, 0 < q < 1, "a frequency in (0, 1)")
+    N = v.integer("N", N, minimum=1)
     if method == "diffusion":
         return float(-2.0 * N * q * math.log(q) / (1.0 - q))
     if method != "exact":

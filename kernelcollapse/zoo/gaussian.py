@@ -39,9 +39,13 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import special
 
-from kernelcollapse.zoo._common import generation_list, integer, progress_bar, real
+from kernelcollapse import _keys
+from kernelcollapse import _validate as v
+from kernelcollapse._keys import Key
+from kernelcollapse.zoo._common import progress_bar
 
 __all__ = ["GaussianChain", "GaussianMoments", "chi_mean", "gaussian_moments", "simulate_gaussian"]
 
@@ -93,7 +97,7 @@ def _check_estimator(estimator: str) -> str:
 
 
 def simulate_gaussian(*, N: int, generations: int, seeds: int = 1000, mu0: float = 0.0,
-                      sigma0: float = 1.0, estimator: str = "unbiased", seed: int = 0,
+                      sigma0: float = 1.0, estimator: str = "unbiased", key: Key = 0,
                       sampler: str = "samples", progress: bool = True) -> GaussianChain:
     """Refit a 1-D Gaussian on ``N`` of its own samples, ``generations`` times, ``seeds``
     chains at once.
@@ -110,8 +114,11 @@ def simulate_gaussian(*, N: int, generations: int, seeds: int = 1000, mu0: float
         Original mean and standard deviation (``sigma0 > 0``).
     estimator : {"unbiased", "ml"}
         Variance estimator: divide by ``N - 1`` or by ``N``.
-    seed : int
-        Seed of the numpy generator (reproducible).
+    key : int or jax PRNG key
+        Master key (an int in ``[0, 2**63)`` or a JAX key).  Generation ``g`` draws from
+        the numpy generators ``kernelcollapse._keys.numpy_generator(key, g, i)`` (``i``: one
+        stream per kind of draw), the seeds in order, so a given key gives identical results
+        and chain ``i`` does not depend on the number of seeds.
     sampler : {"samples", "sufficient"}
         ``"samples"`` draws the ``(S, N)`` samples each generation and fits them;
         ``"sufficient"`` draws the sample mean and variance directly from their exact
@@ -123,21 +130,20 @@ def simulate_gaussian(*, N: int, generations: int, seeds: int = 1000, mu0: float
     -------
     GaussianChain
     """
-    N = integer("N", N, minimum=2)
-    generations = integer("generations", generations, minimum=1)
-    seeds = integer("seeds", seeds, minimum=1)
-    mu0 = real("mu0", mu0)
-    sigma0 = real("sigma0", sigma0, low=0.0, low_open=True)
+    N = v.integer("N", N, minimum=2)
+    generations = v.integer("generations", generations, minimum=1)
+    seeds = v.integer("seeds", seeds, minimum=1)
+    mu0 = v.real("mu0", mu0)
+    sigma0 = v.real("sigma0", sigma0, low=0.0, low_open=True)
     _check_estimator(estimator)
-    seed = integer("seed", seed, minimum=0)
+    key = _keys.key_data(key)
     if sampler not in ("samples", "sufficient"):
         raise ValueError(f"sampler must be 'samples' or 'sufficient', got {sampler!r}")
-    return _simulate(N, generations, seeds, mu0, sigma0, estimator, seed, sampler, progress)
+    return _simulate(N, generations, seeds, mu0, sigma0, estimator, key, sampler, progress)
 
 
-def _simulate(N, generations, seeds, mu0, sigma0, estimator, seed, sampler,
+def _simulate(N, generations, seeds, mu0, sigma0, estimator, key, sampler,
               progress) -> GaussianChain:
-    rng = np.random.default_rng(seed)
     ddof = 1 if estimator == "unbiased" else 0
     mu = np.empty((generations + 1, seeds))
     sigma = np.empty((generations + 1, seeds))
@@ -145,24 +151,29 @@ def _simulate(N, generations, seeds, mu0, sigma0, estimator, seed, sampler,
     with progress_bar(generations, enabled=progress, desc="Gaussian refit") as bar:
         for g in range(1, generations + 1):
             m, s = mu[g - 1], sigma[g - 1]
+            # One stream per generation and kind of draw, the seeds drawn in order: seed i's
+            # draws depend on the earlier seeds' only, never on the number of seeds.
             if sampler == "samples":
-                x = m[:, None] + s[:, None] * rng.standard_normal((seeds, N))
+                z = _keys.numpy_generator(key, g, 0).standard_normal((seeds, N))
+                x = m[:, None] + s[:, None] * z
                 mu[g] = x.mean(axis=1)
                 sigma[g] = x.std(axis=1, ddof=ddof)
             else:
-                mu[g] = m + s * rng.standard_normal(seeds) / np.sqrt(N)
-                sigma[g] = s * np.sqrt(rng.chisquare(N - 1, seeds) / (N - ddof))
+                z = _keys.numpy_generator(key, g, 0).standard_normal(seeds)
+                chi2 = _keys.numpy_generator(key, g, 1).chisquare(N - 1, seeds)
+                mu[g] = m + s * z / np.sqrt(N)
+                sigma[g] = s * np.sqrt(chi2 / (N - ddof))
             bar.update()
     return GaussianChain(mu=mu, sigma=sigma, w2_squared=(mu - mu0) ** 2 + (sigma - sigma0) ** 2)
 
 
 def chi_mean(k: int) -> float:
     """``E[sqrt(chi^2_k / k)] = sqrt(2/k) Gamma((k+1)/2) / Gamma(k/2)`` (``k >= 1``)."""
-    k = integer("k", k, minimum=1)
+    k = v.integer("k", k, minimum=1)
     return float(np.sqrt(2.0 / k) * np.exp(special.gammaln((k + 1) / 2) - special.gammaln(k / 2)))
 
 
-def gaussian_moments(n, *, N: int, sigma0: float = 1.0,
+def gaussian_moments(n: ArrayLike, *, N: int, sigma0: float = 1.0,
                      estimator: str = "unbiased") -> GaussianMoments:
     """Exact moments of the refitted Gaussian after ``n`` generations.
 
@@ -184,9 +195,9 @@ def gaussian_moments(n, *, N: int, sigma0: float = 1.0,
         ``c = 1``), ``E[W2^2]`` and ``E[log sigma_n^2]``; ``c = 1`` (unbiased) or
         ``(N-1)/N`` (ML), ``m_1 = E[sqrt(chi^2_{N-1}/(N-1))]``.  See the module notes.
     """
-    n = generation_list("n", n)
-    N = integer("N", N, minimum=2)
-    sigma0 = real("sigma0", sigma0, low=0.0, low_open=True)
+    n = v.generation_indices("n", n)
+    N = v.integer("N", N, minimum=2)
+    sigma0 = v.real("sigma0", sigma0, low=0.0, low_open=True)
     _check_estimator(estimator)
     k = N - 1
     c = 1.0 if estimator == "unbiased" else k / N

@@ -15,10 +15,10 @@ setting of Shumailov et al. (2024), where the fitted variances shrink and the we
 drift toward one component; ``fresh > 0`` anchors the chain (cf. the accumulation /
 mixing workflows of Gerstgrasser et al. 2024).
 
-All ``S`` seeds advance together: the EM updates act on ``(S, N, C)`` arrays, a
-``lax.while_loop`` runs EM to convergence (largest parameter change over all seeds
-``< tol``), and ``lax.scan`` runs blocks of generations inside one jit-compiled
-function (the Python loop over blocks only drives the progress bar).
+All ``S`` seeds advance together: one chain's generation is vmapped over the seeds (each
+with its own key), a ``lax.while_loop`` runs EM to convergence (each seed until its largest
+parameter change is ``< tol``), and ``lax.scan`` runs blocks of generations inside one
+jit-compiled function (the Python loop over blocks only drives the progress bar).
 
 Separated-components approximation (reference line, not exact): when components do not
 overlap, component ``k`` is a single Gaussian refitted by ML on ``~N w_k`` points, so
@@ -41,16 +41,14 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import special
 
-from kernelcollapse.zoo._common import (
-    float_vector,
-    generation_list,
-    integer,
-    probability_vector,
-    progress_bar,
-    real,
-)
+from kernelcollapse import _keys
+from kernelcollapse import _validate as v
+from kernelcollapse._keys import Key
+from kernelcollapse._x64 import uses_float64
+from kernelcollapse.zoo._common import progress_bar
 
 __all__ = ["MixtureChain", "MixtureApproximation", "simulate_mixture", "separated_approximation"]
 
@@ -65,9 +63,9 @@ class MixtureChain(NamedTuple):
         ``S`` seeds; component ``k`` keeps its identity along the chain (warm starts).
     log_likelihood : ndarray, shape (G, S)
         Mean log-likelihood of each generation's training set under its fit.
-    em_iterations : ndarray of int, shape (G,)
-        EM iterations used per generation (shared by the seeds; ``max_iter`` means the
-        tolerance was not reached).
+    em_iterations : ndarray of int, shape (G, S)
+        EM iterations of each seed at each generation (``max_iter`` means the tolerance
+        was not reached).
     """
 
     weights: np.ndarray
@@ -93,23 +91,23 @@ class MixtureApproximation(NamedTuple):
 
 
 def _check_mixture(weights, means, sds):
-    weights = probability_vector("weights", weights, min_length=1)
-    means = float_vector("means", means)
-    sds = float_vector("sds", sds)
+    weights = v.probability_vector("weights", weights, min_length=1)
+    means = v.vector("means", means)
+    sds = v.vector("sds", sds)
     if not (weights.size == means.size == sds.size):
         raise ValueError(f"weights, means and sds must have the same length, got "
                          f"{weights.size}, {means.size} and {sds.size}")
-    if np.any(sds <= 0):
-        i = int(np.argmax(sds <= 0))
-        raise ValueError(f"sds must be > 0, got {sds[i]!r} at index {i}")
+    v.positive("sds", sds)
     if np.any(weights == 0):
         raise ValueError("weights must be > 0 (drop components with weight 0)")
     return weights, means, sds
 
 
-def simulate_mixture(*, weights=(0.5, 0.5), means=(-2.0, 2.0), sds=(1.0, 1.0),
+@uses_float64
+def simulate_mixture(*, weights: ArrayLike = (0.5, 0.5), means: ArrayLike = (-2.0, 2.0),
+                     sds: ArrayLike = (1.0, 1.0),
                      N: int = 10_000, generations: int = 2000, seeds: int = 8,
-                     fresh: float = 0.0, previous: float = 0.0, seed: int = 0,
+                     fresh: float = 0.0, previous: float = 0.0, key: Key = 0,
                      max_iter: int = 200, tol: float = 1e-7, var_floor: float = 1e-8,
                      block: int = 50, progress: bool = True) -> MixtureChain:
     """Refit a 1-D Gaussian mixture by EM on samples of its latest fit, ``seeds`` chains
@@ -130,14 +128,16 @@ def simulate_mixture(*, weights=(0.5, 0.5), means=(-2.0, 2.0), sds=(1.0, 1.0),
         Fractions of each training set that are fresh samples of the original and a
         subsample of the previous training set; ``fresh + previous <= 1``, the rest are
         samples of the latest fit.
-    seed : int
-        Seed of the JAX PRNG key; generation ``g`` uses ``fold_in(key, g)``, so results
-        do not depend on ``block``.
+    key : int or jax PRNG key
+        Master key (an int in ``[0, 2**63)`` or a JAX key).  Seed ``i`` has key ``k_i =
+        jax.random.split(key, seeds)[i]`` and generation ``g`` of it draws from
+        ``fold_in(k_i, g)``: a given key gives identical results, and chain ``i`` depends
+        neither on ``block`` nor on the number of seeds.
     max_iter, tol : int, float
-        EM stops when the largest change of a weight, of a mean (in units of the
-        training set's sd) or of a variance (in units of its variance), over all seeds
-        and components, in one EM step is below ``tol``, or after ``max_iter`` EM
-        steps.
+        EM stops, for each seed on its own, when the largest change of a weight, of a
+        mean (in units of the training set's sd) or of a variance (in units of its
+        variance), over the components, in one EM step is below ``tol``, or after
+        ``max_iter`` EM steps.
     var_floor : float
         Added to each fitted variance (as scikit-learn's ``reg_covar``) so a component
         fitted on one point stays a proper density.
@@ -152,41 +152,40 @@ def simulate_mixture(*, weights=(0.5, 0.5), means=(-2.0, 2.0), sds=(1.0, 1.0),
     """
     weights, means, sds = _check_mixture(weights, means, sds)
     C = weights.size
-    N = integer("N", N, minimum=1)
+    N = v.integer("N", N, minimum=1)
     if N < 3 * C:
         raise ValueError(f"N must be >= 3*C = {3 * C} for a mixture of C={C} components "
                          f"(3C-1 free parameters), got N={N}")
-    generations = integer("generations", generations, minimum=1)
-    seeds = integer("seeds", seeds, minimum=1)
-    fresh = real("fresh", fresh, low=0.0, high=1.0)
-    previous = real("previous", previous, low=0.0, high=1.0)
+    generations = v.integer("generations", generations, minimum=1)
+    seeds = v.integer("seeds", seeds, minimum=1)
+    fresh = v.real("fresh", fresh, low=0.0, high=1.0)
+    previous = v.real("previous", previous, low=0.0, high=1.0)
     if fresh + previous > 1.0 + 1e-12:
         raise ValueError(f"the ratios must sum to at most 1: fresh + previous = "
                          f"{fresh} + {previous} = {fresh + previous} > 1 (the rest, "
                          f"1 - fresh - previous, are samples of the latest fit)")
-    seed = integer("seed", seed, minimum=0)
-    max_iter = integer("max_iter", max_iter, minimum=1)
-    tol = real("tol", tol, low=0.0, low_open=True)
-    var_floor = real("var_floor", var_floor, low=0.0)
-    block = integer("block", block, minimum=1)
+    key = _keys.key_data(key)
+    max_iter = v.integer("max_iter", max_iter, minimum=1)
+    tol = v.real("tol", tol, low=0.0, low_open=True)
+    var_floor = v.real("var_floor", var_floor, low=0.0)
+    block = v.integer("block", block, minimum=1)
     n_fresh = int(round(fresh * N))
     n_prev = int(round(previous * N))
     n_model = N - n_fresh - n_prev
     return _simulate(weights, means, sds**2, N, generations, seeds, n_fresh, n_prev, n_model,
-                     seed, max_iter, tol, var_floor, min(block, generations), progress)
+                     key, max_iter, tol, var_floor, min(block, generations), progress)
 
 
-def _simulate(w0, m0, v0, N, generations, seeds, n_fresh, n_prev, n_model, seed, max_iter,
+def _simulate(w0, m0, v0, N, generations, seeds, n_fresh, n_prev, n_model, key, max_iter,
               tol, var_floor, block, progress) -> MixtureChain:
-    import jax
     import jax.numpy as jnp
 
-    key = jax.random.key(seed)
+    keys = jnp.asarray(_keys.seed_keys(key, seeds))
     original = tuple(jnp.asarray(a, dtype=jnp.float64) for a in (w0, m0, v0))
     params = tuple(jnp.broadcast_to(a, (seeds, a.shape[0])) for a in original)
-    data = _sample_mixture(jax.random.fold_in(key, 0), *params, N)
-    out_w, out_m, out_v = [np.asarray(p)[None] for p in params]
-    hist = {"w": [out_w], "m": [out_m], "v": [out_v], "ll": [], "it": []}
+    data = _initial_data(keys, params, N)
+    hist = {"w": [np.asarray(params[0])[None]], "m": [np.asarray(params[1])[None]],
+            "v": [np.asarray(params[2])[None]], "ll": [], "it": []}
     sizes = (n_fresh, n_prev, n_model, max_iter)
     consts = (jnp.float64(tol), jnp.float64(var_floor))
     start = 1
@@ -196,13 +195,9 @@ def _simulate(w0, m0, v0, N, generations, seeds, n_fresh, n_prev, n_model, seed,
             # with generations past the end, whose results are dropped.
             length = min(block, generations - start + 1)
             gens = jnp.arange(start, start + block)
-            params, data, rec = _run_block(key, original, params, data, gens, consts, sizes)
-            w, m, v, ll, it = (np.asarray(a)[:length] for a in rec)
-            hist["w"].append(w)
-            hist["m"].append(m)
-            hist["v"].append(v)
-            hist["ll"].append(ll)
-            hist["it"].append(it)
+            params, data, rec = _run_block(keys, original, params, data, gens, consts, sizes)
+            for name, arr in zip(("w", "m", "v", "ll", "it"), rec):
+                hist[name].append(np.asarray(arr)[:length])
             start += length
             bar.update(length)
     return MixtureChain(
@@ -214,23 +209,25 @@ def _simulate(w0, m0, v0, N, generations, seeds, n_fresh, n_prev, n_model, seed,
     )
 
 
+# The cores below are written for one chain (one seed) and vmapped over the seeds: each seed
+# draws from its own key and its EM stops on its own, so a chain does not depend on the others.
+
+
 def _sample_mixture(key, w, m, v, n):
-    """``n`` samples per seed of the mixtures ``(w, m, v)`` of shape (S, C) -> (S, n)."""
+    """``n`` samples of the mixture ``(w, m, v)``, each of shape (C,)."""
     import jax
     import jax.numpy as jnp
 
     k1, k2 = jax.random.split(key)
-    S, C = w.shape
-    cdf = jnp.cumsum(w, axis=1)[:, :-1] / jnp.sum(w, axis=1, keepdims=True)  # (S, C-1)
-    u = jax.random.uniform(k1, (S, n, 1), dtype=jnp.float64)
-    comp = jnp.sum(u >= cdf[:, None, :], axis=2) if C > 1 else jnp.zeros((S, n), jnp.int32)
-    mu = jnp.take_along_axis(m, comp, axis=1)
-    sd = jnp.sqrt(jnp.take_along_axis(v, comp, axis=1))
-    return mu + sd * jax.random.normal(k2, (S, n), dtype=jnp.float64)
+    C = w.shape[0]
+    cdf = jnp.cumsum(w)[:-1] / jnp.sum(w)  # (C-1,)
+    u = jax.random.uniform(k1, (n, 1), dtype=jnp.float64)
+    comp = jnp.sum(u >= cdf[None, :], axis=1) if C > 1 else jnp.zeros(n, jnp.int32)
+    return m[comp] + jnp.sqrt(v[comp]) * jax.random.normal(k2, (n,), dtype=jnp.float64)
 
 
 def _em_map(x, x2, w, m, v, var_floor):
-    """One EM update for 1-D mixtures, batched over seeds: x, x2 (S, N), params (S, C).
+    """One EM update of a 1-D mixture: data x, x2 = x^2 (N,), parameters (C,).
 
     The log-density of component k is the quadratic ``a_k + b_k x + c_k x^2``, so the
     E-step costs C fused multiply-adds and one softmax per point.
@@ -238,15 +235,15 @@ def _em_map(x, x2, w, m, v, var_floor):
     import jax
     import jax.numpy as jnp
 
-    N = x.shape[1]
+    N = x.shape[0]
     a = jnp.log(w) - 0.5 * jnp.log(2 * jnp.pi * v) - 0.5 * m * m / v
     b = m / v
     c = -0.5 / v
-    logp = a[:, :, None] + b[:, :, None] * x[:, None, :] + c[:, :, None] * x2[:, None, :]
-    r = jax.nn.softmax(logp, axis=1)                        # (S, C, N)
-    nk = r.sum(axis=2)                                      # (S, C)
-    s1 = jnp.einsum("scn,sn->sc", r, x)
-    s2 = jnp.einsum("scn,sn->sc", r, x2)
+    logp = a[:, None] + b[:, None] * x[None, :] + c[:, None] * x2[None, :]
+    r = jax.nn.softmax(logp, axis=0)                        # (C, N)
+    nk = r.sum(axis=1)                                      # (C,)
+    s1 = r @ x
+    s2 = r @ x2
     alive = nk > 1e-12 * N                                  # dead components keep m, v
     safe = jnp.where(alive, nk, 1.0)
     m_new = jnp.where(alive, s1 / safe, m)
@@ -259,58 +256,50 @@ def _log_likelihood(x, w, m, v):
     import jax
     import jax.numpy as jnp
 
-    logp = (jnp.log(w)[:, :, None] - 0.5 * jnp.log(2 * jnp.pi * v)[:, :, None]
-            - 0.5 * (x[:, None, :] - m[:, :, None]) ** 2 / v[:, :, None])
-    return jax.scipy.special.logsumexp(logp, axis=1).mean(axis=1)
+    logp = (jnp.log(w)[:, None] - 0.5 * jnp.log(2 * jnp.pi * v)[:, None]
+            - 0.5 * (x[None, :] - m[:, None]) ** 2 / v[:, None])
+    return jax.scipy.special.logsumexp(logp, axis=0).mean()
 
 
 def _em(x, w, m, v, tol, var_floor, max_iter):
-    """EM to convergence, accelerated by SQUAREM (Varadhan & Roland 2008), batched.
+    """EM to convergence, accelerated by SQUAREM (Varadhan & Roland 2008), for one chain.
 
     One cycle from ``u0`` (coordinates ``log w, m, log v``): ``u1 = T(u0)``,
     ``u2 = T(u1)``, ``r = u1 - u0``, ``d = u2 - 2 u1 + u0``, step
-    ``alpha = min(-1, -|r|/|d|)`` per seed, ``u' = u0 - 2 alpha r + alpha^2 d``
+    ``alpha = min(-1, -|r|/|d|)``, ``u' = u0 - 2 alpha r + alpha^2 d``
     (``u2`` where that is not finite), then ``u3 = T(u')``.  Stops when the largest
-    coordinate change of the last EM step over all seeds is below ``tol`` or after
-    ``max_iter`` EM evaluations (changes in units of the data's sd).  The fixed
-    points are those of plain EM.
+    coordinate change of the last EM step is below ``tol`` or after ``max_iter`` EM
+    evaluations (changes in units of the data's sd).  The fixed points are those of plain
+    EM.  Under ``vmap`` each chain stops on its own test.
     """
     import jax
     import jax.numpy as jnp
 
     x2 = x * x
-    # Changes are measured on the scale of the data (its sd, per seed), so a degenerate
-    # component (a few points, variance at the floor) does not stall the stopping rule.
-    scale = jnp.maximum(jnp.std(x, axis=1, keepdims=True), 1e-300)
+    # Changes are measured on the scale of the data (its sd), so a degenerate component
+    # (a few points, variance at the floor) does not stall the stopping rule.
+    scale = jnp.maximum(jnp.std(x), 1e-300)
+    C = w.shape[0]
 
-    def T(u):
-        lw, m, lv = u
-        w, m, v = _em_map(x, x2, jnp.exp(lw), m, jnp.exp(lv), var_floor)
-        return jnp.log(w), m, jnp.log(v)
-
-    def flat(u):
-        return jnp.concatenate(u, axis=1)  # (S, 3C)
-
-    def unflat(z):
-        C = z.shape[1] // 3
-        return z[:, :C], z[:, C:2 * C], z[:, 2 * C:]
+    def T(z):
+        w, m, v = _em_map(x, x2, jnp.exp(z[:C]), z[C:2 * C], jnp.exp(z[2 * C:]), var_floor)
+        return jnp.concatenate([jnp.log(w), m, jnp.log(v)])
 
     # One EM map per loop iteration (a three-phase state machine), so T is compiled once.
     def step(state):
         z0, z1, cur, phase, it, change = state
-        y = flat(T(unflat(cur)))
-        C = y.shape[1] // 3
+        y = T(cur)
         # phase 1: y = z2 = T(z1): extrapolate (SQUAREM step) from z0, z1, z2
         r, d = z1 - z0, y - 2 * z1 + z0
-        alpha = -jnp.sqrt(jnp.sum(r * r, axis=1) / jnp.maximum(jnp.sum(d * d, axis=1), 1e-300))
-        alpha = jnp.clip(alpha, -100.0, -1.0)[:, None]
+        alpha = -jnp.sqrt(jnp.sum(r * r) / jnp.maximum(jnp.sum(d * d), 1e-300))
+        alpha = jnp.clip(alpha, -100.0, -1.0)
         zp = z0 - 2 * alpha * r + alpha * alpha * d
-        zp = zp.at[:, :C].add(-jax.scipy.special.logsumexp(zp[:, :C], axis=1, keepdims=True))
-        zp = jnp.where(jnp.all(jnp.isfinite(zp), axis=1, keepdims=True), zp, y)
+        zp = zp.at[:C].add(-jax.scipy.special.logsumexp(zp[:C]))
+        zp = jnp.where(jnp.all(jnp.isfinite(zp)), zp, y)
         # phase 2: y = T(zp): convergence test on this plain EM step
-        w_change = jnp.abs(jnp.exp(y[:, :C]) - jnp.exp(cur[:, :C]))
-        m_change = jnp.abs(y[:, C:2 * C] - cur[:, C:2 * C]) / scale
-        v_change = jnp.abs(jnp.exp(y[:, 2 * C:]) - jnp.exp(cur[:, 2 * C:])) / scale**2
+        w_change = jnp.abs(jnp.exp(y[:C]) - jnp.exp(cur[:C]))
+        m_change = jnp.abs(y[C:2 * C] - cur[C:2 * C]) / scale
+        v_change = jnp.abs(jnp.exp(y[2 * C:]) - jnp.exp(cur[2 * C:])) / scale**2
         new_change = jnp.maximum(jnp.maximum(w_change.max(), m_change.max()), v_change.max())
         z0 = jnp.where(phase == 2, y, z0)
         z1 = jnp.where(phase == 0, y, z1)
@@ -321,66 +310,81 @@ def _em(x, w, m, v, tol, var_floor, max_iter):
     def cond(state):
         return (state[4] < max_iter) & ((state[5] >= tol) | (state[3] != 0))
 
-    z = flat((jnp.log(w), m, jnp.log(v)))
+    z = jnp.concatenate([jnp.log(w), m, jnp.log(v)])
     state = (z, z, z, jnp.int32(0), jnp.int32(0), jnp.float64(jnp.inf))
     _, _, z, _, it, _ = jax.lax.while_loop(cond, step, state)
-    lw, m, lv = unflat(z)
-    w, m, v = jnp.exp(lw), m, jnp.exp(lv)
+    w, m, v = jnp.exp(z[:C]), z[C:2 * C], jnp.exp(z[2 * C:])
     return w, m, v, _log_likelihood(x, w, m, v), it
 
 
 def _generation(key, original, params, data, g, consts, sizes):
+    """Generation ``g`` of one chain: its training set and EM fit."""
     import jax
     import jax.numpy as jnp
 
     n_fresh, n_prev, n_model, max_iter = sizes
     tol, var_floor = consts
-    S, N = data.shape
+    N = data.shape[0]
     kf, kp, km = jax.random.split(jax.random.fold_in(key, g), 3)
     parts = []
     if n_fresh:
-        orig = tuple(jnp.broadcast_to(a, (S, a.shape[0])) for a in original)
-        parts.append(_sample_mixture(kf, *orig, n_fresh))
+        parts.append(_sample_mixture(kf, *original, n_fresh))
     if n_prev:
-        order = jnp.argsort(jax.random.uniform(kp, (S, N)), axis=1)[:, :n_prev]
-        parts.append(jnp.take_along_axis(data, order, axis=1))
+        parts.append(data[jnp.argsort(jax.random.uniform(kp, (N,)))[:n_prev]])
     if n_model:
         parts.append(_sample_mixture(km, *params, n_model))
-    x = jnp.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+    x = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
     w, m, v, ll, it = _em(x, *params, tol, var_floor, max_iter)
     return (w, m, v), x, (w, m, v, ll, it)
 
 
-def _run_block_impl(key, original, params, data, gens, consts, sizes):
+def _run_block_impl(keys, original, params, data, gens, consts, sizes):
     import jax
+
+    def one_chain(key, params, data, g):
+        return _generation(key, original, params, data, g, consts, sizes)
 
     def body(carry, g):
         params, data = carry
-        params, data, rec = _generation(key, original, params, data, g, consts, sizes)
+        params, data, rec = jax.vmap(one_chain, in_axes=(0, 0, 0, None))(keys, params, data, g)
         return (params, data), rec
 
     (params, data), rec = jax.lax.scan(body, (params, data), gens)
     return params, data, rec
 
 
-def _jitted():
+def _initial_data_impl(keys, params, n):
     import jax
 
-    return jax.jit(_run_block_impl, static_argnames=("sizes",))
+    def one_chain(key, w, m, v):
+        return _sample_mixture(jax.random.fold_in(key, 0), w, m, v, n)
+
+    return jax.vmap(one_chain)(keys, *params)
 
 
-_RUN_BLOCK = None
+_JITTED = {}
 
 
-def _run_block(*args):
-    global _RUN_BLOCK
-    if _RUN_BLOCK is None:
-        _RUN_BLOCK = _jitted()
-    key, original, params, data, gens, consts, sizes = args
-    return _RUN_BLOCK(key, original, params, data, gens, consts, sizes=sizes)
+def _jitted(name):
+    """The jit-compiled cores, built on first use (``import jax`` only when simulating)."""
+    if name not in _JITTED:
+        import jax
+
+        _JITTED["run_block"] = jax.jit(_run_block_impl, static_argnames=("sizes",))
+        _JITTED["initial_data"] = jax.jit(_initial_data_impl, static_argnames=("n",))
+    return _JITTED[name]
 
 
-def separated_approximation(n, *, weights=(0.5, 0.5), sds=(1.0, 1.0),
+def _run_block(keys, original, params, data, gens, consts, sizes):
+    return _jitted("run_block")(keys, original, params, data, gens, consts, sizes=sizes)
+
+
+def _initial_data(keys, params, n):
+    return _jitted("initial_data")(keys, params, n=n)
+
+
+def separated_approximation(n: ArrayLike, *, weights: ArrayLike = (0.5, 0.5),
+                            sds: ArrayLike = (1.0, 1.0),
                             N: int = 10_000) -> MixtureApproximation:
     """Separated-components approximation to the pure recursive mixture chain.
 
@@ -404,15 +408,16 @@ def separated_approximation(n, *, weights=(0.5, 0.5), sds=(1.0, 1.0),
         log(2/(m+1)))`` with ``m = N w_k - 1``, and ``weight_sd = sqrt(w_k (1 - w_k)
         (1 - (1 - 1/N)^n))``; arrays of shape ``n.shape + (C,)``.
     """
-    n = generation_list("n", n)[..., None].astype(np.float64)
+    n = v.generation_indices("n", n)[..., None].astype(np.float64)
     weights, _, sds = _check_mixture(weights, np.zeros(np.size(weights)), sds)
-    N = integer("N", N, minimum=1)
+    N = v.integer("N", N, minimum=1)
     Nk = N * weights
     if np.any(Nk < 2):
-        raise ValueError(f"N * weights must be >= 2 for every component, got {Nk.min()!r}")
-    v = sds**2
-    variance = v * (1.0 - 1.0 / Nk) ** n
-    log_variance = np.log(v) + n * (special.digamma((Nk - 1) / 2) + np.log(2.0 / Nk))
+        raise ValueError(f"N * weights must be >= 2 for every component, got "
+                         f"{v.plain(Nk.min())}")
+    var0 = sds**2
+    variance = var0 * (1.0 - 1.0 / Nk) ** n
+    log_variance = np.log(var0) + n * (special.digamma((Nk - 1) / 2) + np.log(2.0 / Nk))
     weight_sd = np.sqrt(weights * (1 - weights) * (1 - (1 - 1.0 / N) ** n))
     return MixtureApproximation(variance=variance, log_variance=log_variance,
                                 weight_sd=weight_sd)

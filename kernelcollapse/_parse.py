@@ -1,0 +1,41 @@
+"""Lists of numbers written as text: ``"0.1,1,10"``, ``"log:1e-4:10:20"``, ``"lin:0:1:5"``.
+
+Shared by the command line (:mod:`kernelcollapse.cli`) and sweep configs
+(:mod:`kernelcollapse.sweep`); it sits below both.  Bad text raises ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["int_list", "number_list"]
+
+_FORMS = "comma-separated numbers, 'log:START:STOP:COUNT' or 'lin:START:STOP:COUNT'"
+
+
+def number_list(text: str) -> np.ndarray:
+    """Parse ``"0.1,1,10"``, ``"log:1e-4:10:20"`` (log-spaced) or ``"lin:0:1:5"`` (linear) into
+    a float64 array."""
+    text = text.strip()
+    try:
+        if text.startswith(("log:", "lin:")):
+            kind, a, b, k = text.split(":")
+            a, b, k = float(a), float(b), int(k)
+            if kind == "log":
+                if a <= 0 or b <= 0:
+                    raise ValueError
+                return np.logspace(math.log10(a), math.log10(b), k)
+            return np.linspace(a, b, k)
+        return np.array([float(v) for v in text.split(",") if v.strip()], dtype=np.float64)
+    except ValueError:
+        raise ValueError(f"expected {_FORMS}, got {text!r}") from None
+
+
+def int_list(text: str) -> np.ndarray:
+    """:func:`number_list` of integer values, as an int64 array."""
+    values = number_list(text)
+    if not np.all(values == np.round(values)):
+        raise ValueError(f"expected integers, got {text!r}")
+    return values.astype(np.int64)

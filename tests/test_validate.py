@@ -1,0 +1,78 @@
+"""The package's one validation module: plain numbers in messages, one behaviour per check."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kernelcollapse as kc
+from kernelcollapse import _validate as v
+from kernelcollapse import datasets, kernels, scaling
+from kernelcollapse.zoo import discrete, gaussian, gmm
+
+
+def test_plain_prints_python_numbers():
+    assert v.plain(np.float64(0.5)) == "0.5"
+    assert v.plain(np.int64(3)) == "3"
+    assert v.plain(np.array(2.5)) == "2.5"
+    assert v.plain(0.5) == "0.5" and v.plain("a") == "'a'"
+
+
+def test_integer_one_behaviour():
+    assert v.integer("N", np.int64(4), minimum=1) == 4
+    assert v.integer("N", 4.0, minimum=1) == 4
+    assert v.integer("N", np.array(4), minimum=1) == 4
+    with pytest.raises(ValueError, match=r"^N must be an integer >= 1, got 2.5$"):
+        v.integer("N", 2.5, minimum=1)
+    with pytest.raises(ValueError, match=r"^N must be an integer >= 1, got 0$"):
+        v.integer("N", np.int64(0), minimum=1)
+    for bad in ("3", None, True, [3]):
+        with pytest.raises(TypeError, match="N must be an integer"):
+            v.integer("N", bad, minimum=1)
+
+
+def test_real_interval_in_the_message():
+    assert v.real("x", np.float64(0.25), low=0.0, high=1.0) == 0.25
+    with pytest.raises(ValueError, match=r"^x must be a finite number in \(0, 1\], got 0$"):
+        v.real("x", 0.0, low=0.0, high=1.0, low_open=True)
+    with pytest.raises(ValueError, match=r"in \(-inf, inf\), got nan"):
+        v.real("x", float("nan"))
+    with pytest.raises(TypeError, match="x must be a real number"):
+        v.real("x", "1")
+
+
+def test_array_checks_index_only_arrays():
+    with pytest.raises(ValueError, match=r"^lam must be >= 0, got -0.5$"):
+        v.nonnegative("lam", np.float64(-0.5))
+    with pytest.raises(ValueError, match=r"^lam must be >= 0, got -0.5 \(at index \(1,\)\)$"):
+        v.nonnegative("lam", [1.0, -0.5])
+    np.testing.assert_array_equal(v.sequence("n", 3, check=v.nonnegative_integer), [3])
+    with pytest.raises(ValueError, match="n must be a number or a non-empty 1-D sequence"):
+        v.sequence("n", [[1, 2]], check=v.nonnegative_integer)
+
+
+# Public functions given numpy scalars: the messages show plain numbers, without an index.
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: kc.exact_ols_error(np.int64(10), T=np.float64(5.5), T0=30, n=1, sigma=1.0,
+                                   sigma0=1.0),
+        lambda: kc.power_law(np.int64(0), 1.5, 0.5),
+        lambda: scaling.rate(np.float64(0.5), 0.5, 0.3, 0.2, 1.0),
+        lambda: kernels.polynomial(np.int64(0)),
+        lambda: kernels.median_bandwidth(np.ones((5, 2)), max_points=np.int64(1)),
+        lambda: datasets.split_pool(np.zeros((5, 1)), np.zeros(5), n_pool=np.int64(0),
+                                    n_test=2),
+        lambda: gmm.simulate_mixture(weights=np.array([0.5, 0.6]), progress=False),
+        lambda: gmm.simulate_mixture(fresh=np.float64(1.5), progress=False),
+        lambda: gmm.separated_approximation(3, weights=(0.01, 0.99), N=100),
+        lambda: discrete.loss_probability(np.float64(1.5), N=10, n=3),
+        lambda: discrete.mean_loss_time(np.float64(0.0), N=10),
+        lambda: gaussian.gaussian_moments(3, N=np.int64(1)),
+    ],
+)
+def test_messages_print_plain_numbers(call):
+    with pytest.raises(ValueError) as info:
+        call()
+    message = str(info.value)
+    assert "np." not in message and "at index" not in message, message
