@@ -49,3 +49,12 @@ def test_errors_are_one_line(capsys, argv, match):
     assert main(argv + ["--no-progress"]) == 2
     err = capsys.readouterr().err
     assert match in err and err.count("\n") == 1
+
+
+def test_abbreviated_options_are_refused(capsys):
+    """``--seed 3`` is no longer an abbreviation of ``--seeds`` (the old ``--seed`` option is
+    now ``--key``): argparse must refuse it rather than run with 3 seeds."""
+    with pytest.raises(SystemExit) as exc:
+        main(["zoo", "discrete", "--seed", "3"])
+    assert exc.value.code == 2
+    assert "unrecognized arguments: --seed 3" in capsys.readouterr().err

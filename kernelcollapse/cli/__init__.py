@@ -27,8 +27,16 @@ _COMMANDS = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """No abbreviated options: with them ``--seed 3`` silently meant ``--seeds 3``."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kernelcollapse",
         description="Model collapse in ridge and kernel regression: theory, simulation, tuning.",
     )
