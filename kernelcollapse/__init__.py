@@ -5,7 +5,7 @@ labels), a JAX simulator of the same process, scaling laws, and the
 regularisation that corrects for synthetic data.  See README.md.
 
 The most used functions are here; the modules hold the rest:
-``theory``, ``simulator``, ``sweep``, ``scaling``, ``optimize``, ``datasets``,
+``theory``, ``prepared``, ``simulator``, ``sweep``, ``scaling``, ``optimize``, ``datasets``,
 ``kernels``, ``realdata``, ``figures``, ``zoo``.
 """
 
@@ -21,16 +21,20 @@ jax.config.update("jax_enable_x64", True)
 from kernelcollapse.optimize import (  # noqa: E402
     ExponentFit,
     OptimalLambda,
+    OptimalWeight,
     Recommendation,
     fit_exponent,
     optimal_lambda,
+    optimal_weight,
     recommend,
 )
+from kernelcollapse.prepared import CollapseLimit, PreparedProblem, prepare  # noqa: E402
 from kernelcollapse.problems import Problem, isotropic, power_law  # noqa: E402
 from kernelcollapse.simulator import SimulationResult, simulate  # noqa: E402
 from kernelcollapse.theory import (  # noqa: E402
     ErrorDecomposition,
     GeneratorMoments,
+    collapse_limit,
     df1,
     df2,
     exact_ols_error,
@@ -62,14 +66,18 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "CollapseLimit",
     "ErrorDecomposition",
     "ExponentFit",
     "GeneratorMoments",
     "OptimalLambda",
+    "OptimalWeight",
+    "PreparedProblem",
     "Problem",
     "Recommendation",
     "ScalingLaw",
     "SimulationResult",
+    "collapse_limit",
     "critical_exponent",
     "df1",
     "df2",
@@ -81,7 +89,9 @@ __all__ = [
     "mnist",
     "optimal_exponent",
     "optimal_lambda",
+    "optimal_weight",
     "power_law",
+    "prepare",
     "rate",
     "recommend",
     "scaling_law",
