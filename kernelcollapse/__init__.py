@@ -5,7 +5,7 @@ labels), a JAX simulator of the same process, scaling laws, and the
 regularisation that corrects for synthetic data.  See README.md.
 
 The most used functions are here; the modules hold the rest:
-``theory``, ``simulator``, ``sweep``, ``scaling``, ``optimize``, ``datasets``,
+``theory``, ``prepared``, ``simulator``, ``sweep``, ``scaling``, ``optimize``, ``datasets``,
 ``kernels``, ``realdata``, ``figures``, ``zoo``.
 
 Results are float64 numpy arrays.  The library's JAX work runs in float64 inside its own calls
@@ -20,16 +20,20 @@ import importlib
 from kernelcollapse.optimize import (
     ExponentFit,
     OptimalLambda,
+    OptimalWeight,
     Recommendation,
     fit_exponent,
     optimal_lambda,
+    optimal_weight,
     recommend,
 )
+from kernelcollapse.prepared import CollapseLimit, PreparedProblem, prepare
 from kernelcollapse.problems import Problem, isotropic, power_law
 from kernelcollapse.simulator import SimulationResult, simulate
 from kernelcollapse.theory import (
     ErrorDecomposition,
     GeneratorMoments,
+    collapse_limit,
     df1,
     df2,
     exact_ols_error,
@@ -61,14 +65,18 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "CollapseLimit",
     "ErrorDecomposition",
     "ExponentFit",
     "GeneratorMoments",
     "OptimalLambda",
+    "OptimalWeight",
+    "PreparedProblem",
     "Problem",
     "Recommendation",
     "ScalingLaw",
     "SimulationResult",
+    "collapse_limit",
     "critical_exponent",
     "df1",
     "df2",
@@ -80,7 +88,9 @@ __all__ = [
     "mnist",
     "optimal_exponent",
     "optimal_lambda",
+    "optimal_weight",
     "power_law",
+    "prepare",
     "rate",
     "recommend",
     "scaling_law",
