@@ -225,7 +225,7 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, si
         Z = Xc @ V  # the rows in the sample eigenbasis: Z'Z/T = diag(s)
         b = Z.T @ yc / rows
         A = p * np.diag(s) if mask is None else Z[mask].T @ Z[mask] / rows
-        q, sigma = _estimate(s, b, A, Z, yc, rows, n, chain, sigma)
+        q, sigma = _estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask)
         if pilot is not None:
             Xp, yp = pilot
             Zp = (Xp - mean) @ V
@@ -340,40 +340,89 @@ def _binned(s: np.ndarray, q_raw: np.ndarray) -> np.ndarray:
     return out
 
 
-def _estimate(s, b, A, Z, yc, rows, n, chain, sigma):
-    """Teacher energies per direction and the noise, iterated with the chain they imply."""
-    given = sigma is not None
+def _estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask):
+    """Teacher energies per direction and the noise.
+
+    The noise first, from labels whose teacher is one fixed vector, so that no estimate of the
+    chain feeds back into it (:func:`_noise`).  Then the energies: from the real rows alone
+    when a mask leaves at least ``k + 10`` of them (clean least squares); otherwise from all
+    rows, as least squares (minimum norm when ``T <= k``) in the sample basis, whose
+    coefficients have mean ``(1 + p c) w0`` and second moment ``(1 + p c)^2 w0^2 + p^2 v' +
+    beta / (T s)``, ``beta = sigma^2 + p (1 - p) sum s S`` (the label noise and the mixing of
+    the two teachers, exact in the sample basis given the design), ``v' = (T - k - 1) v / T``
+    the chain's variance in the sample basis; directions where the chain has forgotten the
+    teacher (``(1 + p c)^2 < 0.1``) get the power law fitted to the others.  Iterated with the
+    chain they imply."""
+    k = s.size
     q = _binned(s, b**2 / s**2)  # first guess: as if the labels were clean and noiseless
-    sig2 = sigma**2 if given else _noise_naive(s, b, yc, rows)
+    c, var = _chain_moments(s, q, n, chain)
+    sig2 = sigma**2 if sigma is not None else _noise(s, b, A, Z, yc, rows, var, mask, chain)
+    if mask is not None and int((~mask).sum()) - k - 1 >= _MIN_RESIDUAL_DOF:
+        Zr, yr = Z[~mask], yc[~mask]
+        G = Zr.T @ Zr
+        z = np.linalg.solve(G, Zr.T @ yr)
+        return _binned(s, z * z - sig2 * np.diag(np.linalg.inv(G))), math.sqrt(sig2)
+    p = float(A.trace() / s.sum())  # the synthetic share of the Gram (p, or the mask's)
+    z = b / s
+    # The chain's variance is ~ Sigma^-1 in the population basis; in the sample basis its
+    # diagonal is (T - k - 1) / T times 1/s on average (the mean of an inverse Wishart
+    # matrix), not 1/s: the sample's small eigenvalues are too small.
+    shrink = (rows - k - 1) / rows if rows > k + 1 else 1.0
     for _ in range(_ITERATIONS):
+        S = c * c * q + var
+        beta = sig2 + p * (1.0 - p) * float(s @ S)
+        gain = (1.0 + p * c) ** 2
+        raw = (z * z - p * p * shrink * var - beta / (rows * s)) / np.maximum(gain, 1e-12)
+        q = _extrapolated(s, _binned(s, raw), gain >= 0.1)
         c, var = _chain_moments(s, q, n, chain)
-        G = np.diag(s) + A * c[None, :]
-        cov = (A * var[None, :]) @ A + np.diag(sig2 * s / rows)
-        z = np.linalg.solve(G, b)
-        Ginv = np.linalg.inv(G)
-        C = np.einsum("ij,jk,ik->i", Ginv, cov, Ginv)
-        q = _binned(s, z * z - C)
-        if not given:
-            sig2 = _noise(s, b, A, Z, yc, rows, c, var, q)
     return q, math.sqrt(max(sig2, 0.0))
 
 
-def _noise_naive(s, b, yc, rows) -> float:
-    """Residual noise of least squares (or the projections' floor) with clean labels."""
-    return _noise(s, b, np.zeros((s.size, s.size)), None, yc, rows, np.zeros(s.size),
-                  np.zeros(s.size), np.zeros(s.size))
+def _extrapolated(s: np.ndarray, q: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``q`` with the unknown directions filled by the power law ``s q = a s^gamma`` fitted
+    (least squares in log-log) to the known directions of positive energy."""
+    if np.all(known):
+        return q
+    ok = known & (q > 0)
+    out = q.copy()
+    if ok.sum() >= 2 and np.ptp(np.log(s[ok])) > 0:
+        gamma, log_a = np.polyfit(np.log(s[ok]), np.log(s[ok] * q[ok]), 1)
+        out[~known] = np.exp(log_a + gamma * np.log(s[~known])) / s[~known]
+    else:
+        out[~known] = 0.0
+    return out
 
 
-def _noise(s, b, A, Z, yc, rows, c, var, q) -> float:
+def _noise(s, b, A, Z, yc, rows, var, mask, chain) -> float:
+    """``sigma^2`` of the labels, by the first that applies: the least-squares residual of the
+    real rows (a mask with at least ``k + 10`` of them), of every row when all are synthetic
+    (their teacher is then the fixed ``w_n``), of every row less the chain's exact part for
+    unbiased (least-squares) generators; otherwise the floor of the projections
+    (:func:`_noise_floor`)."""
     k = s.size
+    n_real = rows if mask is None and np.all(A == 0) else (
+        int((~mask).sum()) if mask is not None else None)
+    if mask is not None and n_real - k - 1 >= _MIN_RESIDUAL_DOF:
+        Zr, yr = Z[~mask], yc[~mask]
+        coef, *_ = np.linalg.lstsq(Zr, yr, rcond=None)
+        r = yr - Zr @ coef
+        return float(r @ r) / (n_real - k)
     dof = rows - k - 1
-    if dof >= _MIN_RESIDUAL_DOF:
+    all_synthetic = np.allclose(A, np.diag(s)) if mask is None else bool(mask.all())
+    unbiased = chain["lam0"] == 0 and chain["T0"] > k + 1
+    if dof >= _MIN_RESIDUAL_DOF and (all_synthetic or unbiased or not np.any(A)):
         rss = float(yc @ yc) - rows * float(b @ (b / s))
-        # What the chain leaves in the residual: T tr((A - A S^-1 A) E[delta delta']), with
-        # E[delta delta'] ~ diag(var + c^2 q) in the sample basis (plug-in).
-        leak = A - (A / s[None, :]) @ A
-        chain_part = rows * float(np.diag(leak) @ (var + c * c * q))
-        return max(rss - chain_part, 0.0) / dof
+        part = 0.0
+        if not all_synthetic and np.any(A):
+            # E RSS = sigma^2 (T - k) + T tr((A - A S^-1 A) diag(v)): the chain's variance that
+            # the fit cannot absorb (its mean is w0: unbiased).
+            part = rows * float(np.diag(A - (A / s[None, :]) @ A) @ var)
+        return max(rss - part, 0.0) / dof
+    if mask is not None and n_real >= 20:
+        Zr, yr = Z[~mask], yc[~mask]
+        br = Zr.T @ yr / n_real
+        sr = np.einsum("ij,ij->j", Zr, Zr) / n_real
+        return _noise_floor(sr, br, np.zeros((k, k)), var, n_real)
     return _noise_floor(s, b, A, var, rows)
 
 
