@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.suite import Config, library_sweep
+from kernelcollapse._x64 import uses_float64
+from kernelcollapse.bench.suite import Config, library_sweep
 
 CHOLESKY_MAX_LAMS = 8
 
@@ -73,12 +74,11 @@ def sweep_flops(cfg: Config, *, d: int, seeds: int) -> float:
     return simulate_flops(d=d, Ts=cfg.Ts, T0=cfg.T0, ns=cfg.ns, L=cfg.n_lam, seeds=seeds)
 
 
+@uses_float64
 def matmul_rate(size: int, *, repeats: int = 5) -> dict:
     """Best-of-``repeats`` float64 rate of a jitted ``(size x size) @ (size x size)`` in jax."""
     import jax
     import jax.numpy as jnp
-
-    import kernelcollapse  # noqa: F401  (float64)
 
     a = jax.random.normal(jax.random.PRNGKey(0), (size, size), dtype=jnp.float64)
     b = jax.random.normal(jax.random.PRNGKey(1), (size, size), dtype=jnp.float64)
@@ -245,6 +245,7 @@ def cost_growth(cfg: Config, *, progress=None) -> dict:
             step(f"growth along {axis}: {p}")
             eigvals, w0 = isotropic(p["d"])
 
+            @uses_float64
             def call(eigvals=eigvals, w0=w0, p=p):
                 return simulate(eigvals, w0, T=p["T"], T0=p["T0"], n=[0, p["N"]], lam=cfg.lams,
                                 sigma=cfg.sigma, sigma0=cfg.sigma0, seeds=p["seeds"], key=1)
