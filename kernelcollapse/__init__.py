@@ -12,6 +12,7 @@ The most used functions are here; the modules hold the rest:
 from __future__ import annotations
 
 import importlib
+import importlib.metadata as _metadata
 
 import jax
 
@@ -39,7 +40,10 @@ from kernelcollapse.theory import (  # noqa: E402
     test_error,
 )
 
-__version__ = "0.1.0"
+try:  # the one version number is pyproject.toml's, read from the installed metadata
+    __version__ = _metadata.version("kernelcollapse")
+except _metadata.PackageNotFoundError:  # a checkout on PYTHONPATH, never installed
+    __version__ = "0+unknown"
 
 # Loaded on first use: sympy (scaling) and the data/zoo modules are slow to import.
 _LAZY = {
