@@ -16,6 +16,7 @@ only: importing or using kernelcollapse never changes JAX's global configuration
 from __future__ import annotations
 
 import importlib
+import importlib.metadata as _metadata
 
 from kernelcollapse.optimize import (
     ExponentFit,
@@ -42,7 +43,10 @@ from kernelcollapse.theory import (
     test_error,
 )
 
-__version__ = "0.1.0"
+try:  # the one version number is pyproject.toml's, read from the installed metadata
+    __version__ = _metadata.version("kernelcollapse")
+except _metadata.PackageNotFoundError:  # a checkout on PYTHONPATH, never installed
+    __version__ = "0+unknown"
 
 # Loaded on first use: sympy (scaling) and the data/zoo modules are slow to import.
 _LAZY = {

@@ -162,7 +162,7 @@ def run_regime(feats: np.ndarray, target: np.ndarray, regime: Regime, *, reps: i
         y = target[train].astype(np.float64).copy()
         y[mask] = X[mask] @ coef + icpt + sigma0 * rng.standard_normal(m)
 
-        def held_err(c, b):
+        def held_err(c, b, Xh=Xh, yh=yh):
             return float(np.mean((Xh @ c + b - yh) ** 2))
 
         coefs, icpts = _ridge_path(X, y, lams)
