@@ -22,11 +22,9 @@ from kernelcollapse.optimize import (
     ExponentFit,
     OptimalLambda,
     OptimalWeight,
-    Recommendation,
     fit_exponent,
     optimal_lambda,
     optimal_weight,
-    recommend,
 )
 from kernelcollapse.prepared import CollapseLimit, PreparedProblem, prepare
 from kernelcollapse.problems import Problem, isotropic, power_law
@@ -42,6 +40,7 @@ from kernelcollapse.theory import (
     kappa,
     test_error,
 )
+from kernelcollapse.tuning import Recommendation, recommend
 
 try:  # the one version number is pyproject.toml's, read from the installed metadata
     __version__ = _metadata.version("kernelcollapse")

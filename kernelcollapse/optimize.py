@@ -2,10 +2,11 @@ r"""The ridge penalty that minimises the predicted test error, with and without 
 
 * :func:`optimal_lambda`: bounded search on ``log lam`` of the deterministic-equivalent
   error :func:`kernelcollapse.theory.test_error`, broadcast over ``T``, ``T0``, ``n``, ...;
+* :func:`optimal_weight`: the penalty and the weight of the synthetic rows, jointly;
 * :func:`fit_exponent`: the empirical exponent ``ell`` of ``lam*(T) ~ T^-ell``, to compare with
-  :func:`kernelcollapse.scaling.optimal_exponent` and ``critical_exponent``;
-* :func:`recommend`: the penalty for a user's feature matrix (and labels), with what the
-  clean-data choice would cost.
+  :func:`kernelcollapse.scaling.optimal_exponent` and ``critical_exponent``.
+
+Tuning on a practitioner's data is :func:`kernelcollapse.tuning.recommend`.
 
 The ridge normalisation is the library's: ``w = (X'X/T + lam I)^-1 X'y/T``.  In scikit-learn's
 ``Ridge(alpha)`` (loss ``||y - Xw||^2 + alpha ||w||^2``) that is ``alpha = T * lam``.
@@ -26,8 +27,8 @@ from numpy.typing import ArrayLike
 
 from kernelcollapse import _validate as v
 
-__all__ = ["ExponentFit", "OptimalLambda", "OptimalWeight", "Recommendation", "fit_exponent",
-           "optimal_lambda", "optimal_weight", "recommend"]
+__all__ = ["ExponentFit", "OptimalLambda", "OptimalWeight", "fit_exponent", "optimal_lambda",
+           "optimal_weight"]
 
 _GOLDEN_STEP = (3.0 - math.sqrt(5.0)) / 2.0  # 0.382...: golden-section step into a side
 
@@ -72,44 +73,6 @@ class ExponentFit(NamedTuple):
     exponent: float
     prefactor: float
     residual: float
-
-
-class Recommendation(NamedTuple):
-    """Result of :func:`recommend`.
-
-    Attributes
-    ----------
-    lam : float
-        Recommended penalty for training on the synthetic labels (library normalisation).
-    error : float
-        Its predicted test error ``E ||w - w0||_Sigma^2``.
-    lam_clean : float
-        The penalty clean-data theory (``n = 0``) would pick.
-    error_clean_choice : float
-        Predicted test error of ``lam_clean`` on the synthetic labels.
-    loss : float
-        ``error_clean_choice - error >= 0``: what ignoring the collapse costs.
-    eigvals, w0 : ndarray, shape (k,)
-        The estimated spectrum (``k`` = rank of the data) and teacher coefficients used.
-    sigma : float
-        The label noise used (given or estimated from the pilot residuals).
-    pilot_lam : float or None
-        Penalty of the pilot fit (generalised cross-validation), ``None`` without labels.
-    search, search_clean : OptimalLambda
-        The two searches, with their edge and flat-region flags.
-    """
-
-    lam: float
-    error: float
-    lam_clean: float
-    error_clean_choice: float
-    loss: float
-    eigvals: np.ndarray
-    w0: np.ndarray
-    sigma: float
-    pilot_lam: float | None
-    search: OptimalLambda
-    search_clean: OptimalLambda
 
 
 # ----------------------------------------------------------------------------------------------
@@ -461,162 +424,3 @@ def fit_exponent(T: ArrayLike, lam: ArrayLike) -> ExponentFit:
     slope, intercept = np.polyfit(x, y, 1)
     resid = float(np.max(np.abs(y - (slope * x + intercept))))
     return ExponentFit(float(-slope), float(np.exp(intercept)), resid)
-
-
-# ----------------------------------------------------------------------------------------------
-# recommend
-# ----------------------------------------------------------------------------------------------
-
-
-def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, sigma0: float,
-              sigma: float | None = None, p: float = 1.0, lam0: float = 0.0,
-              T: int | None = None, center: bool = True, signal: float = 1.0,
-              lam_bounds: tuple[float, float] | None = None) -> Recommendation:
-    r"""Recommend a ridge penalty for training on synthetic labels, from a feature matrix.
-
-    The user has features ``X`` (``T`` rows, ``d`` columns), will train ridge regression
-    (library normalisation ``(X'X/T + lam I)^-1 X'y/T``) on labels of which a fraction ``p``
-    come from the ``n``-th generation of a chain of least-squares (``lam0 = 0``) or ridge
-    generators, each fitted on ``T0`` samples with label noise ``sigma0``.  The theory of
-    :func:`kernelcollapse.theory.test_error` is then evaluated on a plug-in estimate of the
-    problem, and :func:`optimal_lambda` is run twice: with the synthetic labels, and as
-    clean-data theory would (``n = 0``).
-
-    Assumptions, every one of them:
-
-    1. The rows of ``X`` are i.i.d. with a Gaussian-like distribution (the deterministic
-       equivalents are exact for Gaussian features, approximate otherwise), and the data
-       the generators and the downstream model see have the same distribution as ``X``.
-    2. Spectrum: the eigenvalues of the sample covariance ``X'X/T`` after centring the columns
-       (``center=True``; the intercept is then fitted separately, unpenalised, and ``y`` is
-       centred too) or of the raw second moment (``center=False``: a model without intercept).
-       Sample eigenvalues are spread out relative to the population ones when ``d/T`` is not
-       small (Marchenko-Pastur); they are used as they are (plug-in).  Directions of zero
-       sample variance (rank deficiency, ``T <= d``) are dropped: ``d`` in the theory is the
-       rank ``k`` of the data, which matters for the least-squares generators (``T0`` vs ``k``).
-    3. Teacher, with labels ``y`` (assumed clean, or at least representative of the target):
-       in the sample eigenbasis ``v_j``, ``z_j = v_j'X'y/(T s_j)`` is unbiased for the teacher
-       coefficient with variance ``sigma^2/(T s_j)``, so ``s_j z_j^2 - sigma^2/T`` is an unbiased
-       estimate of the energy ``s_j w0_j^2``; its positive part is used (which overestimates
-       the energy of the pure-noise directions by ``O(sigma^2/T)`` each).
-    4. Teacher without labels: a flat prior ``w0_j^2 = signal / sum_j s_j`` (isotropic random
-       effects with ``Var(x . w0) = signal``, default 1; in the units of ``y``).  ``sigma`` is
-       then required.
-    5. Noise, when ``sigma`` is not given: a pilot ridge fit at the penalty chosen by
-       generalised cross-validation, ``sigma^2 = RSS / (T - df)`` with ``df = sum s/(s+lam)``.
-    6. The downstream sample size is ``T`` (default: the number of rows of ``X``).
-
-    Parameters
-    ----------
-    X : array_like, shape (T, d)
-        Feature matrix.
-    y : array_like, shape (T,), optional
-        Labels for the pilot fit.
-    n : int
-        Generation of the synthetic labels, ``>= 1``.
-    T0 : float
-        Samples per generator fit.
-    sigma0 : float
-        Label noise of each generator, ``>= 0``.
-    sigma : float, optional
-        Label noise of the downstream data; estimated from ``y`` when omitted.
-    p : float, default 1.0
-        Fraction of the downstream labels that are synthetic.
-    lam0 : float, default 0.0
-        Generator ridge.
-    T : int, optional
-        Downstream sample size; default ``X.shape[0]``.
-    center : bool, default True
-        Centre the columns of ``X`` (and ``y``).
-    signal : float, default 1.0
-        ``Var(x . w0)`` for the flat prior (only without ``y``).
-    lam_bounds : (float, float), optional
-        Passed to :func:`optimal_lambda`.
-
-    Returns
-    -------
-    Recommendation
-
-    Raises
-    ------
-    ValueError
-        Bad shapes or values, ``sigma`` missing without labels, or data of rank 0.
-
-    References
-    ----------
-    Dohmatob, Feng & Kempe (2024), Section 5; G. Golub, M. Heath, G. Wahba, *Generalized
-    cross-validation as a method for choosing a good ridge parameter*, Technometrics 21 (1979).
-    """
-    X = v.check_finite("X", v.as_float_array("X", X))
-    if X.ndim != 2 or X.shape[0] < 2 or X.shape[1] < 1:
-        raise ValueError(f"X must be a 2-D array with at least 2 rows and 1 column, got shape "
-                         f"{X.shape}")
-    rows = X.shape[0]
-    if y is not None:
-        y = v.check_finite("y", v.as_float_array("y", y))
-        if y.shape != (rows,):
-            raise ValueError(f"y must have shape ({rows},) to match X, got {y.shape}")
-    n = v.integer("n", n, minimum=1)
-    T0 = v.scalar("T0", T0, check=v.positive)
-    sigma0 = v.scalar("sigma0", sigma0, check=v.nonnegative)
-    if sigma is not None:
-        sigma = v.scalar("sigma", sigma, check=v.nonnegative)
-    elif y is None:
-        raise ValueError("sigma (the label noise) is required when no labels y are given")
-    p = v.scalar("p", p, check=v.probability)
-    lam0 = v.scalar("lam0", lam0, check=v.nonnegative)
-    T = rows if T is None else v.scalar("T", T, check=v.positive)
-    signal = v.scalar("signal", signal, check=v.positive)
-
-    s, Ut, sv = _spectrum(X, center)
-    pilot_lam = None
-    if y is None:
-        w0 = np.full(s.size, math.sqrt(signal / s.sum()))
-    else:
-        yc = y - y.mean() if center else y
-        proj = sv * (Ut @ yc) / math.sqrt(rows)  # b_j = v_j' X'y / T
-        pilot_lam, sigma_hat = _pilot(s, proj, float(yc @ yc), rows)
-        if sigma is None:
-            sigma = sigma_hat
-        energy = np.maximum(proj**2 / s - sigma**2 / rows, 0.0)
-        w0 = np.sqrt(energy / s)
-    kw = dict(T=T, T0=T0, sigma=sigma, sigma0=sigma0, lam0=lam0, p=p, lam_bounds=lam_bounds)
-    search = optimal_lambda(s, w0, n=n, **kw)
-    clean = optimal_lambda(s, w0, n=0, **kw)
-    from kernelcollapse import theory
-
-    err_clean_choice = float(theory.test_error(s, w0, n=n, lam=clean.lam, T=T, T0=T0,
-                                               sigma=sigma, sigma0=sigma0, lam0=lam0,
-                                               p=p).total)
-    err = float(search.error)
-    return Recommendation(float(search.lam), err, float(clean.lam), err_clean_choice,
-                          err_clean_choice - err, s, w0, float(sigma), pilot_lam, search, clean)
-
-
-def _spectrum(X: np.ndarray, center: bool):
-    """Nonzero eigenvalues of X'X/T (descending), U' (k, T) and singular values of X/sqrt(T)."""
-    rows = X.shape[0]
-    Xc = X - X.mean(axis=0) if center else X
-    U, sv, _ = np.linalg.svd(Xc / math.sqrt(rows), full_matrices=False)
-    keep = sv > sv.max(initial=0.0) * max(X.shape) * np.finfo(float).eps
-    if not np.any(keep):
-        raise ValueError("X has rank 0 (after centring): every column is constant")
-    sv = sv[keep]
-    return sv**2, U[:, keep].T, sv
-
-
-def _pilot(s, proj, yy, rows):
-    """GCV-chosen pilot penalty and the residual noise estimate, from the eigen-projections."""
-    lams = s.max() * np.logspace(-8, 2, 121)
-    z = proj[None, :] / (s[None, :] + lams[:, None])  # coefficients in the eigenbasis
-    rss = yy - 2 * rows * (z @ proj) + rows * ((z * z) @ s)
-    rss = np.maximum(rss, 0.0)
-    df = (s[None, :] / (s[None, :] + lams[:, None])).sum(axis=1)
-    resid_dof = rows - df
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gcv = np.where(resid_dof > 0.5, rss / rows / (resid_dof / rows) ** 2, np.inf)
-    i = int(np.argmin(gcv))
-    if not np.isfinite(gcv[i]):
-        raise ValueError("cannot estimate sigma from the labels (no residual degrees of freedom);"
-                         " pass sigma")
-    return float(lams[i]), math.sqrt(rss[i] / resid_dof[i])

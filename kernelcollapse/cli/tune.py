@@ -63,7 +63,7 @@ def load_matrix(path: Path) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> int:
     from kernelcollapse.cli._common import print_json
-    from kernelcollapse.optimize import recommend
+    from kernelcollapse.tuning import recommend
 
     X = load_matrix(args.X)
     y = None

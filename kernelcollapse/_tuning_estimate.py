@@ -1,0 +1,183 @@
+"""Estimating a practitioner's problem from the labels as they are (trusted core of
+:mod:`kernelcollapse.tuning`): the plug-in spectrum, the teacher's energy per direction and the
+label noise, with what the generator chain adds to the synthetic labels taken out.
+
+Inputs are validated by :func:`kernelcollapse.tuning.recommend`.  Everything is expressed in
+the sample eigenbasis of the centred features, ``Z = Xc V`` with ``Z'Z/T = diag(s)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from kernelcollapse import _chain
+from kernelcollapse.prepared import prepare
+
+# Directions per bin of the energy estimate (equal energy within a bin of similar eigenvalues):
+# enough to average the per-direction noise, few enough to follow the spectrum's shape.
+_BIN_SIZE = 12
+# Fixed-point iterations between the energy estimate and the chain it implies.
+_ITERATIONS = 6
+# Residual degrees of freedom from which the noise is read off the least-squares residual.
+_MIN_RESIDUAL_DOF = 10
+
+
+
+def spectrum(Xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nonzero eigenvalues of ``Xc'Xc/T`` (descending) and their eigenvectors ``(d, k)``."""
+    rows = Xc.shape[0]
+    _, sv, Vt = np.linalg.svd(Xc / math.sqrt(rows), full_matrices=False)
+    keep = sv > sv.max(initial=0.0) * max(Xc.shape) * np.finfo(float).eps
+    if not np.any(keep):
+        raise ValueError("X has rank 0 (after centring): every column is constant")
+    return sv[keep] ** 2, Vt[keep].T
+
+
+# ----------------------------------------------------------------------------------------------
+# estimation
+# ----------------------------------------------------------------------------------------------
+
+
+def _chain_moments(s, q, n, chain) -> tuple[np.ndarray, np.ndarray]:
+    """Mean offset ``c`` and variance ``v`` of ``w_n`` per sample direction (plug-in)."""
+    prob = prepare(s, np.sqrt(q))
+    setting = _chain.Setting(chain["T0"], chain["lam0"], chain["sigma0"], chain["fresh"],
+                             chain["mode"])
+    prob._check_chain(setting, np.array([n]))
+    st = _chain.states(prob._spec, setting, [n])
+    inv = prob._spec.inverse
+    return st.c[0, inv], st.v[0, inv]
+
+
+def _binned(s: np.ndarray, q_raw: np.ndarray) -> np.ndarray:
+    """Mean of the unbiased energies over bins of neighbouring eigenvalues, clipped at 0."""
+    order = np.argsort(-s)
+    out = np.empty_like(q_raw)
+    k = s.size
+    edges = np.unique(np.r_[np.arange(0, k, _BIN_SIZE), k])
+    for a, b in zip(edges[:-1], edges[1:]):
+        idx = order[a:b]
+        out[idx] = max(float(np.mean(q_raw[idx])), 0.0)
+    return out
+
+
+def estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask):
+    """Teacher energies per direction and the noise.
+
+    The noise first, from labels whose teacher is one fixed vector, so that no estimate of the
+    chain feeds back into it (:func:`_noise`).  Then the energies: from the real rows alone
+    when a mask leaves at least ``k + 10`` of them (clean least squares); otherwise from all
+    rows, as least squares (minimum norm when ``T <= k``) in the sample basis, whose
+    coefficients have mean ``(1 + p c) w0`` and second moment ``(1 + p c)^2 w0^2 + p^2 v' +
+    beta / (T s)``, ``beta = sigma^2 + p (1 - p) sum s S`` (the label noise and the mixing of
+    the two teachers, exact in the sample basis given the design), ``v' = (T - k - 1) v / T``
+    the chain's variance in the sample basis; directions where the chain has forgotten the
+    teacher (``(1 + p c)^2 < 0.1``) get the power law fitted to the others.  Iterated with the
+    chain they imply."""
+    k = s.size
+    q = _binned(s, b**2 / s**2)  # first guess: as if the labels were clean and noiseless
+    c, var = _chain_moments(s, q, n, chain)
+    sig2 = sigma**2 if sigma is not None else _noise(s, b, A, Z, yc, rows, var, mask, chain)
+    if mask is not None and int((~mask).sum()) - k - 1 >= _MIN_RESIDUAL_DOF:
+        Zr, yr = Z[~mask], yc[~mask]
+        G = Zr.T @ Zr
+        z = np.linalg.solve(G, Zr.T @ yr)
+        return _binned(s, z * z - sig2 * np.diag(np.linalg.inv(G))), math.sqrt(sig2)
+    p = float(A.trace() / s.sum())  # the synthetic share of the Gram (p, or the mask's)
+    z = b / s
+    # The chain's variance is ~ Sigma^-1 in the population basis; in the sample basis its
+    # diagonal is (T - k - 1) / T times 1/s on average (the mean of an inverse Wishart
+    # matrix), not 1/s: the sample's small eigenvalues are too small.
+    shrink = (rows - k - 1) / rows if rows > k + 1 else 1.0
+    for _ in range(_ITERATIONS):
+        S = c * c * q + var
+        beta = sig2 + p * (1.0 - p) * float(s @ S)
+        gain = (1.0 + p * c) ** 2
+        raw = (z * z - p * p * shrink * var - beta / (rows * s)) / np.maximum(gain, 1e-12)
+        q = _extrapolated(s, _binned(s, raw), gain >= 0.1)
+        c, var = _chain_moments(s, q, n, chain)
+    return q, math.sqrt(max(sig2, 0.0))
+
+
+def _extrapolated(s: np.ndarray, q: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``q`` with the unknown directions filled by the power law ``s q = a s^gamma`` fitted
+    (least squares in log-log) to the known directions of positive energy."""
+    if np.all(known):
+        return q
+    ok = known & (q > 0)
+    out = q.copy()
+    if ok.sum() >= 2 and np.ptp(np.log(s[ok])) > 0:
+        gamma, log_a = np.polyfit(np.log(s[ok]), np.log(s[ok] * q[ok]), 1)
+        out[~known] = np.exp(log_a + gamma * np.log(s[~known])) / s[~known]
+    else:
+        out[~known] = 0.0
+    return out
+
+
+def _noise(s, b, A, Z, yc, rows, var, mask, chain) -> float:
+    """``sigma^2`` of the labels, by the first that applies: the least-squares residual of the
+    real rows (a mask with at least ``k + 10`` of them), of every row when all are synthetic
+    (their teacher is then the fixed ``w_n``), of every row less the chain's exact part for
+    unbiased (least-squares) generators; otherwise the floor of the projections
+    (:func:`_noise_floor`)."""
+    k = s.size
+    n_real = rows if mask is None and np.all(A == 0) else (
+        int((~mask).sum()) if mask is not None else None)
+    if mask is not None and n_real - k - 1 >= _MIN_RESIDUAL_DOF:
+        Zr, yr = Z[~mask], yc[~mask]
+        coef, *_ = np.linalg.lstsq(Zr, yr, rcond=None)
+        r = yr - Zr @ coef
+        return float(r @ r) / (n_real - k)
+    dof = rows - k - 1
+    all_synthetic = np.allclose(A, np.diag(s)) if mask is None else bool(mask.all())
+    unbiased = chain["lam0"] == 0 and chain["T0"] > k + 1
+    if dof >= _MIN_RESIDUAL_DOF and (all_synthetic or unbiased or not np.any(A)):
+        rss = float(yc @ yc) - rows * float(b @ (b / s))
+        part = 0.0
+        if not all_synthetic and np.any(A):
+            # E RSS = sigma^2 (T - k) + T tr((A - A S^-1 A) diag(v)): the chain's variance that
+            # the fit cannot absorb (its mean is w0: unbiased).
+            part = rows * float(np.diag(A - (A / s[None, :]) @ A) @ var)
+        return max(rss - part, 0.0) / dof
+    if mask is not None and n_real >= 20:
+        Zr, yr = Z[~mask], yc[~mask]
+        br = Zr.T @ yr / n_real
+        sr = np.einsum("ij,ij->j", Zr, Zr) / n_real
+        return _noise_floor(sr, br, np.zeros((k, k)), var, n_real)
+    return _noise_floor(s, b, A, var, rows)
+
+
+def _noise_floor(s, b, A, var, rows) -> float:
+    """``sigma^2`` from the floor of ``u_j = (b_j^2 - (A diag(v) A)_jj) / s_j``: the maximum
+    likelihood fit of ``u_j ~ (a s_j^gamma + sigma^2 / T) chi2_1`` (a power-law signal over a
+    flat noise floor), started from the median of the smaller half of the ``u_j`` (the median
+    of ``chi2_1`` is 0.455 times its mean)."""
+    from scipy.optimize import minimize
+
+    u = (b * b - np.einsum("ij,j,ij->i", A, var, A)) / s
+    if np.ptp(np.log(s)) < 1e-6:
+        raise ValueError("cannot separate the label noise from the signal: T <= d and the "
+                         "sample spectrum is flat; pass sigma (the noise of the real labels)")
+    order = np.argsort(-s)
+    ls = np.log(s / s.max())
+    scale = max(float(np.mean(np.abs(u))), np.finfo(float).tiny)
+    uu = np.maximum(u / scale, 0.0)
+    tail = order[s.size // 2:]
+    noise0 = max(float(np.median(uu[tail])) / 0.455, 1e-8)
+    head = order[:max(1, s.size // 5)]
+    a0 = max(float(np.mean(uu[head])) - noise0, 1e-8)
+
+    def nll(theta):
+        log_a, gamma, log_n = theta
+        m = np.exp(log_a + gamma * ls) + np.exp(log_n)
+        return float(np.sum(np.log(m) + uu / m))
+
+    res = minimize(nll, np.array([math.log(a0), 1.0, math.log(noise0)]), method="L-BFGS-B",
+                   bounds=[(-60.0, 60.0), (0.0, 6.0), (-60.0, 60.0)])
+    floor = math.exp(res.x[2]) * scale
+    if not np.isfinite(floor) or floor <= 1e-10 * scale:
+        raise ValueError("cannot estimate the label noise from these labels (T <= d and no "
+                         "noise floor in the projections); pass sigma")
+    return floor * rows
