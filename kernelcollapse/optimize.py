@@ -180,7 +180,7 @@ def _bounds(lam_bounds, s_max: float) -> tuple[float, float]:
     b = v.as_float_array("lam_bounds", lam_bounds)
     if b.shape != (2,) or not np.all(np.isfinite(b)) or not 0 < b[0] < b[1]:
         raise ValueError(f"lam_bounds must be (lo, hi) with 0 < lo < hi, finite, got "
-                         f"{lam_bounds!r}")
+                         f"{[v.plain(x) for x in np.ravel(lam_bounds)]}")
     return float(b[0]), float(b[1])
 
 
@@ -419,7 +419,8 @@ def fit_exponent(T: ArrayLike, lam: ArrayLike) -> ExponentFit:
         raise ValueError(f"T and lam must be 1-D of the same length, got shapes {T.shape} and "
                          f"{lam.shape}")
     if np.unique(T).size < 2:
-        raise ValueError(f"T must hold at least two distinct values, got {T!r}")
+        raise ValueError(f"T must hold at least two distinct values, got "
+                         f"{[v.plain(x) for x in T]}")
     x, y = np.log(T), np.log(lam)
     slope, intercept = np.polyfit(x, y, 1)
     resid = float(np.max(np.abs(y - (slope * x + intercept))))
