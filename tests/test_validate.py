@@ -76,3 +76,35 @@ def test_messages_print_plain_numbers(call):
         call()
     message = str(info.value)
     assert "np." not in message and "at index" not in message, message
+
+
+# Strings and booleans are not numbers: numpy would read "3" as 3 and True as 1 in silence.
+@pytest.mark.parametrize("bad, shown", [
+    ("3", "got '3'"), (True, "got True"), ([0, True], r"got True \(in a list\)"),
+    ([[1, "2"]], r"got '2' \(in a list\)"), (None, "got None"),
+    (np.array([True, False]), "got an array of dtype bool"),
+    (np.array(["1"]), "got an array of dtype <U1"),
+])
+def test_strings_and_booleans_are_refused(bad, shown):
+    with pytest.raises(TypeError, match=f"^n must be a number or an array of numbers, {shown}$"):
+        v.nonnegative_integer("n", bad)
+    np.testing.assert_array_equal(v.as_float_array("n", [1, 2.5]), [1.0, 2.5])
+
+
+def test_api_refuses_strings_and_booleans():
+    S, W = kc.isotropic(10)
+    with pytest.raises(TypeError, match="n must be a number"):
+        kc.test_error(S, W, T=20, T0=30, n=["3"], lam=0.1, sigma=0.5, sigma0=0.5)
+    with pytest.raises(TypeError, match="T must be a number"):
+        kc.simulate(S, W, T=True, T0=30, n=1, lam=0.1, sigma=0.5, sigma0=0.5, seeds=2)
+
+
+def test_empty_lists_are_refused_by_the_parser_naming_the_text():
+    from kernelcollapse._parse import int_list, number_list
+
+    for text in ("", " ", ",", "log:1:10:0", "lin:0:1:0"):
+        with pytest.raises(ValueError, match="expected at least one number"):
+            number_list(text)
+    with pytest.raises(ValueError, match="expected at least one number"):
+        int_list("")
+    np.testing.assert_array_equal(int_list("0,2"), [0, 2])
