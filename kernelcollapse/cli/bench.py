@@ -47,8 +47,15 @@ def register(subparsers) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.add_argument("--markdown-from", type=Path, default=None, metavar="JSON",
                         help="only re-render the Markdown of an existing results JSON")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, on_interrupt=interrupted)
 
 
 def run(args: argparse.Namespace) -> int:
     return _load().run(args)
+
+
+def interrupted(args: argparse.Namespace, exc: KeyboardInterrupt) -> str:
+    """The line printed on Ctrl-C: the parts finished so far are in the results JSON."""
+    where = args.out if args.out is not None else "benchmarks/results/"
+    return (f"the parts finished so far are saved in the results JSON in {where}; a new run "
+            "starts over")
