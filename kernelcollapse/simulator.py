@@ -405,7 +405,6 @@ def _chain_seed_bytes(d: int, n_idx, ch: _Chain, jobs: list, used: str, backend:
     for job in jobs:
         gen, down = _samplers(d, job.T, ch.T0, ch.N, ch.lam0, ch.mode, job.m, used,
                               ch.fresh_rows)
-        _check_stream(d, job.T if down == "rows" else 0, ch.T0 if gen != "law" else 0, ch.N)
         size = seed_bytes(d, job.T, ch.T0, ch.N, n_idx.size, job.lams.size, gen=gen, down=down)
         if backend == "numpy":  # it draws every generation's rows of a seed at once
             size += 8.0 * ch.N * ch.T0 * (d + 1)

@@ -174,8 +174,10 @@ def test_a_grid_of_T_is_the_calls_one_T_at_a_time(T0, sampler):
         (dict(sampler="exact"), "sampler must be one of"),
         (dict(memory_budget=0), "memory_budget must be > 0"),
         (dict(key=-3), "key must be an integer in"),
-        (dict(T=2**31, p=0.5), r"T \* \(d \+ 1\) = .* is too large"),
-        (dict(n=2**28), r"max\(n\) = 268435456 is too large"),
+        # (past the memory check, which refuses them first at the default budget)
+        (dict(T=2**31, p=0.5, memory_budget=1e15), r"T \* \(d \+ 1\) = .* is too large"),
+        (dict(n=2**28, memory_budget=1e15), r"max\(n\) = 268435456 is too large"),
+        (dict(T=2**31, p=0.5), r"of working memory for one seed, beyond memory_budget"),
         (dict(eigvals=[1.0, -1.0]), "eigvals must be > 0"),
         (dict(w0=[1.0, 2.0, 3.0]), "w0 must have the same shape"),
     ],
