@@ -150,3 +150,25 @@ def test_empty_lists_are_refused_by_the_parser_naming_the_text():
     with pytest.raises(ValueError, match="expected at least one number"):
         int_list("")
     np.testing.assert_array_equal(int_list("0,2"), [0, 2])
+
+
+def test_empty_grids_refused_by_the_api_and_the_cli_naming_the_argument(capsys):
+    """test_error(n=[]) returned [], --lam "" printed an empty table with exit 0 (sweeps: see
+    test_sweep.test_bad_config_refused_before_any_work_naming_the_key)."""
+    from kernelcollapse.cli import main
+
+    S, W = kc.isotropic(10)
+    args = dict(T=20, T0=30, n=1, lam=0.1, sigma=0.5, sigma0=0.5)
+    for name in ("n", "lam", "T"):
+        for call in (kc.test_error, kc.simulate):
+            with pytest.raises(ValueError, match=f"^{name} is empty"):
+                call(S, W, **{**args, name: []})
+    with pytest.raises(ValueError, match="^n is empty"):
+        kc.optimal_lambda(S, W, T=20, T0=30, n=[], sigma=0.5, sigma0=0.5)
+    for command in ("theory", "simulate"):
+        for option in ("--lam", "--n", "--T"):
+            with pytest.raises(SystemExit) as info:
+                main([command, "--d", "6", option, ""])
+            assert info.value.code == 2
+            err = capsys.readouterr().err
+            assert f"argument {option}: expected at least one number" in err, err
