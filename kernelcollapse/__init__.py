@@ -5,7 +5,7 @@ labels), a JAX simulator of the same process, scaling laws, and the
 regularisation that corrects for synthetic data.  See README.md.
 
 The most used functions are here; the modules hold the rest:
-``theory``, ``simulator``, ``sweep``, ``scaling``, ``optimize``, ``datasets``,
+``theory``, ``prepared``, ``simulator``, ``sweep``, ``scaling``, ``optimize``, ``datasets``,
 ``kernels``, ``realdata``, ``figures``, ``zoo``.
 
 Results are float64 numpy arrays.  The library's JAX work runs in float64 inside its own calls
@@ -16,20 +16,25 @@ only: importing or using kernelcollapse never changes JAX's global configuration
 from __future__ import annotations
 
 import importlib
+import importlib.metadata as _metadata
 
 from kernelcollapse.optimize import (
     ExponentFit,
     OptimalLambda,
+    OptimalWeight,
     Recommendation,
     fit_exponent,
     optimal_lambda,
+    optimal_weight,
     recommend,
 )
+from kernelcollapse.prepared import CollapseLimit, PreparedProblem, prepare
 from kernelcollapse.problems import Problem, isotropic, power_law
 from kernelcollapse.simulator import SimulationResult, simulate
 from kernelcollapse.theory import (
     ErrorDecomposition,
     GeneratorMoments,
+    collapse_limit,
     df1,
     df2,
     exact_ols_error,
@@ -38,7 +43,10 @@ from kernelcollapse.theory import (
     test_error,
 )
 
-__version__ = "0.1.0"
+try:  # the one version number is pyproject.toml's, read from the installed metadata
+    __version__ = _metadata.version("kernelcollapse")
+except _metadata.PackageNotFoundError:  # a checkout on PYTHONPATH, never installed
+    __version__ = "0+unknown"
 
 # Loaded on first use: sympy (scaling) and the data/zoo modules are slow to import.
 _LAZY = {
@@ -61,14 +69,18 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "CollapseLimit",
     "ErrorDecomposition",
     "ExponentFit",
     "GeneratorMoments",
     "OptimalLambda",
+    "OptimalWeight",
+    "PreparedProblem",
     "Problem",
     "Recommendation",
     "ScalingLaw",
     "SimulationResult",
+    "collapse_limit",
     "critical_exponent",
     "df1",
     "df2",
@@ -80,7 +92,9 @@ __all__ = [
     "mnist",
     "optimal_exponent",
     "optimal_lambda",
+    "optimal_weight",
     "power_law",
+    "prepare",
     "rate",
     "recommend",
     "scaling_law",

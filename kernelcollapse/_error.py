@@ -60,6 +60,12 @@ class Parts(NamedTuple):
     variance: np.ndarray
     collapse: np.ndarray
     lam: np.ndarray  # the penalty that has these kappa
+    # E <w_fit - w0, w_n - w0>_Sigma = p g sum s M S - kappa sum M b, and E ||w_n - w0||^2_Sigma
+    # (from E[R^{-1} omega A] = p g M and lam E[R^{-1}] = kappa (Sigma + kappa)^{-1}): the error
+    # against the labels' own mixture of targets, which cross-validation on them minimises, is
+    # total - 2 p cross + p shift.
+    cross: np.ndarray
+    shift: np.ndarray
 
 
 def evaluate(spec: _sp.Spectrum, pts: Points, b_rows: np.ndarray, S_rows: np.ndarray) -> Parts:
@@ -86,7 +92,9 @@ def evaluate(spec: _sp.Spectrum, pts: Points, b_rows: np.ndarray, S_rows: np.nda
              + g * g * (p * p * (phi * M2sS - 2.0 * g * MsS) + p * sS))
     coll = -2.0 * p * g * k * M2b + (p * g) ** 2 * M2sS + rho / (phi * (1.0 - rho)) * inner
     coll = np.where(has, coll, 0.0)
-    return Parts(bias + var + coll, bias, var, coll, k * gn.lam_over_kappa)
+    cross = np.where(has, p * g * MsS - k * Mb, 0.0)
+    return Parts(bias + var + coll, bias, var, coll, k * gn.lam_over_kappa, cross,
+                 np.where(has, sS, 0.0))
 
 
 def _shared_sums(spec, keys, inv, gen, b_rows, sS_rows):

@@ -28,7 +28,8 @@ def float64() -> Iterator[None]:
     import jax
 
     scope = getattr(jax, "enable_x64", None)
-    if scope is None:  # jax < 0.8: the same context manager lived in jax.experimental
+    if scope is None:  # jax.enable_x64 is new in 0.8; from 0.5.1 (the floor) to 0.7 it was
+        # jax.experimental.enable_x64, the same context manager (removed from there in 0.9)
         from jax.experimental import enable_x64 as scope
     with scope(True):
         yield

@@ -110,6 +110,23 @@ class Split(NamedTuple):
     y_test: np.ndarray
 
 
+# The project's shared copy beside a source checkout: <checkout>/../shared/data/mnist (this file
+# is <checkout>/kernelcollapse/datasets.py).
+_SHARED_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+
+def _complete(directory: Path, split: str) -> bool:
+    """Whether ``directory`` holds both files of ``split``."""
+    return all((directory / name).is_file() for name in FILES[split])
+
+
+def _shared_copy(split: str = "test") -> Path | None:
+    """The shared copy beside the source checkout when it holds the files of ``split``, else
+    ``None``; for the figure scripts and the docs, which use it when nothing is configured
+    (the loader itself searches only the places listed in the module docstring)."""
+    return _SHARED_DIR if _complete(_SHARED_DIR, split) else None
+
+
 def cache_dir() -> Path:
     """The download cache: ``$XDG_CACHE_HOME/kernelcollapse/mnist`` or ``~/.cache/...``."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -229,7 +246,7 @@ def mnist(
         searched = [Path(os.environ[ENV_VAR])] if os.environ.get(ENV_VAR) else []
         searched.append(cache_dir())
     names = FILES[split]
-    found = next((d for d in searched if all((d / n).is_file() for n in names)), None)
+    found = next((d for d in searched if _complete(d, split)), None)
     if found is None:
         if not download:
             raise _missing_error(split, searched, [])

@@ -36,11 +36,17 @@ _CACHE_SIZE = 64
 class ErrorDecomposition(NamedTuple):
     """Test error and its parts, arrays of the broadcast shape of the inputs.
 
-    total : expected test error ``E ||w_pred - w0||_Sigma^2``.
-    bias : the clean bias: the bias with the same rows, penalty and weights, had the synthetic
+    Attributes
+    ----------
+    total : ndarray
+        Expected test error ``E ||w_pred - w0||_Sigma^2``.
+    bias : ndarray
+        The clean bias: the bias with the same rows, penalty and weights, had the synthetic
         labels been clean (``n = 0``).
-    variance : the clean variance from the downstream label noise.
-    collapse : ``total - bias - variance``: what the synthetic labels add.
+    variance : ndarray
+        The clean variance from the downstream label noise.
+    collapse : ndarray
+        ``total - bias - variance``: what the synthetic labels add.
     """
 
     total: np.ndarray
@@ -50,7 +56,13 @@ class ErrorDecomposition(NamedTuple):
 
 
 class GeneratorMoments(NamedTuple):
-    """Per-coordinate mean and variance of the n-th generator ``w_n``, shape ``(..., d)``."""
+    """Per-coordinate mean and variance of the n-th generator ``w_n``.
+
+    Attributes
+    ----------
+    mean, var : ndarray, shape (..., d)
+        ``E[w_n]`` and ``Var[w_n]``, coordinate by coordinate.
+    """
 
     mean: np.ndarray
     var: np.ndarray
@@ -59,6 +71,8 @@ class GeneratorMoments(NamedTuple):
 class CollapseLimit(NamedTuple):
     """The generator chain and the downstream error as ``n -> infinity``.
 
+    Attributes
+    ----------
     contraction : float
         Factor by which a generation shrinks the chain's deviation from the truth (the spectral
         radius of its linear map); the chain stays bounded when it is below 1.  NaN for

@@ -23,7 +23,8 @@ is identified by its parameters (including the ``n`` and ``lam`` grids, ``seeds`
 its simulation key is a hash of them, so a point gives the same numbers whatever ran before it.
 On restart the finished points are skipped and a point cut off in the middle of its write is
 dropped and redone, so a sweep killed part-way and resumed writes the same file as an
-uninterrupted run.
+uninterrupted run.  :func:`example_config` (``kernelcollapse sweep --example``) is a commented
+config to start from.
 
 Reliability (``docs/reliability.rst``).  Every config value is checked before any work by the
 validators of :func:`kernelcollapse.simulate`, with the key named (``grid.n``); every point is
@@ -116,6 +117,13 @@ def load_config(path: str | os.PathLike) -> dict:
             raise TypeError(f"output must be a file name (a string), got {config['output']!r}")
         config["output"] = str(path.parent / config["output"])
     return config
+
+
+def example_config() -> str:
+    """The commented example config shipped with the package (``sweep_example.toml``)."""
+    from importlib.resources import files
+
+    return files("kernelcollapse").joinpath("sweep_example.toml").read_text(encoding="utf-8")
 
 
 def _values(name: str, value) -> list:

@@ -6,21 +6,20 @@ No timing assertions: speed targets belong to the benchmark's own report.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from kernelcollapse.bench import SMOKE, default_out_dir, run_benchmarks
+from kernelcollapse.bench.limits import simulate_flops
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from benchmarks import Config, run_benchmarks  # noqa: E402
-from benchmarks.limits import simulate_flops  # noqa: E402
-
-TINY = Config(d=12, T0=20, Ts=(8,), ns=(0, 1, 3), n_lam=10, seeds=3, cold=False,
-              limit_ds=(12,), limit_seeds=2, theory_ds=(50,), theory_grid=(4, 5),
-              theory_repeats=1, growth_base=dict(d=6, T=8, T0=10, N=1, seeds=2),
-              growth_steps=2)
+# The cold start (a subprocess importing jax) is exercised by the installed-wheel test.
+TINY = replace(SMOKE, cold=False)
 
 
 def test_quick_path_writes_results(tmp_path):
@@ -38,6 +37,21 @@ def test_quick_path_writes_results(tmp_path):
     assert all(len(a["points"]) == 2 for a in data["growth"]["axes"].values())
     md = md_path.read_text()
     assert "## 1. Baseline ratio" in md and "## 4. How cost grows" in md
+
+
+def test_default_output_is_the_checkouts_results_dir():
+    # This suite runs from a checkout, where the committed results live.
+    assert default_out_dir() == ROOT / "benchmarks" / "results"
+
+
+def test_checkout_entry_point_parses_the_same_options(tmp_path):
+    # `python -m benchmarks` stays a thin entry of `kernelcollapse bench` in a checkout.
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--help"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "python -m benchmarks" in proc.stdout
+    assert "--smoke" in proc.stdout and "kernelcollapse-bench" in proc.stdout
 
 
 def test_flop_model_counts_the_chain_per_generation():

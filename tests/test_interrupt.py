@@ -87,9 +87,9 @@ def test_reproduce(tmp_path, capsys):
      "nothing was saved (results are printed at the end); run the command again"),
     (["zoo", "discrete", "--no-progress"], "kernelcollapse.zoo.discrete.simulate_discrete",
      "nothing was saved (results are printed at the end); run the command again"),
-    (["bench", "--quick"], "kernelcollapse.cli.bench._load",
-     "the parts finished so far are saved in the results JSON in benchmarks/results/; a new "
-     "run starts over"),
+    (["bench", "--quick", "--out", "bench-out"], "kernelcollapse.bench.run_benchmarks",
+     "the parts finished so far are saved in the results JSON in bench-out; a new run starts "
+     "over"),
 ])
 def test_commands_that_print_at_the_end(monkeypatch, capsys, argv, target, expected):
     def interrupted(*args, **kwargs):

@@ -147,6 +147,20 @@ def test_dropping_synthetic_rows_with_least_squares_downstream():
     _check(sim, [exact, exact], 0.0)
 
 
+def test_weighting_lowers_the_floor_of_mixed_data():
+    """(D)'s floor p^2 U (T -> infinity, lam -> 0, least-squares generators) with weighted
+    synthetic rows: delta_* -> 0, so theta -> 1 - p + p w, M -> 1 and the synthetic rows' gain
+    g -> w / (1 - p + p w); what is left is the shift (p g)^2 U.  Dropping them removes it."""
+    d, T0, n, sigma0 = D, 200, 3, 1.0
+    U = n * sigma0**2 * d / (T0 - d - 1)
+    p, w = np.array([[0.3], [0.6]]), np.array([0.0, 0.3, 1.0, 2.5])
+    got = theory.test_error(S, W, T=1e10, T0=T0, n=n, lam=1e-13, sigma=0.5, sigma0=sigma0,
+                            p=p, weight=w).total
+    g = w / (1 - p + p * w)
+    # the clean error left at T = 1e10 is ~ sigma^2 d / T = 1e-9, below the tolerance
+    np.testing.assert_allclose(got, (p * g) ** 2 * U, rtol=1e-6, atol=1e-8)
+
+
 # ---------------------------------------------------------------------------------------------
 # Limits between the workflows
 # ---------------------------------------------------------------------------------------------

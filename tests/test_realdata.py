@@ -223,3 +223,21 @@ def test_figure_without_mnist_is_a_clear_error(monkeypatch, tmp_path):
     assert datasets.ENV_VAR in str(info.value)
     assert all(name in str(info.value) for name in datasets.FILES["test"])
     assert not (tmp_path / "out").exists()
+
+
+def test_figure_finds_the_shared_copy_beside_the_checkout(monkeypatch, tmp_path):
+    """With nothing configured (no variable, an empty cache, no network) figure 8 reads the
+    project's shared copy in the checkout's sibling folder ``../shared/data/mnist``."""
+    assert datasets._SHARED_DIR == SHARED_MNIST  # where this test file says the sibling is
+    if not all((SHARED_MNIST / name).is_file() for name in datasets.FILES["test"]):
+        pytest.skip(f"shared MNIST test files not found in {SHARED_MNIST}")
+
+    def unreachable(url, dest):
+        raise OSError(f"network unreachable (test): {url}")
+
+    monkeypatch.setattr(datasets, "_download", unreachable)
+    monkeypatch.delenv(datasets.ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    data = _figure_module()._load(None)
+    assert data.images.shape == (10000, 784)
+    assert not (tmp_path / "cache").exists()  # nothing was fetched into the cache

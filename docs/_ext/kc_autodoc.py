@@ -3,9 +3,10 @@
 * The results are NamedTuples whose docstrings describe their fields (numpydoc sections);
   autodoc would add each field again as "Alias for field number N".  Those are skipped.
 * Docstrings cite the top-level names (``:func:`kernelcollapse.simulate```) while the objects
-  are documented once, in their module (``kernelcollapse.simulator.simulate``).  A reference
-  ``kernelcollapse.NAME`` that is not documented as such is resolved to the one documented
-  object of that name in the package, so the links work without documenting anything twice.
+  are documented in their module (``kernelcollapse.simulator.simulate``).  A reference
+  ``kernelcollapse.NAME`` (or ``kernelcollapse.NAME.attribute``) that is not documented as such
+  is resolved to the documented object of that name in the package, preferring the module that
+  defines it, so the links work without documenting anything twice.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def _resolve_reexport(app, env, node, contnode):
         return None
     target = node.get("reftarget", "")
     parts = target.split(".")
-    if len(parts) != 2 or parts[0] != "kernelcollapse":
+    if len(parts) < 2 or parts[0] != "kernelcollapse":
         return None
     package = importlib.import_module("kernelcollapse")
     try:
@@ -36,9 +37,10 @@ def _resolve_reexport(app, env, node, contnode):
     except AttributeError:
         return None
     py = env.get_domain("py")
-    candidates = [f"{getattr(obj, '__module__', '')}.{parts[1]}"]
+    tail = ".".join(parts[1:])  # NAME, or NAME.attribute (a method of a re-exported class)
+    candidates = [f"{getattr(obj, '__module__', '')}.{tail}"]
     candidates += sorted(name for name in py.objects
-                         if name.startswith("kernelcollapse.") and name.endswith("." + parts[1]))
+                         if name.startswith("kernelcollapse.") and name.endswith("." + tail))
     for cand in candidates:
         if cand in py.objects:
             return py.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], cand,
@@ -47,11 +49,13 @@ def _resolve_reexport(app, env, node, contnode):
 
 
 def canonical(name: str, modules: list[str]) -> str:
-    """Where the top-level ``kernelcollapse.NAME`` is documented: the first public module whose
-    ``__all__`` holds the same object (else the module that defines it)."""
+    """Where the top-level ``kernelcollapse.NAME`` is documented: the module that defines it
+    when that one is public and exports it, else the first public module whose ``__all__``
+    holds the same object (else the defining module)."""
     package = importlib.import_module("kernelcollapse")
     obj = getattr(package, name)
-    for mod_name in modules:
+    home = getattr(obj, "__module__", "")
+    for mod_name in ([home] if home in modules else []) + list(modules):
         mod = importlib.import_module(mod_name)
         if name in getattr(mod, "__all__", ()) and getattr(mod, name, None) is obj:
             return f"{mod_name}.{name}"

@@ -31,19 +31,12 @@ def _mnist_dir() -> Path | None:
     """A directory holding the MNIST test files, without downloading; ``None`` if none."""
     from kernelcollapse import datasets
 
-    def complete(d: Path) -> bool:
-        return all((d / name).is_file() for name in datasets.FILES["test"])
-
     if os.environ.get(datasets.ENV_VAR):
         d = Path(os.environ[datasets.ENV_VAR])
-        return d if complete(d) else None  # the user chose this directory: nowhere else
-    import kernelcollapse
-
-    checkout = Path(kernelcollapse.__file__).resolve().parents[1]
-    for d in (datasets.cache_dir(), checkout.parent / "shared" / "data" / "mnist"):
-        if complete(d):
-            return d
-    return None
+        return d if datasets._complete(d, "test") else None  # the user's choice: nowhere else
+    if datasets._complete(datasets.cache_dir(), "test"):
+        return datasets.cache_dir()
+    return datasets._shared_copy("test")  # beside the checkout, or None
 
 
 @contextlib.contextmanager

@@ -36,10 +36,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from kernelcollapse import __version__
+
     parser = _Parser(
         prog="kernelcollapse",
         description="Model collapse in ridge and kernel regression: theory, simulation, tuning.",
     )
+    parser.add_argument("--version", action="version", version=f"kernelcollapse {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _COMMANDS:
         modname = f"{__name__}.{name}"

@@ -1,61 +1,97 @@
-"""``kernelcollapse bench [--quick] [--out DIR]``: the benchmarks of issue 6 (``benchmarks/``).
+"""``kernelcollapse bench [--quick | --smoke] [--out DIR]``: the benchmarks of issue 6.
 
-The ``benchmarks`` package sits next to the ``kernelcollapse`` package in a checkout; it is
-imported by path (from there, or from the current directory), like ``paper_figures/``.
+The suite lives in :mod:`kernelcollapse.bench`, so it runs from an installed package in any
+directory.  ``python -m benchmarks`` in a checkout is the same command (:func:`main`).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 
-
-def find_benchmarks() -> Path:
-    """The checkout root holding ``benchmarks/__init__.py``: next to the package, or the cwd."""
-    import kernelcollapse
-
-    candidates = [Path(kernelcollapse.__file__).resolve().parent.parent, Path.cwd()]
-    for root in candidates:
-        if (root / "benchmarks" / "__init__.py").is_file():
-            return root
-    looked = ", ".join(str(c / "benchmarks") for c in candidates)
-    raise FileNotFoundError(f"no benchmarks/ package found (looked in: {looked}); run from a "
-                            "checkout of the repository")
+DESCRIPTION = (
+    "Benchmarks of the simulator and the theory (issue 6): simulate against a plain numpy "
+    "loop (warm and cold), the flop rate against jax's matmul rate, test_error throughput, and "
+    "how time and memory grow.  Writes NAME.json (after each part) and NAME.md into --out; "
+    "NAME is bench, bench_quick or bench_smoke.  Default --out: benchmarks/results/ of the "
+    "checkout when the package runs from a checkout (editable install or PYTHONPATH), else "
+    "./kernelcollapse-bench/ in the current directory."
+)
 
 
-def _load():
-    root = str(find_benchmarks())
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    return importlib.import_module("benchmarks.__main__")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sizes = parser.add_mutually_exclusive_group()
+    sizes.add_argument("--quick", action="store_true",
+                       help="small sizes (d = 200 only, fewer seeds): about a minute")
+    sizes.add_argument("--smoke", action="store_true",
+                       help="toy sizes, a few seconds: checks that the suite runs; its numbers "
+                       "measure nothing")
+    sizes.add_argument("--zoo-gmm", action="store_true",
+                       help="instead: the reference Gaussian-mixture collapse run of issue 7 "
+                       "(2000 generations, about 2 minutes), written to OUT/zoo_gmm.json")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output directory (default: benchmarks/results/ in a checkout, "
+                        "else ./kernelcollapse-bench/)")
+    parser.add_argument("--note", default="", help="free text recorded with the results "
+                        "(e.g. that the machine was shared)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--markdown-from", type=Path, default=None, metavar="JSON",
+                        help="only re-render the Markdown of an existing results JSON")
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "bench",
         help="benchmarks: simulator vs numpy loop, flop rate, theory throughput, growth",
-        description="Run the benchmarks of benchmarks/ (issue 6) and write JSON and Markdown "
-        "to benchmarks/results/ (or --out).",
+        description=DESCRIPTION,
     )
-    parser.add_argument("--quick", action="store_true",
-                        help="small sizes (d = 200 only, fewer seeds): about a minute")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output directory (default: benchmarks/results/)")
-    parser.add_argument("--note", default="", help="free text recorded with the results")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
-    parser.add_argument("--markdown-from", type=Path, default=None, metavar="JSON",
-                        help="only re-render the Markdown of an existing results JSON")
+    add_arguments(parser)
     parser.set_defaults(func=run, on_interrupt=interrupted)
 
 
 def run(args: argparse.Namespace) -> int:
-    return _load().run(args)
+    from kernelcollapse.bench import CANONICAL, QUICK, SMOKE, default_out_dir, report
+
+    if args.markdown_from is not None:
+        import json
+
+        results = json.loads(args.markdown_from.read_text())
+        results["targets"] = report.targets(results)
+        md_path = args.markdown_from.with_suffix(".md")
+        md_path.write_text(report.markdown(results))
+        print(md_path.read_text())
+        return 0
+    out = args.out if args.out is not None else default_out_dir()
+    if args.zoo_gmm:
+        from kernelcollapse.bench import zoo_gmm
+
+        return zoo_gmm.main(["--out", str(out / "zoo_gmm.json")])
+
+    from kernelcollapse.bench import run_benchmarks
+
+    cfg = SMOKE if args.smoke else QUICK if args.quick else CANONICAL
+    results, json_path, md_path = run_benchmarks(cfg, out_dir=out, progress=not args.quiet,
+                                                 note=args.note)
+    print(md_path.read_text())
+    return 0
 
 
 def interrupted(args: argparse.Namespace, exc: KeyboardInterrupt) -> str:
     """The line printed on Ctrl-C: the parts finished so far are in the results JSON."""
-    where = args.out if args.out is not None else "benchmarks/results/"
+    from kernelcollapse.bench import default_out_dir
+
+    where = args.out if args.out is not None else default_out_dir()
     return (f"the parts finished so far are saved in the results JSON in {where}; a new run "
             "starts over")
+
+
+def main(argv: list[str] | None = None, *, prog: str = "kernelcollapse bench") -> int:
+    """Parse ``argv`` and run (the entry of ``python -m benchmarks``)."""
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -12,9 +12,11 @@ def register(subparsers) -> None:
         help="run a grid of simulations from a TOML config, resumable",
         description="Run the grid of a TOML sweep config with a progress bar, appending each "
         "finished point to the results file (JSON lines or CSV); a rerun skips finished points. "
-        "Config format: see the docstring of kernelcollapse.sweep.",
+        "Start from the commented example: kernelcollapse sweep --example > sweep.toml",
     )
-    parser.add_argument("config", type=Path, help="TOML config file")
+    parser.add_argument("config", type=Path, nargs="?", help="TOML config file")
+    parser.add_argument("--example", action="store_true",
+                        help="print a commented example config to stdout and exit")
     parser.add_argument("--output", type=Path, default=None,
                         help="results file (default: the config's 'output')")
     parser.add_argument("--max-points", type=int, default=None,
@@ -32,7 +34,13 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kernelcollapse.sweep import load_config, run_sweep
+    from kernelcollapse.sweep import example_config, load_config, run_sweep
+
+    if args.example:
+        print(example_config(), end="")
+        return 0
+    if args.config is None:
+        raise ValueError("give a TOML config file (kernelcollapse sweep --example prints one)")
 
     wait = False if args.wait is None else (True if args.wait < 0 else args.wait)
     summary = run_sweep(load_config(args.config), output=args.output,

@@ -66,11 +66,14 @@ def compute(*, size: str = "quick", progress: bool = True) -> list[dict]:
 
 
 def _plot(rows, path: Path) -> Path:
+    from matplotlib.lines import Line2D
+
     Ts = list(dict.fromkeys(r["T"] for r in rows))
     ns = list(dict.fromkeys(r["n"] for r in rows))
     r0 = rows[0]
     with style() as plt:
-        fig, axes = plt.subplots(1, len(Ts), figsize=(5.2 * len(Ts), 4.4), squeeze=False)
+        fig, axes = plt.subplots(1, len(Ts), figsize=(4.8 * len(Ts), 4.4), squeeze=False,
+                                 constrained_layout=True)
         colors = plt.cm.viridis(np.linspace(0, 0.85, len(ns)))
         for ax, T in zip(axes[0], Ts):
             for color, n in zip(colors, ns):
@@ -78,17 +81,22 @@ def _plot(rows, path: Path) -> Path:
                 lam = np.array([r["lam"] for r in sel])
                 th = np.array([r["theory"] for r in sel])
                 ax.errorbar(lam, [r["sim_mean"] for r in sel], yerr=[r["sim_stderr"] for r in sel],
-                            fmt="o", ms=4, color=color, label=f"n={n}: simulation")
-                ax.plot(lam, th, "-", color=color, label=f"n={n}: theory")
+                            fmt="o", ms=4, color=color)
+                ax.plot(lam, th, "-", color=color)
                 k = int(np.argmin(th))
                 ax.plot(lam[k], th[k], "*", ms=11, color=color, mec="k", mew=0.6)
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlabel(r"downstream ridge $\lambda$")
-            ax.set_ylabel(r"test error $E\,\|\hat w - w_0\|_\Sigma^2$")
-            ax.set_title(f"T={T}" + (" (T < d)" if T < r0["d"] else " (T > d)")
-                         + r"; $\star$ = theory minimum")
-            ax.legend(ncol=2)
+            ax.set_title(f"T={T}" + (" (T < d)" if T < r0["d"] else " (T > d)"))
+        axes[0][0].set_ylabel(r"test error $E\,\|\hat w - w_0\|_\Sigma^2$")
+        # One legend for all panels: an entry per n (its colour), one for what the marks are.
+        handles = [Line2D([], [], color=c, marker="o", ms=4, label=f"n = {n}")
+                   for c, n in zip(colors, ns)]
+        handles.append(Line2D([], [], color="0.35", marker="o", ms=4,
+                              label="line: theory (B), $\\star$ its minimum\n"
+                              "marker: simulation ± s.e."))
+        fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5))
         fig.suptitle(f"Isotropic $\\Sigma=I_d$, d={r0['d']}, $\\|w_0\\|=1$, least-squares "
                      f"generators on $T_0$={r0['T0']}, $\\sigma$={r0['sigma']:g}, "
                      f"$\\sigma_0$={r0['sigma0']:g}, {r0['seeds']} seeds")

@@ -6,8 +6,9 @@ labelled by generator ``k`` only; the collapse term grows linearly, ``n Delta`` 
 :func:`kernelcollapse.test_error`, as a line).  *Accumulate* (Gerstgrasser et al. 2024):
 generator ``k + 1`` is fitted on all the data so far, the real ``T0`` samples and every earlier
 generation's ``T0`` synthetic ones; the error stays bounded.  Both are simulated
-(:func:`kernelcollapse.simulate`, ``mode``); the notes give no formula for accumulate, so it is
-simulation only.
+(:func:`kernelcollapse.simulate`, ``mode``).  The accumulate curve is simulation only here;
+its exact least-squares formula is in ``docs/theory/workflows.rst``
+(:func:`kernelcollapse.exact_ols_error` with ``mode="accumulate"``).
 
 References: Dohmatob, Feng & Kempe (2024); M. Gerstgrasser et al., "Is Model Collapse
 Inevitable?", arXiv:2404.01413.

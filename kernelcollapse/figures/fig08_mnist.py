@@ -50,16 +50,13 @@ SIGMA0 = 0.5    # generator label noise (the target is +-1)
 SIGMA = 0.0     # no noise added to the downstream labels
 SPLIT_KEY = 0
 
-# The project's shared copy of the MNIST test set (used when nothing else is configured).
-_SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
-
-
 def _load(data_dir):
     from kernelcollapse import datasets
 
     if data_dir is None and not os.environ.get(datasets.ENV_VAR):
-        if all((_SHARED_MNIST / f).is_file() for f in datasets.FILES["test"]):
-            data_dir = _SHARED_MNIST
+        # The project's shared copy beside the checkout, when nothing else is configured; None
+        # leaves the loader's own search (cache, then download).
+        data_dir = datasets._shared_copy("test")
     return datasets.mnist(data_dir, split="test")
 
 

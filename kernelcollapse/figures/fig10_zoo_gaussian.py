@@ -68,16 +68,26 @@ def _plot(rows, snaps, path: Path) -> Path:
         fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(15, 4.4))
         mu, sigma = snaps
         gens = np.unique(np.linspace(0, G, 5).round().astype(int))
-        x = np.linspace(-4, 4, 400)
+        # Log density axis bounded by the data: the fitted sd shrinks by orders of magnitude
+        # (peaks from 0.4 up), and y autoscaled over densities underflowing to ~1e-300 spans
+        # hundreds of decades.  x spans every snapshot's +-4 sd (the mean drifts), on a grid
+        # dense around each mean so that the narrow late densities are resolved.
+        lo, hi = min(mu[gens] - 4 * sigma[gens]), max(mu[gens] + 4 * sigma[gens])
+        x = np.unique(np.concatenate([np.linspace(lo, hi, 400)]
+                                     + [np.linspace(mu[g] - 4 * sigma[g], mu[g] + 4 * sigma[g],
+                                                    200) for g in gens]))
         for g, c in zip(gens, plt.cm.viridis(np.linspace(0, 0.85, len(gens)))):
             dens = np.exp(-0.5 * ((x - mu[g]) / sigma[g]) ** 2) / (sigma[g] * np.sqrt(2 * np.pi))
-            ax.plot(x, dens, color=c, label=f"n = {g}")
+            ax.plot(x, dens, color=c,
+                    label=f"n = {g}: $\\mu$ = {mu[g]:.2g}, $\\sigma$ = {sigma[g]:.2g}")
+        peak = 1 / (np.sqrt(2 * np.pi) * min(sigma[gens]))
         ax.set_yscale("log")
-        ax.set_ylim(1e-3, None)
+        ax.set_ylim(1e-3, 100 * peak)  # two decades above the highest peak for the legend
+        ax.set_xlim(lo, hi)
         ax.set_xlabel("x")
         ax.set_ylabel("fitted density (one chain, unbiased)")
         ax.set_title("snapshots")
-        ax.legend()
+        ax.legend(fontsize=7, loc="upper left")
         for est, ls in (("unbiased", "-"), ("ml", "--")):
             sel = [r for r in rows if r["estimator"] == est]
             ns = np.array([r["n"] for r in sel])

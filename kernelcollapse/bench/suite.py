@@ -1,9 +1,11 @@
 """Measurements of issue 6: baseline ratio, distance to the matmul limit, theory throughput, growth.
 
-Every function returns plain JSON-able dicts; :mod:`benchmarks.report` turns them into Markdown.
-The sizes come from a :class:`Config` (the canonical sweep of issue 6, a quick variant, or tiny
-sizes for the smoke test), so the same code serves ``python -m benchmarks``,
-``kernelcollapse bench`` and ``tests/test_bench.py``.
+Every function returns plain JSON-able dicts; :mod:`kernelcollapse.bench.report` turns them into
+Markdown.  The sizes come from a :class:`Config` (the canonical sweep of issue 6, a quick variant,
+or the tiny smoke sizes), so the same code serves ``kernelcollapse bench``, ``python -m
+benchmarks`` in a checkout and ``tests/test_bench.py``.  The library's work is timed in float64,
+scoped here (:func:`kernelcollapse._x64.float64`) so that the numbers do not depend on the
+caller's JAX configuration.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+
+from kernelcollapse._x64 import uses_float64
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,12 @@ CANONICAL = Config()
 QUICK = replace(CANONICAL, seeds=4, limit_ds=(200,), limit_seeds=4, theory_ds=(10_000,),
                 theory_repeats=1, growth_base=dict(d=50, T=50, T0=100, N=1, seeds=4),
                 growth_steps=2)
+# Every part at toy sizes, the cold start included: checks that the suite runs (an installed
+# package, a new machine), in seconds; its numbers measure nothing.
+SMOKE = Config(d=12, T0=20, Ts=(8,), ns=(0, 1, 3), n_lam=10, seeds=3, cold=True,
+               limit_ds=(12,), limit_seeds=2, theory_ds=(50,), theory_grid=(4, 5),
+               theory_repeats=1, growth_base=dict(d=6, T=8, T0=10, N=1, seeds=2),
+               growth_steps=2)
 
 
 # --------------------------------------------------------------------------- machine
@@ -131,6 +141,7 @@ def _summary(errors: np.ndarray) -> dict:
             "stderr": (errors.std(-1, ddof=1) / np.sqrt(errors.shape[-1])).tolist()}
 
 
+@uses_float64
 def library_sweep(cfg: Config, *, d: int | None = None, seeds: int | None = None,
                   key: int = 0) -> tuple[float, np.ndarray]:
     """Time one :func:`kernelcollapse.simulate` call over the sweep (every ``T`` at once: each
@@ -153,7 +164,7 @@ _COLD_SCRIPT = """
 import json, sys, time
 t0 = time.perf_counter()
 sys.path.insert(0, {root!r})
-from benchmarks.suite import Config, library_sweep
+from kernelcollapse.bench.suite import Config, library_sweep
 cfg = Config(**json.loads({cfg!r}))
 t1 = time.perf_counter()
 seconds, _ = library_sweep(cfg)
@@ -170,7 +181,9 @@ def cold_sweep(cfg: Config) -> dict:
 
     ``wall_s`` is the subprocess's wall time from launch to exit, as a user would see it.
     """
-    root = str(Path(__file__).resolve().parent.parent)
+    # The directory holding this kernelcollapse (site-packages, or a checkout run with
+    # PYTHONPATH), first on the child's path: it must time the same code as this process.
+    root = str(Path(__file__).resolve().parent.parent.parent)
     script = _COLD_SCRIPT.format(root=root, cfg=_config_json(cfg))
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
