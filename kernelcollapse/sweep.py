@@ -42,6 +42,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
+import numbers
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -387,8 +389,9 @@ def run_sweep(config: dict, *, output: str | os.PathLike | None = None,
     fmt = _results.file_format(output, config.get("format"))
     if max_points is not None:
         max_points = v.integer("max_points", max_points, minimum=0)
-    if not isinstance(wait, (bool, int, float)) or (wait is not True and wait < 0):
-        raise ValueError(f"wait must be True, False or a number of seconds >= 0, got {wait!r}")
+    if not isinstance(wait, numbers.Real) or (wait is not True and not 0 <= wait < math.inf):
+        raise ValueError(f"wait must be True, False or a number of seconds >= 0, got "
+                         f"{v.plain(wait)}")
     seeds, key, memory_budget = _settings(config)
     check_points(config)
     grid, ns, lams = points(config)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from kernelcollapse.cli import main
@@ -353,3 +354,10 @@ def test_wait_with_a_limit(tmp_path):
                 pass
     with _lock.exclusive(out, wait=0.3):  # free again
         pass
+
+
+def test_wait_must_be_a_flag_or_seconds(tmp_path):
+    config = _config(tmp_path, "jsonl")
+    for bad in (-1, "5", np.float64(-0.5), float("nan")):
+        with pytest.raises(ValueError, match="wait must be True, False or a number of seconds"):
+            run_sweep(config, progress=False, wait=bad)
