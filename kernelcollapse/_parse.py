@@ -17,7 +17,7 @@ _FORMS = "comma-separated numbers, 'log:START:STOP:COUNT' or 'lin:START:STOP:COU
 
 def number_list(text: str) -> np.ndarray:
     """Parse ``"0.1,1,10"``, ``"log:1e-4:10:20"`` (log-spaced) or ``"lin:0:1:5"`` (linear) into
-    a float64 array."""
+    a non-empty float64 array (an empty list is an error: a grid without points)."""
     text = text.strip()
     try:
         if text.startswith(("log:", "lin:")):
@@ -26,11 +26,16 @@ def number_list(text: str) -> np.ndarray:
             if kind == "log":
                 if a <= 0 or b <= 0:
                     raise ValueError
-                return np.logspace(math.log10(a), math.log10(b), k)
-            return np.linspace(a, b, k)
-        return np.array([float(v) for v in text.split(",") if v.strip()], dtype=np.float64)
+                values = np.logspace(math.log10(a), math.log10(b), k)
+            else:
+                values = np.linspace(a, b, k)
+        else:
+            values = np.array([float(v) for v in text.split(",") if v.strip()], dtype=np.float64)
     except ValueError:
         raise ValueError(f"expected {_FORMS}, got {text!r}") from None
+    if values.size == 0:
+        raise ValueError(f"expected at least one number ({_FORMS}), got {text!r}")
+    return values
 
 
 def int_list(text: str) -> np.ndarray:

@@ -64,14 +64,38 @@ def require(name: str, value, ok: bool, valid: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+_NOT_NUMBERS = (str, bytes, bool, np.bool_)
+
+
+def _non_number(value) -> list:
+    """``[x]`` for the first string, boolean or ``None`` ``x`` in ``value`` (nested lists and
+    tuples), else ``[]``: numpy would read ``"3"`` as 3 and ``True`` as 1 without a word."""
+    if value is None or isinstance(value, _NOT_NUMBERS):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            found = _non_number(item)
+            if found:
+                return found
+    return []
+
+
 def as_float_array(name: str, value) -> np.ndarray:
-    """``value`` as a float64 array, or a TypeError naming ``name``."""
-    if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}")
+    """``value`` as a float64 array, or a TypeError naming ``name``; strings, booleans and
+    ``None`` are refused, in lists too (not read as numbers)."""
+    what = f"{name} must be a number or an array of numbers"
+    found = _non_number(value)
+    if found:
+        where = "" if found[0] is value else " (in a list)"
+        raise TypeError(f"{what}, got {found[0]!r}{where}")
+    if isinstance(value, np.ndarray) and (
+            value.dtype.kind in "USb"
+            or (value.dtype.kind == "O" and _non_number(value.ravel().tolist()))):
+        raise TypeError(f"{what}, got an array of dtype {value.dtype}")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}") from None
+        raise TypeError(f"{what}, got {value!r}") from None
     return arr
 
 

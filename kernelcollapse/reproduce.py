@@ -26,8 +26,8 @@ from typing import NamedTuple
 
 from kernelcollapse.figures import check_size
 
-__all__ = ["FigureScript", "ReproduceResult", "data_help", "discover", "find_figure_dir",
-           "is_done", "load", "read_manifest", "reproduce"]
+__all__ = ["FigureScript", "ReproduceInterrupted", "ReproduceResult", "data_help", "discover",
+           "find_figure_dir", "is_done", "load", "read_manifest", "reproduce"]
 
 MANIFEST = "manifest.json"
 FIGURE_GLOB = "fig*.py"
@@ -57,6 +57,18 @@ class ReproduceResult(NamedTuple):
     @property
     def ok(self) -> bool:
         return not self.failed
+
+
+class ReproduceInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`reproduce`: ``result`` holds the figures finished so far (saved,
+    in the manifest), ``current`` the figure that was running (not saved, redone next time)."""
+
+    def __init__(self, result: ReproduceResult, current: str | None, out_dir: Path):
+        saved = len(result.done) + len(result.skipped)
+        running = f"; figure {current} was running and is not saved" if current else ""
+        super().__init__(f"{saved} figure{'' if saved == 1 else 's'} saved in {out_dir} "
+                         f"({MANIFEST}){running}")
+        self.result, self.current, self.out_dir = result, current, out_dir
 
 
 def data_help() -> str:
@@ -189,6 +201,8 @@ def reproduce(out_dir: str | os.PathLike, *, size: str = "quick",
         ``size`` invalid, or an ``only`` entry that matches no figure (the message lists them).
     FileNotFoundError
         ``fig_dir`` given but not a directory.
+    ReproduceInterrupted
+        Ctrl-C (a KeyboardInterrupt), saying which figures are saved.
     """
     size = check_size(size)
     out_dir = Path(out_dir)
@@ -216,47 +230,58 @@ def reproduce(out_dir: str | os.PathLike, *, size: str = "quick",
 
     out_dir.mkdir(parents=True, exist_ok=True)
     result = ReproduceResult([], [], {}, {}, {})
-    total = len(scripts)
-    for i, script in enumerate(scripts, 1):
-        name = names[script.stem]
-        head = f"[{i}/{total}] {name}"
-        if script.stem in load_errors:
-            result.failed[name] = load_errors[script.stem]
-            echo(f"{head}: FAILED to import {script.path or script.stem}: "
-                 f"{load_errors[script.stem]}")
-            continue
-        module = modules[script.stem]
-        manifest = read_manifest(out_dir)
-        if not force and is_done(manifest, name, out_dir, size):
-            files = [out_dir / f for f in manifest[name]["files"]]
-            result.skipped.append(name)
-            result.files[name] = files
-            echo(f"{head}: already done at size {size}, skipped (--force to redo): "
-                 + ", ".join(str(f) for f in files))
-            continue
-        echo(f"{head}: {getattr(module, 'TITLE', '')} (size {size}) ...")
-        start = time.perf_counter()
-        try:
-            files = [Path(f) for f in module.run(out_dir, size=size, progress=progress)]
-        except FileNotFoundError as exc:
-            result.missing_data[name] = str(exc)
-            echo(f"{head}: SKIPPED, data not found: {exc}")
-            echo(f"    {data_help()}")
-            continue
-        except Exception as exc:  # report, go on with the other figures
-            result.failed[name] = f"{type(exc).__name__}: {exc}"
-            echo(f"{head}: FAILED: {type(exc).__name__}: {exc}")
-            echo("".join(traceback.format_exception(exc)).rstrip())
-            continue
-        seconds = time.perf_counter() - start
-        manifest = read_manifest(out_dir)
-        manifest[name] = {"size": size, "stem": script.stem, "seconds": round(seconds, 2),
-                          "files": [_relative(f, out_dir) for f in files]}
-        _write_manifest(out_dir, manifest)
-        result.done.append(name)
-        result.files[name] = files
-        echo(f"{head}: done in {seconds:.1f} s: " + ", ".join(str(f) for f in files))
+    current = None
+    try:
+        for i, script in enumerate(scripts, 1):
+            current = names[script.stem]
+            _run_one(i, len(scripts), script, names[script.stem], modules.get(script.stem),
+                     load_errors.get(script.stem), out_dir, size=size, force=force,
+                     progress=progress, echo=echo, result=result)
+            current = None
+    except KeyboardInterrupt:
+        raise ReproduceInterrupted(result, current, out_dir) from None
     return result
+
+
+def _run_one(i: int, total: int, script: FigureScript, name: str, module, load_error,
+             out_dir: Path, *, size: str, force: bool, progress: bool,
+             echo: Callable[[str], None], result: ReproduceResult) -> None:
+    """Run (or skip) one figure, recording it in ``result`` and the manifest."""
+    head = f"[{i}/{total}] {name}"
+    if load_error is not None:
+        result.failed[name] = load_error
+        echo(f"{head}: FAILED to import {script.path or script.stem}: {load_error}")
+        return
+    manifest = read_manifest(out_dir)
+    if not force and is_done(manifest, name, out_dir, size):
+        files = [out_dir / f for f in manifest[name]["files"]]
+        result.skipped.append(name)
+        result.files[name] = files
+        echo(f"{head}: already done at size {size}, skipped (--force to redo): "
+             + ", ".join(str(f) for f in files))
+        return
+    echo(f"{head}: {getattr(module, 'TITLE', '')} (size {size}) ...")
+    start = time.perf_counter()
+    try:
+        files = [Path(f) for f in module.run(out_dir, size=size, progress=progress)]
+    except FileNotFoundError as exc:
+        result.missing_data[name] = str(exc)
+        echo(f"{head}: SKIPPED, data not found: {exc}")
+        echo(f"    {data_help()}")
+        return
+    except Exception as exc:  # report, go on with the other figures
+        result.failed[name] = f"{type(exc).__name__}: {exc}"
+        echo(f"{head}: FAILED: {type(exc).__name__}: {exc}")
+        echo("".join(traceback.format_exception(exc)).rstrip())
+        return
+    seconds = time.perf_counter() - start
+    manifest = read_manifest(out_dir)
+    manifest[name] = {"size": size, "stem": script.stem, "seconds": round(seconds, 2),
+                      "files": [_relative(f, out_dir) for f in files]}
+    _write_manifest(out_dir, manifest)
+    result.done.append(name)
+    result.files[name] = files
+    echo(f"{head}: done in {seconds:.1f} s: " + ", ".join(str(f) for f in files))
 
 
 def _relative(path: Path, out_dir: Path) -> str:

@@ -13,13 +13,13 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from kernelcollapse import _chain, _keys, _regimes
+from kernelcollapse import _chain, _keys, _memory, _regimes
 from kernelcollapse import _validate as v
 from kernelcollapse._keys import Key
 from kernelcollapse._x64 import uses_float64
 
-__all__ = ["BACKENDS", "MODES", "SAMPLERS", "SimulationResult", "chunk_size", "seed_bytes",
-           "simulate"]
+__all__ = ["BACKENDS", "MODES", "SAMPLERS", "MemoryEstimate", "SimulationResult",
+           "check_simulation", "chunk_size", "seed_bytes", "simulate"]
 
 MODES = ("replace", "accumulate")
 BACKENDS = ("jax", "numpy")
@@ -160,7 +160,11 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
         ``"auto"``: exact laws of the sufficient statistics where they apply (see Sampling);
         ``"rows"``: every sample row drawn.  The numpy backend always draws rows.
     memory_budget : float, default 2 GiB
-        Bytes of working memory; the seeds are processed in equal chunks sized to fit it.
+        Bytes of memory for the call: the results (``errors`` and what is held with them,
+        :class:`MemoryEstimate`) and the working memory of the seeds, processed in equal
+        chunks sized to fit what the results leave.  Checked before any work: a call whose
+        results plus one seed's working memory exceed it, or whose results exceed the memory
+        available on the machine, is refused (:func:`check_simulation`).
 
     Returns
     -------
@@ -174,7 +178,9 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
         On invalid input, naming the argument, the value and the valid range; on settings
         whose true expected error is infinite or undefined, with the same message as
         :func:`kernelcollapse.theory.test_error` (least squares within one row of
-        interpolation, ``weight = 0`` with ``p = 1``, fresh rows with accumulate).
+        interpolation, ``weight = 0`` with ``p = 1``, fresh rows with accumulate); on a request
+        beyond ``memory_budget`` or the machine's memory, with the estimate and the limit.
+        All before any work.
 
     References
     ----------
@@ -185,54 +191,18 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
     Q. Bertrand et al., "On the Stability of Iterative Retraining of Generative Models on their
     own Data", ICLR 2024 (fresh real data each generation).
     """
-    s, w0 = v.spectrum(eigvals, w0)
-    arrays = {"T": v.positive_integer("T", T), "T0": v.positive_integer("T0", T0),
-              "n": v.nonnegative_integer("n", n), "lam": v.nonnegative("lam", lam),
-              "lam0": v.nonnegative("lam0", lam0), "p": v.probability("p", p),
-              "fresh": v.probability("fresh", fresh), "weight": v.nonnegative("weight", weight),
-              "sigma": v.nonnegative("sigma", sigma), "sigma0": v.nonnegative("sigma0", sigma0)}
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    seeds = v.integer("seeds", seeds, minimum=2)
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
-    memory_budget = v.scalar("memory_budget", memory_budget, check=v.positive)
-    shape, g = v.broadcast(**arrays)
-    d = s.shape[0]
-    T_all, T0_all = g["T"].astype(np.int64), g["T0"].astype(np.int64)
-    m_all = np.floor(g["p"] * T_all + 0.5).astype(np.int64)  # synthetic rows, half up
-    fresh_all = np.floor(g["fresh"] * T0_all + 0.5).astype(np.int64)
-    _regimes.check_finite(d, T=T_all, T0=T0_all, n=g["n"], lam=g["lam"], lam0=g["lam0"],
-                          p=g["p"], weight=g["weight"], fresh=g["fresh"], sigma=g["sigma"],
-                          sigma0=g["sigma0"], synthetic=m_all, mode=mode)
+    plan = _plan(eigvals, w0, T=T, T0=T0, n=n, lam=lam, sigma=sigma, sigma0=sigma0,
+                 lam0=lam0, p=p, mode=mode, fresh=fresh, weight=weight, seeds=seeds,
+                 backend=backend, sampler=sampler, memory_budget=memory_budget)
+    shape, g, seeds = plan.shape, plan.g, plan.seeds
     seed_keys = _keys.seed_keys(key, seeds)
-    used = "rows" if backend == "numpy" else sampler
-    P = T_all.size
-    errors = np.empty((P, seeds))
-    # One generator chain per distinct (T0, lam0, sigma0, fresh rows), shared by its jobs: the
-    # distinct downstream fits (T, synthetic rows, weight, sigma), each over its n and lam.
-    chains, chain_of = _chain.unique_rows(T0_all, g["lam0"], g["sigma0"], fresh_all)
-    for c, (T0_c, lam0_c, sigma0_c, mf_c) in enumerate(chains):
-        pts = np.flatnonzero(chain_of == c)
-        jobs, job_of = _chain.unique_rows(T_all[pts], m_all[pts], g["weight"][pts],
-                                          g["sigma"][pts])
-        uses_chain = (jobs[:, 1] > 0) & (jobs[:, 2] > 0)  # some row labelled by w_n is fitted
-        ns = np.unique(g["n"][pts])
-        n_idx = ns if np.any(uses_chain) else np.zeros_like(ns)
-        spec = _Chain(int(T0_c), float(lam0_c), float(sigma0_c), int(mf_c), mode,
-                      int(n_idx.max()))
-        job_list = []
-        for j, (T_j, m_j, w_j, sigma_j) in enumerate(jobs):
-            jp = pts[job_of == j]
-            lams = np.unique(g["lam"][jp])
-            job_list.append(_job(int(T_j), int(m_j), float(w_j), float(sigma_j), lams))
-        out = _run_chain(seed_keys, s, w0, n_idx, spec, job_list, used=used, backend=backend,
-                         memory_budget=memory_budget)
-        for j, job in enumerate(job_list):
-            jp = pts[job_of == j]
-            i_n = np.searchsorted(ns, g["n"][jp])
+    errors = np.empty((g["n"].size, seeds))
+    for ch in plan.chains:
+        out = _run_chain(seed_keys, plan.s, plan.w0, ch.n_idx, ch.spec, ch.jobs, used=plan.used,
+                         backend=backend, memory_budget=plan.working_budget)
+        for j, job in enumerate(ch.jobs):
+            jp = ch.pts[ch.job_of == j]
+            i_n = np.searchsorted(ch.ns, g["n"][jp])
             i_l = np.searchsorted(job.lams, g["lam"][jp])
             errors[jp] = out[j][i_n, i_l]
     errors = errors.reshape(shape + (seeds,))
@@ -278,6 +248,168 @@ def _job(T: int, m: int, weight: float, sigma: float, lams: np.ndarray) -> _Job:
     if weight == 0.0:
         return _Job(T, m, 0.0, sigma, lams, lams * T / (T - m), False, m)
     return _Job(T, m, weight, sigma, lams, lams, True, 0)
+
+
+def check_simulation(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike,
+                     n: ArrayLike, lam: ArrayLike, sigma: ArrayLike, sigma0: ArrayLike,
+                     lam0: ArrayLike = 0.0, p: ArrayLike = 1.0, mode: str = "replace",
+                     fresh: ArrayLike = 0.0, weight: ArrayLike = 1.0, seeds: int = 100,
+                     backend: str = "jax", sampler: str = "auto",
+                     memory_budget: float = 2 * 2**30) -> MemoryEstimate:
+    """Everything :func:`simulate` checks before any work, without running it.
+
+    The arguments are those of :func:`simulate` (without ``key``).  Sweeps call it for every
+    point before running the first one.
+
+    Returns
+    -------
+    MemoryEstimate
+        The memory the call would take.
+
+    Raises
+    ------
+    ValueError, TypeError
+        What :func:`simulate` would raise: bad input, settings whose true error is infinite or
+        undefined, or a request beyond ``memory_budget`` (or beyond the memory available on
+        the machine), with the estimate and the budget in the message.
+    """
+    return _plan(eigvals, w0, T=T, T0=T0, n=n, lam=lam, sigma=sigma, sigma0=sigma0, lam0=lam0,
+                 p=p, mode=mode, fresh=fresh, weight=weight, seeds=seeds, backend=backend,
+                 sampler=sampler, memory_budget=memory_budget).memory
+
+
+class MemoryEstimate(NamedTuple):
+    """Memory of a :func:`simulate` call, estimated before any work (bytes).
+
+    Attributes
+    ----------
+    results : float
+        Held for the whole call: the errors of every point and seed, the per-seed keys, one
+        generator chain's errors while they are gathered, the broadcast arguments and the
+        temporaries of the final mean and standard error.
+    per_seed : float
+        Peak working memory of one seed (the largest chain), with a safety factor.
+    budget : float
+        ``memory_budget``; the seeds run in chunks of ``(budget - results) // per_seed``.
+    """
+
+    results: float
+    per_seed: float
+    budget: float
+
+
+class _Planned(NamedTuple):
+    """One generator chain of a call: its points, the ``n`` it reports and its jobs."""
+
+    pts: np.ndarray
+    ns: np.ndarray
+    n_idx: np.ndarray
+    spec: _Chain
+    jobs: list
+    job_of: np.ndarray
+
+
+class _Plan(NamedTuple):
+    s: np.ndarray
+    w0: np.ndarray
+    shape: tuple
+    g: dict
+    seeds: int
+    used: str
+    chains: list
+    memory: MemoryEstimate
+    working_budget: float
+
+
+_HINT = "use fewer seeds or grid points, or raise memory_budget"
+_SEED_HINT = "use a smaller d, T or T0, or raise memory_budget"
+
+
+def _held_bytes(P: int, seeds: int, gathered: int) -> float:
+    """Bytes held through a call of ``P`` points (:class:`MemoryEstimate`); ``gathered``: the
+    largest number of (n, lam) entries per seed of one chain's errors."""
+    errors = 8.0 * P * seeds
+    # errors, one chain's gathered errors or the two temporaries of std, the per-seed keys
+    # (8 bytes, 24 more while computed) and 14 flat float64 copies of the arguments.
+    return errors + max(8.0 * gathered * seeds, 2 * errors) + 32.0 * seeds + 112.0 * P
+
+
+def _plan(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0, p, mode, fresh, weight, seeds,
+          backend, sampler, memory_budget) -> _Plan:
+    """Validate a :func:`simulate` call, lay out its chains and jobs, check its memory."""
+    s, w0 = v.spectrum(eigvals, w0)
+    arrays = {"T": v.positive_integer("T", T), "T0": v.positive_integer("T0", T0),
+              "n": v.nonnegative_integer("n", n), "lam": v.nonnegative("lam", lam),
+              "lam0": v.nonnegative("lam0", lam0), "p": v.probability("p", p),
+              "fresh": v.probability("fresh", fresh), "weight": v.nonnegative("weight", weight),
+              "sigma": v.nonnegative("sigma", sigma), "sigma0": v.nonnegative("sigma0", sigma0)}
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    seeds = v.integer("seeds", seeds, minimum=2)
+    if seeds > 2**32:  # the per-seed keys count seeds in 32 bits
+        raise ValueError(f"seeds must be at most 2**32, got {seeds}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+    memory_budget = v.scalar("memory_budget", memory_budget, check=v.positive)
+    try:
+        P = math.prod(np.broadcast_shapes(*(a.shape for a in arrays.values())))
+    except ValueError:
+        P = None  # v.broadcast says why
+    what = f"simulate on {P} grid point{'' if P == 1 else 's'} with seeds={seeds}"
+    if P is not None:  # before the arguments are broadcast (copied) to the grid
+        _memory.check(what, held=_held_bytes(P, seeds, 0), per_unit=0.0, unit="seed",
+                      budget=memory_budget, hint=_HINT)
+    shape, g = v.broadcast(**arrays)
+    d = s.shape[0]
+    T_all, T0_all = g["T"].astype(np.int64), g["T0"].astype(np.int64)
+    m_all = np.floor(g["p"] * T_all + 0.5).astype(np.int64)  # synthetic rows, half up
+    fresh_all = np.floor(g["fresh"] * T0_all + 0.5).astype(np.int64)
+    _regimes.check_finite(d, T=T_all, T0=T0_all, n=g["n"], lam=g["lam"], lam0=g["lam0"],
+                          p=g["p"], weight=g["weight"], fresh=g["fresh"], sigma=g["sigma"],
+                          sigma0=g["sigma0"], synthetic=m_all, mode=mode)
+    used = "rows" if backend == "numpy" else sampler
+    planned = []
+    per_seed = gathered = 0.0
+    # One generator chain per distinct (T0, lam0, sigma0, fresh rows), shared by its jobs: the
+    # distinct downstream fits (T, synthetic rows, weight, sigma), each over its n and lam.
+    chains, chain_of = _chain.unique_rows(T0_all, g["lam0"], g["sigma0"], fresh_all)
+    for c, (T0_c, lam0_c, sigma0_c, mf_c) in enumerate(chains):
+        pts = np.flatnonzero(chain_of == c)
+        jobs, job_of = _chain.unique_rows(T_all[pts], m_all[pts], g["weight"][pts],
+                                          g["sigma"][pts])
+        uses_chain = (jobs[:, 1] > 0) & (jobs[:, 2] > 0)  # some row labelled by w_n is fitted
+        ns = np.unique(g["n"][pts])
+        n_idx = ns if np.any(uses_chain) else np.zeros_like(ns)
+        spec = _Chain(int(T0_c), float(lam0_c), float(sigma0_c), int(mf_c), mode,
+                      int(n_idx.max()))
+        job_list = []
+        for j, (T_j, m_j, w_j, sigma_j) in enumerate(jobs):
+            jp = pts[job_of == j]
+            lams = np.unique(g["lam"][jp])
+            job_list.append(_job(int(T_j), int(m_j), float(w_j), float(sigma_j), lams))
+        planned.append(_Planned(pts, ns, n_idx, spec, job_list, job_of))
+        per_seed = max(per_seed, _chain_seed_bytes(d, n_idx, spec, job_list, used, backend))
+        gathered = max(gathered, sum(n_idx.size * job.lams.size for job in job_list))
+    held = _held_bytes(T_all.size, seeds, int(gathered))
+    _memory.check(what, held=held, per_unit=per_seed, unit="seed", budget=memory_budget,
+                  hint=_HINT, unit_hint=_SEED_HINT)
+    return _Plan(s, w0, shape, g, seeds, used, planned,
+                 MemoryEstimate(held, per_seed, memory_budget), memory_budget - held)
+
+
+def _chain_seed_bytes(d: int, n_idx, ch: _Chain, jobs: list, used: str, backend: str) -> float:
+    """Peak working memory of one seed of a chain (the largest of its jobs)."""
+    out = 0.0
+    for job in jobs:
+        gen, down = _samplers(d, job.T, ch.T0, ch.N, ch.lam0, ch.mode, job.m, used,
+                              ch.fresh_rows)
+        size = seed_bytes(d, job.T, ch.T0, ch.N, n_idx.size, job.lams.size, gen=gen, down=down)
+        if backend == "numpy":  # it draws every generation's rows of a seed at once
+            size += 8.0 * ch.N * ch.T0 * (d + 1)
+        out = max(out, size)
+    return out
 
 
 def _check_stream(d: int, T: int, T0: int, N: int) -> None:

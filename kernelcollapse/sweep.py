@@ -25,15 +25,25 @@ On restart the finished points are skipped and a point cut off in the middle of 
 dropped and redone, so a sweep killed part-way and resumed writes the same file as an
 uninterrupted run.  :func:`example_config` (``kernelcollapse sweep --example``) is a commented
 config to start from.
+
+Reliability (``docs/reliability.rst``).  Every config value is checked before any work by the
+validators of :func:`kernelcollapse.simulate`, with the key named (``grid.n``); every point is
+checked too (settings of infinite error, memory).  A running sweep owns its results file: an
+exclusive lock on ``<output>.lock`` (held by the OS, released when the run ends, however it
+ends); a second run refuses, naming the holder, or waits (``wait=``).  The results file is read
+back strictly: a damaged line, duplicate records, a CSV header repeated or a point with
+records missing (other than the last point, cut off by a kill) stop the run before it writes
+anything, with the file name and line; ``repair=True`` keeps the first complete copy of each
+point (the original goes to ``.bak``) and the rest is computed again.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import itertools
 import json
+import math
+import numbers
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -41,10 +51,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-# Outer (point) parameters in the order of the grid loops; defaults where optional.
-__all__ = ["SweepSummary", "load_config", "point_id", "points", "read_results", "run_point",
+from kernelcollapse import _lock, _results
+from kernelcollapse import _validate as v
+from kernelcollapse._lock import FileInUseError
+from kernelcollapse._results import RESULT_FIELDS, ResultsFileError
+
+__all__ = ["FileInUseError", "ResultsFileError", "SweepInterrupted", "SweepSummary",
+           "check_points", "load_config", "point_id", "points", "read_results", "run_point",
            "run_sweep"]
 
+# Outer (point) parameters in the order of the grid loops; defaults where optional.
 POINT_PARAMS = ("spectrum", "d", "beta", "r", "norm", "T", "T0", "sigma", "sigma0", "lam0", "p",
                 "mode")
 # Parameters added later: a point and its records carry them only when the config's [grid]
@@ -54,17 +70,36 @@ DEFAULTS = dict(spectrum="isotropic", beta=2.0, r=0.5, norm=1.0, lam0=0.0, p=1.0
                 fresh=0.0, weight=1.0)
 REQUIRED = ("d", "T", "T0", "n", "lam", "sigma", "sigma0")
 TOP_LEVEL = ("output", "seeds", "key", "memory_budget", "format")
-RESULT_FIELDS = ("seeds", "n", "lam", "mean", "stderr", "point")
 FIELDS = POINT_PARAMS + RESULT_FIELDS
+
+# The checks of the API (problems.isotropic / power_law and simulate) for each [grid] key.
+_CHECKS = {"d": v.positive_integer, "beta": v.positive, "r": v.positive, "norm": v.positive,
+           "T": v.positive_integer, "T0": v.positive_integer, "n": v.nonnegative_integer,
+           "lam": v.nonnegative, "lam0": v.nonnegative, "sigma": v.nonnegative,
+           "sigma0": v.nonnegative, "p": v.probability, "fresh": v.probability,
+           "weight": v.nonnegative}
+_CHOICES = {"spectrum": ("isotropic", "power_law"), "mode": ("replace", "accumulate")}
 
 
 class SweepSummary(NamedTuple):
-    """What a call of :func:`run_sweep` did: points in the grid, skipped, run now; the file."""
+    """What a call of :func:`run_sweep` did: points in the grid, skipped (already in the
+    file), run now; the results file; what ``repair`` changed (empty if nothing)."""
 
     total: int
     skipped: int
     ran: int
     output: Path
+    repaired: str = ""
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_sweep`; ``summary`` counts the points saved so far (the point
+    that was running is not in the file, or only in part, and is redone on the next run)."""
+
+    def __init__(self, summary: SweepSummary):
+        super().__init__(f"{summary.skipped + summary.ran} of {summary.total} points saved in "
+                         f"{summary.output}")
+        self.summary = summary
 
 
 def load_config(path: str | os.PathLike) -> dict:
@@ -75,8 +110,13 @@ def load_config(path: str | os.PathLike) -> dict:
         import tomli as tomllib
     path = Path(path)
     with path.open("rb") as f:
-        config = tomllib.load(f)
+        try:
+            config = tomllib.load(f)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: not valid TOML ({exc})") from None
     if "output" in config:
+        if not isinstance(config["output"], str):
+            raise TypeError(f"output must be a file name (a string), got {config['output']!r}")
         config["output"] = str(path.parent / config["output"])
     return config
 
@@ -88,23 +128,45 @@ def example_config() -> str:
     return files("kernelcollapse").joinpath("sweep_example.toml").read_text(encoding="utf-8")
 
 
-def _values(name, value) -> list:
+def _values(name: str, value) -> list:
+    """The values of ``grid.<name>`` (a value or a list), checked as the API checks them."""
+    key = f"grid.{name}"
     if name == "lam" and isinstance(value, str):
         from kernelcollapse._parse import number_list
 
         try:
-            return [float(x) for x in number_list(value)]
+            value = [float(x) for x in number_list(value)]
         except ValueError as exc:
-            raise ValueError(f"grid.lam: {exc}") from None
-    return list(value) if isinstance(value, list) else [value]
+            raise ValueError(f"{key}: {exc}") from None
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise ValueError(f"{key} is empty; give at least one value")
+    if name in _CHOICES:
+        for x in values:
+            if x not in _CHOICES[name]:
+                raise ValueError(f"{key} must be one of {_CHOICES[name]}, got {x!r}")
+        return values
+    arr = _CHECKS[name](key, value)  # the value as given: a scalar's message has no index
+    if arr.ndim > 1:
+        raise ValueError(f"{key} must be a number or a list of numbers, got a nested list")
+    return values
 
 
 def points(config: dict) -> tuple[list[dict], list, list]:
-    """The grid's points (dicts of the outer parameters), in loop order, and the n, lam grids."""
+    """The grid's points (dicts of the outer parameters), in loop order, and the n, lam grids.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Unknown or missing keys, or a value the API refuses, naming the key (``grid.n``).
+    """
     unknown = set(config) - set(TOP_LEVEL) - {"grid"}
     if unknown:
         raise ValueError(f"unknown config keys {sorted(unknown)}; allowed: {TOP_LEVEL} and [grid]")
-    grid = dict(config.get("grid", {}))
+    grid = config.get("grid", {})
+    if not isinstance(grid, dict):
+        raise TypeError("grid must be a table ([grid] followed by its keys)")
+    grid = dict(grid)
     allowed = POINT_PARAMS + OPTIONAL_PARAMS
     unknown = set(grid) - set(allowed) - {"n", "lam"}
     if unknown:
@@ -137,10 +199,56 @@ def _problem(params):
 
     if params["spectrum"] == "isotropic":
         return isotropic(params["d"], norm=params["norm"])
-    if params["spectrum"] == "power_law":
-        return power_law(params["d"], params["beta"], params["r"], norm=params["norm"])
-    raise ValueError(f"grid.spectrum must be 'isotropic' or 'power_law', got "
-                     f"{params['spectrum']!r}")
+    return power_law(params["d"], params["beta"], params["r"], norm=params["norm"])
+
+
+def _simulate_args(params: dict, ns: list[int], lams: list[float]) -> dict:
+    """The keyword arguments of :func:`kernelcollapse.simulate` for one point."""
+    return dict(T=params["T"], T0=params["T0"], n=np.asarray(ns)[:, None], lam=lams,
+                sigma=params["sigma"], sigma0=params["sigma0"], lam0=params["lam0"],
+                p=params["p"], mode=params["mode"],
+                fresh=params.get("fresh", DEFAULTS["fresh"]),
+                weight=params.get("weight", DEFAULTS["weight"]))
+
+
+def _settings(config: dict) -> tuple[int, int, float]:
+    """``seeds``, ``key`` and ``memory_budget`` of a config, checked."""
+    seeds = v.integer("seeds", config.get("seeds", 100), minimum=2)
+    key = v.integer("key", config.get("key", 0), minimum=0)
+    memory_budget = v.scalar("memory_budget", config.get("memory_budget", 2 * 2**30),
+                             check=v.positive)
+    return seeds, key, memory_budget
+
+
+def check_points(config: dict) -> int:
+    """Check a config and every point of its grid as :func:`kernelcollapse.simulate` would
+    (values, settings whose error is infinite, memory), without running anything.
+
+    Returns
+    -------
+    int
+        The number of points.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Naming the key, or the point (its number and the parameters that vary) and the reason.
+    """
+    from kernelcollapse.simulator import check_simulation
+
+    seeds, _, memory_budget = _settings(config)
+    grid, ns, lams = points(config)
+    varying = [k for k in point_params(config)
+               if len({json.dumps(p[k]) for p in grid}) > 1]
+    for i, params in enumerate(grid):
+        try:
+            check_simulation(*_problem(params), **_simulate_args(params, ns, lams), seeds=seeds,
+                             memory_budget=memory_budget)
+        except (ValueError, TypeError) as exc:
+            where = ", ".join(f"{k}={v.plain(params[k])}" for k in varying)
+            where = f" ({where})" if where else ""
+            raise type(exc)(f"grid point {i + 1} of {len(grid)}{where}: {exc}") from None
+    return len(grid)
 
 
 def run_point(params: dict, ns: list[int], lams: list[float], *, seeds: int, key: int,
@@ -149,12 +257,7 @@ def run_point(params: dict, ns: list[int], lams: list[float], *, seeds: int, key
     from kernelcollapse.simulator import simulate
 
     pid = point_id(params, ns, lams, seeds, key)
-    eigvals, w0 = _problem(params)
-    res = simulate(eigvals, w0, T=params["T"], T0=params["T0"], n=np.asarray(ns)[:, None],
-                   lam=lams, sigma=params["sigma"], sigma0=params["sigma0"],
-                   lam0=params["lam0"], p=params["p"], mode=params["mode"],
-                   fresh=params.get("fresh", DEFAULTS["fresh"]),
-                   weight=params.get("weight", DEFAULTS["weight"]), seeds=seeds,
+    res = simulate(*_problem(params), **_simulate_args(params, ns, lams), seeds=seeds,
                    key=int(pid, 16) % 2**62, memory_budget=memory_budget)
     records = []
     for i, n in enumerate(ns):
@@ -165,53 +268,85 @@ def run_point(params: dict, ns: list[int], lams: list[float], *, seeds: int, key
     return records
 
 
-def _format(output: Path, fmt: str | None) -> str:
-    fmt = fmt or ("csv" if output.suffix == ".csv" else "jsonl")
-    if fmt not in ("jsonl", "csv"):
-        raise ValueError(f"format must be 'jsonl' or 'csv', got {fmt!r}")
-    return fmt
+def _expected(grid: list[dict], pids: list[str], ns: list[int], lams: list[float], seeds: int,
+              fmt: str) -> dict[str, _results.Expected]:
+    """What each point's records must hold, as text in the file's format."""
+    out = {}
+    for params, pid in zip(grid, pids):
+        text = _results.cells({**params, "seeds": seeds}, fmt)
+        cells = frozenset(tuple(_results.cells({"n": n, "lam": lam}, fmt).values())
+                          for n in ns for lam in lams)
+        out[pid] = _results.Expected(text, cells)
+    return out
 
 
-def _encode(records: list[dict], fmt: str, header: bool) -> str:
-    if fmt == "jsonl":
-        return "".join(json.dumps(r) + "\n" for r in records)
-    buf = io.StringIO()
-    fields = tuple(k for k in records[0] if k not in RESULT_FIELDS) + RESULT_FIELDS
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    if header:
-        writer.writeheader()
-    for r in records:
-        writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in r.items()})
-    return buf.getvalue()
+def _finished(output: Path, fmt: str, columns: tuple[str, ...],
+              expected: dict[str, _results.Expected]) -> tuple[set[str], int]:
+    """The points complete in ``output`` and the bytes to keep: all but a trailing line cut
+    off mid-write and the records of the last point when a kill cut its write short.
+
+    Raises
+    ------
+    ResultsFileError
+        Damage, duplicates, CSV columns of another sweep, a record that does not match its
+        point, or a point with records missing that is not the last one: nothing is written.
+    """
+    scan = _results.scan(output, fmt)
+    if fmt == "csv" and scan.columns is not None and scan.columns != columns:
+        raise ResultsFileError(f"{output}: its columns {list(scan.columns)} are not this "
+                               f"sweep's {list(columns)}; write to another file (--output)")
+    by_point: dict[str, list[_results.Record]] = {}
+    for rec in scan.records:
+        by_point.setdefault(rec.point, []).append(rec)
+    keep = scan.complete_bytes
+    if scan.records:  # the last point, cut short by a kill: all its records at the end
+        last = scan.records[-1].point
+        recs = by_point[last]
+        want = expected.get(last)
+        tail = scan.records[len(scan.records) - len(recs):]
+        if want is not None and len(recs) < len(want.grid) and tail == recs:
+            keep = recs[0].start
+            del by_point[last]
+    done = set()
+    for pid, recs in by_point.items():
+        want = expected.get(pid)
+        if want is None:  # another sweep's point: left as it is
+            continue
+        for rec in recs:
+            why = _results.problem(rec, want)
+            if why:
+                raise ResultsFileError(
+                    f"{output}, line {rec.line}: a record of point {pid} does not match it "
+                    f"({why}; edited by hand?); nothing was written. Fix or delete the line "
+                    "(or run with --repair / repair=True)")
+        if len(recs) < len(want.grid):
+            lines = ", ".join(str(r.line) for r in recs[:10]) + (", ..." if len(recs) > 10
+                                                                  else "")
+            raise ResultsFileError(
+                f"{output}: point {pid} has {len(recs)} of its {len(want.grid)} records (lines "
+                f"{lines}) and is not the last point, so no kill explains it; nothing was "
+                "written. Run with --repair / repair=True to drop them and compute the point "
+                "again")
+        done.add(pid)
+    return done, keep
 
 
-def _finished(output: Path, fmt: str, expected: dict[str, int]) -> set[str]:
-    """Points complete in ``output``; truncates a trailing partial line or partial point."""
-    if not output.exists():
-        return set()
-    data = output.read_bytes()
-    end = data.rfind(b"\n") + 1  # drop a trailing line cut off mid-write
-    lines = data[:end].decode().splitlines(keepends=True)
-    body = lines[1:] if fmt == "csv" and lines else lines
-    pids = ([json.loads(line)["point"] for line in body] if fmt == "jsonl"
-            else [row["point"] for row in csv.DictReader(lines)])
-    counts: dict[str, int] = {}
-    for pid in pids:
-        counts[pid] = counts.get(pid, 0) + 1
-    keep = len(lines)
-    if pids and counts[pids[-1]] != expected.get(pids[-1], counts[pids[-1]]):
-        keep -= counts.pop(pids[-1])  # the last point was cut off: redo it
-    kept = "".join(lines[:keep]).encode()
-    if kept != data:
-        with output.open("wb") as f:
-            f.write(kept)
-    return set(counts)
+def _append(f, text: str) -> None:
+    """Append one point's lines and make them durable before the next point starts."""
+    f.write(text)
+    f.flush()
+    os.fsync(f.fileno())
 
 
 def run_sweep(config: dict, *, output: str | os.PathLike | None = None,
               max_points: int | None = None, progress: bool = True,
-              on_point: Callable[[int, dict], None] | None = None) -> SweepSummary:
+              on_point: Callable[[int, dict], None] | None = None,
+              wait: bool | float = False, repair: bool = False) -> SweepSummary:
     """Run (or resume) a sweep.
+
+    The config and every point are checked first (:func:`check_points`); then the results
+    file is locked, read back and checked, and the missing points run, each appended in one
+    write.
 
     Parameters
     ----------
@@ -225,59 +360,83 @@ def run_sweep(config: dict, *, output: str | os.PathLike | None = None,
         Show a tqdm progress bar over the points.
     on_point : callable, optional
         Called as ``on_point(index, params)`` after each point is written.
+    wait : bool or float, default False
+        When another run holds the results file: ``False`` refuses at once, ``True`` waits
+        for it to finish, a number waits at most that many seconds.
+    repair : bool, default False
+        Rewrite a results file that fails the checks: keep the first copy of each complete,
+        consistent point and drop the rest (damaged lines, duplicates, incomplete points,
+        which are then computed again); the original is copied to ``<output>.bak``.
 
     Returns
     -------
     SweepSummary
+
+    Raises
+    ------
+    ValueError, TypeError
+        A bad config value (naming the key) or point (naming it).
+    ResultsFileError
+        The results file fails the checks (file name, line, what to do); nothing is written.
+    FileInUseError
+        Another run holds the results file (naming the holder).
+    SweepInterrupted
+        Ctrl-C (a KeyboardInterrupt); ``summary`` says what is saved.
     """
     from tqdm.auto import tqdm
 
-    from kernelcollapse import _validate as v
-
     output = Path(output if output is not None else config.get("output", "sweep.jsonl"))
-    fmt = _format(output, config.get("format"))
-    seeds = v.integer("seeds", config.get("seeds", 100), minimum=2)
-    key = v.integer("key", config.get("key", 0), minimum=0)
-    memory_budget = float(config.get("memory_budget", 2 * 2**30))
+    fmt = _results.file_format(output, config.get("format"))
+    if max_points is not None:
+        max_points = v.integer("max_points", max_points, minimum=0)
+    if not isinstance(wait, numbers.Real) or (wait is not True and not 0 <= wait < math.inf):
+        raise ValueError(f"wait must be True, False or a number of seconds >= 0, got "
+                         f"{v.plain(wait)}")
+    seeds, key, memory_budget = _settings(config)
+    check_points(config)
     grid, ns, lams = points(config)
     pids = [point_id(p, ns, lams, seeds, key) for p in grid]
-    done = _finished(output, fmt, {pid: len(ns) * len(lams) for pid in pids})
-    todo = [(i, p, pid) for i, (p, pid) in enumerate(zip(grid, pids)) if pid not in done]
-    skipped = len(grid) - len(todo)
-    if max_points is not None:
-        todo = todo[:max_points]
-    output.parent.mkdir(parents=True, exist_ok=True)
-    ran = 0
-    with output.open("a") as f, tqdm(total=len(grid), initial=skipped, disable=not progress,
-                                       desc="sweep", unit="point") as bar:
-        for i, params, _ in todo:
-            records = run_point(params, ns, lams, seeds=seeds, key=key,
-                                memory_budget=memory_budget)
-            f.write(_encode(records, fmt, header=f.tell() == 0))
-            f.flush()
-            os.fsync(f.fileno())
-            ran += 1
-            bar.update()
-            if on_point is not None:
-                on_point(i, params)
-    return SweepSummary(len(grid), skipped, ran, output)
+    expected = _expected(grid, pids, ns, lams, seeds, fmt)
+    columns = point_params(config) + RESULT_FIELDS
+    with _lock.exclusive(output, wait=wait):
+        repaired = _results.repair(output, fmt, columns, expected) if repair else ""
+        done, keep = _finished(output, fmt, columns, expected)
+        if output.exists() and keep < output.stat().st_size:
+            os.truncate(output, keep)  # in place: a kill now loses only the cut-off point
+        todo = [(i, p, pid) for i, (p, pid) in enumerate(zip(grid, pids)) if pid not in done]
+        skipped = len(grid) - len(todo)
+        if max_points is not None:
+            todo = todo[:max_points]
+        ran = 0
+        try:
+            with output.open("a") as f, tqdm(total=len(grid), initial=skipped,
+                                               disable=not progress, desc="sweep",
+                                               unit="point") as bar:
+                for i, params, _ in todo:
+                    records = run_point(params, ns, lams, seeds=seeds, key=key,
+                                        memory_budget=memory_budget)
+                    _append(f, _results.encode(records, fmt, with_header=f.tell() == 0))
+                    ran += 1
+                    bar.update()
+                    if on_point is not None:
+                        on_point(i, params)
+        except KeyboardInterrupt:
+            raise SweepInterrupted(SweepSummary(len(grid), skipped, ran, output,
+                                                repaired)) from None
+    return SweepSummary(len(grid), skipped, ran, output, repaired)
 
 
-def read_results(path: str | os.PathLike) -> list[dict]:
-    """The records of a results file (JSON lines or CSV, numbers parsed)."""
+def read_results(path: str | os.PathLike, *, format: str | None = None) -> list[dict]:
+    """The records of a results file (JSON lines or CSV, numbers parsed), checked.
+
+    ``format`` is ``"jsonl"`` or ``"csv"`` (default: from the suffix, ``.csv`` or JSON lines).
+    A line cut off at the end (a sweep interrupted mid-write) is left out with a warning.
+
+    Raises
+    ------
+    ResultsFileError
+        A damaged line (with the file name and line number), a repeated CSV header, or
+        duplicate records.
+    """
     path = Path(path)
-    if path.suffix == ".csv":
-        with path.open() as f:
-            rows = list(csv.DictReader(f))
-        out = []
-        for row in rows:
-            rec = {}
-            for k, val in row.items():
-                try:
-                    rec[k] = int(val) if k in ("d", "T", "T0", "n", "seeds") else float(val)
-                except ValueError:
-                    rec[k] = val
-            out.append(rec)
-        return out
-    with path.open() as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return list(_results.records(path, _results.file_format(path, format)))

@@ -174,8 +174,10 @@ def test_a_grid_of_T_is_the_calls_one_T_at_a_time(T0, sampler):
         (dict(sampler="exact"), "sampler must be one of"),
         (dict(memory_budget=0), "memory_budget must be > 0"),
         (dict(key=-3), "key must be an integer in"),
-        (dict(T=2**31, p=0.5), r"T \* \(d \+ 1\) = .* is too large"),
-        (dict(n=2**28), r"max\(n\) = 268435456 is too large"),
+        # (past the memory check, which refuses them first at the default budget)
+        (dict(T=2**31, p=0.5, memory_budget=1e15), r"T \* \(d \+ 1\) = .* is too large"),
+        (dict(n=2**28, memory_budget=1e15), r"max\(n\) = 268435456 is too large"),
+        (dict(T=2**31, p=0.5), r"of working memory for one seed, beyond memory_budget"),
         (dict(eigvals=[1.0, -1.0]), "eigvals must be > 0"),
         (dict(w0=[1.0, 2.0, 3.0]), "w0 must have the same shape"),
     ],
@@ -186,6 +188,74 @@ def test_bad_input(bad, match):
     args.update(bad)
     with pytest.raises((ValueError, TypeError), match=match):
         simulate(args.pop("eigvals"), args.pop("w0"), **args)
+
+
+# Settings whose true error is infinite: simulate returned finite numbers growing with the seeds
+# (1274 with 20 seeds, 6950 with 200, 4.5e9 with 2000 at T0 = d); both refuse them, one check.
+@pytest.mark.parametrize("kw", [
+    dict(T0=20), dict(T0=21), dict(T0=19),  # least-squares generators within one row of d
+    dict(T=20, lam=0.0), dict(T=21, lam=0.0),  # least squares downstream
+    dict(T0=10, mode="accumulate"),  # accumulate: generation 2 fits 2 T0 = d rows
+])
+def test_infinite_error_refused_by_simulate_and_theory_with_one_message(kw):
+    S, W = isotropic(20)
+    args = {**dict(T=100, T0=80, n=2, lam=0.1, lam0=0.0, sigma=0.5, sigma0=0.5), **kw}
+    with pytest.raises(ValueError) as th:
+        theory.test_error(S, W, **args)
+    with pytest.raises(ValueError) as sim:
+        simulate(S, W, seeds=2, **args)
+    assert str(sim.value) == str(th.value)
+    assert "infinite expected" in str(sim.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory and size, checked before any work
+# ---------------------------------------------------------------------------------------------
+
+ARGS = dict(T=5, T0=5, n=1, lam=0.1, sigma=1.0, sigma0=1.0)
+
+
+def test_huge_seeds_refused_up_front_with_the_estimate_and_the_budget():
+    """seeds=10**9 was a numpy MemoryError traceback, or minutes of silence."""
+    with pytest.raises(ValueError) as info:
+        simulate([1.0, 0.5], [1.0, 0.0], seeds=10**9, **ARGS)
+    msg = str(info.value)
+    assert "seeds=1000000000" in msg and "for its results" in msg, msg
+    assert "beyond memory_budget = 2 GiB (2147483648 bytes)" in msg, msg
+    # errors (8 bytes) and the std temporaries (16) per seed and point, the keys (32): 56 bytes
+    assert "52.2 GiB (56000000112 bytes)" in msg, msg
+    with pytest.raises(ValueError, match="seeds must be at most 2\\*\\*32"):
+        simulator.check_simulation([1.0], [1.0], seeds=2**32 + 1, memory_budget=1e30, **ARGS)
+
+
+def test_results_and_one_seed_must_fit_the_budget():
+    est = simulator.check_simulation(S_SMALL, W_SMALL, seeds=7, **SMALL_GRID)
+    # the estimate is what a simulate call with this budget is allowed
+    simulate(S_SMALL, W_SMALL, seeds=7, key=0, memory_budget=est.results + est.per_seed,
+             **SMALL_GRID)
+    with pytest.raises(ValueError, match="of working memory for one seed, beyond memory_budget"):
+        simulate(S_SMALL, W_SMALL, seeds=7, memory_budget=est.results + est.per_seed - 1,
+                 **SMALL_GRID)
+    with pytest.raises(ValueError, match="use a smaller d, T or T0"):
+        simulate(S_SMALL, W_SMALL, seeds=7, memory_budget=est.per_seed / 2, **SMALL_GRID)
+
+
+def test_results_beyond_the_machine_are_refused(monkeypatch):
+    from kernelcollapse import _memory
+
+    monkeypatch.setattr(_memory, "available", lambda: 1e5)
+    with pytest.raises(ValueError, match="available on this machine"):
+        simulate([1.0, 0.5], [1.0, 0.0], seeds=10**5, memory_budget=1e12, **ARGS)
+
+
+def test_available_memory_is_read():
+    from kernelcollapse import _memory
+
+    free = _memory.available()
+    assert free is None or free > 0
+
+
+SMALL_GRID = dict(T=12, T0=15, n=[[0], [2]], lam=[0.0, 0.1], sigma=0.5, sigma0=0.5)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -69,6 +69,20 @@ def test_array_checks_index_only_arrays():
         lambda: discrete.loss_probability(np.float64(1.5), N=10, n=3),
         lambda: discrete.mean_loss_time(np.float64(0.0), N=10),
         lambda: gaussian.gaussian_moments(3, N=np.int64(1)),
+        # the issue's cases: regimes (p=np.float64(0.5) and T0=np.float64(50.0) were printed as
+        # reprs), scalar ranges (an index after a scalar), memory
+        lambda: kc.test_error(*kc.isotropic(50), T=np.float64(100), T0=np.float64(50.0),
+                              n=np.int64(2), lam=0.1, sigma=0.5, sigma0=0.5),
+        lambda: kc.simulate(*kc.isotropic(50), T=100, T0=np.float64(50.0), n=np.int64(2),
+                            lam=0.1, sigma=0.5, sigma0=0.5, seeds=2),
+        lambda: kc.test_error(*kc.isotropic(50), T=100, T0=80, n=2, lam=0.1, sigma=0.5,
+                              sigma0=0.5, p=np.float64(1.0), weight=np.float64(0.0)),
+        lambda: kc.test_error(*kc.isotropic(5), T=100, T0=80, n=2, lam=np.float64(-0.1),
+                              sigma=0.5, sigma0=0.5),
+        lambda: kc.simulate(*kc.isotropic(5), T=np.float64(2.5), T0=80, n=2, lam=0.1,
+                            sigma=0.5, sigma0=0.5),
+        lambda: kc.simulate(*kc.isotropic(5), T=100, T0=80, n=2, lam=0.1, sigma=0.5,
+                            sigma0=0.5, seeds=np.int64(10**9)),
     ],
 )
 def test_messages_print_plain_numbers(call):
@@ -76,3 +90,85 @@ def test_messages_print_plain_numbers(call):
         call()
     message = str(info.value)
     assert "np." not in message and "at index" not in message, message
+    assert "float64" not in message and "int64" not in message, message
+
+
+def test_tune_and_problem_files_say_what_is_wrong_in_plain_words(tmp_path, capsys):
+    """A text file named .npy was described as "contains pickled (object) data"."""
+    from kernelcollapse.cli import main
+
+    text = tmp_path / "X.npy"
+    text.write_text("1,2,3\n4,5,6\n")
+    objects = tmp_path / "O.npy"
+    np.save(objects, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    strings = tmp_path / "S.npy"
+    np.save(strings, np.array(["1", "2"]))
+    cut = tmp_path / "C.npy"
+    np.save(cut, np.arange(100.0))
+    cut.write_bytes(cut.read_bytes()[:40])
+    common = ["--n", "1", "--T0", "10", "--sigma0", "1"]
+    for path, words in ((text, "is not a NumPy .npy file (it lacks the .npy header; a text or "
+                               "CSV table?): save the array with numpy.save"),
+                        (objects, "holds Python objects (an array of dtype object), not numbers"),
+                        (strings, "holds values of dtype <U1, not numbers"),
+                        (cut, "is a damaged .npy file")):
+        assert main(["tune", str(path), *common]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"kernelcollapse tune: error: {path} {words}"), err
+        assert "pickle" not in err and len(err.splitlines()) == 1, err
+    assert main(["theory", "--eigvals", str(text), "--w0", str(text)]) == 2
+    assert f"--eigvals: {text} is not a NumPy .npy file" in capsys.readouterr().err
+
+
+# Strings and booleans are not numbers: numpy would read "3" as 3 and True as 1 in silence.
+@pytest.mark.parametrize("bad, shown", [
+    ("3", "got '3'"), (True, "got True"), ([0, True], r"got True \(in a list\)"),
+    ([[1, "2"]], r"got '2' \(in a list\)"), (None, "got None"),
+    (np.array([True, False]), "got an array of dtype bool"),
+    (np.array(["1"]), "got an array of dtype <U1"),
+])
+def test_strings_and_booleans_are_refused(bad, shown):
+    with pytest.raises(TypeError, match=f"^n must be a number or an array of numbers, {shown}$"):
+        v.nonnegative_integer("n", bad)
+    np.testing.assert_array_equal(v.as_float_array("n", [1, 2.5]), [1.0, 2.5])
+
+
+def test_api_refuses_strings_and_booleans():
+    S, W = kc.isotropic(10)
+    with pytest.raises(TypeError, match="n must be a number"):
+        kc.test_error(S, W, T=20, T0=30, n=["3"], lam=0.1, sigma=0.5, sigma0=0.5)
+    with pytest.raises(TypeError, match="T must be a number"):
+        kc.simulate(S, W, T=True, T0=30, n=1, lam=0.1, sigma=0.5, sigma0=0.5, seeds=2)
+
+
+def test_empty_lists_are_refused_by_the_parser_naming_the_text():
+    from kernelcollapse._parse import int_list, number_list
+
+    for text in ("", " ", ",", "log:1:10:0", "lin:0:1:0"):
+        with pytest.raises(ValueError, match="expected at least one number"):
+            number_list(text)
+    with pytest.raises(ValueError, match="expected at least one number"):
+        int_list("")
+    np.testing.assert_array_equal(int_list("0,2"), [0, 2])
+
+
+def test_empty_grids_refused_by_the_api_and_the_cli_naming_the_argument(capsys):
+    """test_error(n=[]) returned [], --lam "" printed an empty table with exit 0 (sweeps: see
+    test_sweep.test_bad_config_refused_before_any_work_naming_the_key)."""
+    from kernelcollapse.cli import main
+
+    S, W = kc.isotropic(10)
+    args = dict(T=20, T0=30, n=1, lam=0.1, sigma=0.5, sigma0=0.5)
+    for name in ("n", "lam", "T"):
+        for call in (kc.test_error, kc.simulate):
+            with pytest.raises(ValueError, match=f"^{name} is empty"):
+                call(S, W, **{**args, name: []})
+    with pytest.raises(ValueError, match="^n is empty"):
+        kc.optimal_lambda(S, W, T=20, T0=30, n=[], sigma=0.5, sigma0=0.5)
+    for command in ("theory", "simulate"):
+        for option in ("--lam", "--n", "--T"):
+            with pytest.raises(SystemExit) as info:
+                main([command, "--d", "6", option, ""])
+            assert info.value.code == 2
+            err = capsys.readouterr().err
+            assert f"argument {option}: expected at least one number" in err, err

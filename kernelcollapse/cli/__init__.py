@@ -56,7 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Exit status after Ctrl-C: 128 + SIGINT, as a shell reports a process ended by it.
+EXIT_INTERRUPTED = 130
+
+
+def _nothing_saved(args: argparse.Namespace, exc: KeyboardInterrupt) -> str:
+    return "nothing was saved (results are printed at the end); run the command again"
+
+
 def main(argv: list[str] | None = None) -> int:
+    from kernelcollapse._lock import FileInUseError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -65,6 +75,15 @@ def main(argv: list[str] | None = None) -> int:
         # Bad input is the user's to fix: say what, without a traceback.
         print(f"kernelcollapse {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except FileInUseError as exc:
+        print(f"kernelcollapse {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as exc:
+        # Ctrl-C is no error: one line on what is kept and how to go on, no traceback.
+        saved = getattr(args, "on_interrupt", _nothing_saved)(args, exc)
+        start = "\n" if sys.stderr.isatty() else ""  # after the terminal's ^C
+        print(f"{start}kernelcollapse {args.command}: interrupted; {saved}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return int(code or 0)
 
 

@@ -55,10 +55,39 @@ def load_problem(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
     if args.eigvals is not None or args.w0 is not None:
         if args.eigvals is None or args.w0 is None:
             raise ValueError("--eigvals and --w0 must be given together")
-        return np.load(args.eigvals), np.load(args.w0)
+        return load_npy(args.eigvals, "--eigvals"), load_npy(args.w0, "--w0")
     if args.spectrum == "isotropic":
         return tuple(theory.isotropic(args.d))
     return tuple(theory.power_law(args.d, args.beta, args.r))
+
+
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def load_npy(path: Path, what: str = "") -> np.ndarray:
+    """A numeric array from a ``.npy`` file, or a one-line error saying in plain words what is
+    wrong with the file (numpy calls a text file "pickled (object) data")."""
+    path = Path(path)
+    what = f"{what}: " if what else ""
+    if not path.is_file():
+        raise FileNotFoundError(f"{what}no such file: {path}")
+    with path.open("rb") as fh:
+        magic = fh.read(len(_NPY_MAGIC))
+    if magic != _NPY_MAGIC:
+        raise ValueError(f"{what}{path} is not a NumPy .npy file (it lacks the .npy header; a "
+                         "text or CSV table?): save the array with numpy.save")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise ValueError(f"{what}{path} holds Python objects (an array of dtype object), "
+                             "not numbers: save a numeric array") from None
+        raise ValueError(f"{what}{path} is a damaged .npy file ({exc})") from None
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"{what}{path} is a damaged .npy file ({exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{what}{path} holds values of dtype {arr.dtype}, not numbers")
+    return arr
 
 
 def to_jsonable(obj):

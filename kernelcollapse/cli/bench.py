@@ -47,7 +47,7 @@ def register(subparsers) -> None:
         description=DESCRIPTION,
     )
     add_arguments(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, on_interrupt=interrupted)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,6 +75,15 @@ def run(args: argparse.Namespace) -> int:
                                                  note=args.note)
     print(md_path.read_text())
     return 0
+
+
+def interrupted(args: argparse.Namespace, exc: KeyboardInterrupt) -> str:
+    """The line printed on Ctrl-C: the parts finished so far are in the results JSON."""
+    from kernelcollapse.bench import default_out_dir
+
+    where = args.out if args.out is not None else default_out_dir()
+    return (f"the parts finished so far are saved in the results JSON in {where}; a new run "
+            "starts over")
 
 
 def main(argv: list[str] | None = None, *, prog: str = "kernelcollapse bench") -> int:

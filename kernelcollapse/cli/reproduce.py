@@ -33,7 +33,7 @@ def register(subparsers) -> None:
                         "figures shipped with the package")
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         help="no progress bars")
-    parser.set_defaults(func=run, size="quick")
+    parser.set_defaults(func=run, size="quick", on_interrupt=interrupted)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,3 +50,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"  FAILED {name}: {msg}")
         return 1
     return 0
+
+
+def interrupted(args: argparse.Namespace, exc: KeyboardInterrupt) -> str:
+    """The line printed on Ctrl-C: what is saved, how to resume."""
+    from kernelcollapse.reproduce import ReproduceInterrupted
+
+    saved = (str(exc) if isinstance(exc, ReproduceInterrupted)
+             else f"finished figures are saved in {args.out}")
+    return f"{saved}; run the same command again to resume (saved figures are skipped)"

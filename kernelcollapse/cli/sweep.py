@@ -22,7 +22,15 @@ def register(subparsers) -> None:
     parser.add_argument("--max-points", type=int, default=None,
                         help="stop after this many new points")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run)
+    parser.add_argument("--wait", nargs="?", type=float, const=-1.0, default=None,
+                        metavar="SECONDS",
+                        help="if another run holds the results file, wait for it to finish "
+                        "(at most SECONDS if given) instead of refusing")
+    parser.add_argument("--repair", action="store_true",
+                        help="rewrite a results file that fails the checks (damaged lines, "
+                        "duplicates, incomplete points): keep the first complete copy of each "
+                        "point, compute the rest again; the original is kept as <file>.bak")
+    parser.set_defaults(func=run, on_interrupt=interrupted)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,8 +42,23 @@ def run(args: argparse.Namespace) -> int:
     if args.config is None:
         raise ValueError("give a TOML config file (kernelcollapse sweep --example prints one)")
 
+    wait = False if args.wait is None else (True if args.wait < 0 else args.wait)
     summary = run_sweep(load_config(args.config), output=args.output,
-                        max_points=args.max_points, progress=not args.no_progress)
+                        max_points=args.max_points, progress=not args.no_progress, wait=wait,
+                        repair=args.repair)
+    if summary.repaired:
+        print(summary.repaired)
     print(f"{summary.output}: {summary.total} points, {summary.skipped} already done, "
           f"{summary.ran} run now")
     return 0
+
+
+def interrupted(args: argparse.Namespace, exc: KeyboardInterrupt) -> str:
+    """The line printed on Ctrl-C: what is saved, how to resume."""
+    from kernelcollapse.sweep import SweepInterrupted
+
+    if isinstance(exc, SweepInterrupted):
+        saved = f"{exc}; the point that was running is redone"
+    else:
+        saved = "finished points are saved in the results file"
+    return f"{saved}; run the same command again to resume"

@@ -45,7 +45,9 @@ def load_matrix(path: Path) -> np.ndarray:
         raise FileNotFoundError(f"no such file: {path}")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        return np.load(path, allow_pickle=False)
+        from kernelcollapse.cli._common import load_npy
+
+        return load_npy(path)
     if suffix != ".csv":
         raise ValueError(f"{path}: expected a .npy or .csv file, got suffix {suffix!r}")
     with path.open() as fh:
