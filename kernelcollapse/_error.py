@@ -122,23 +122,24 @@ def _shared_sums(spec, keys, inv, gen, b_rows, sS_rows):
 
 
 def _point_sums(spec, kappa, gen, b_rows, sS_rows):
-    """The seven sums per point, each point with its own generator row, in one pass."""
+    """The seven sums per point, each point with its own generator row.  The points are taken
+    row by row (the optimiser's steps share a few rows): per block, the products of ``M`` and
+    ``M^2`` with ``[c, b_r, sS_r]`` and of ``W`` with ``q``, in place into reused buffers."""
     s, c, q = spec.s, spec.c, spec.q
     zero = np.zeros((1, s.size))
     b_all = np.vstack([b_rows, zero])  # row -1: clean labels
     sS_all = np.vstack([sS_rows, zero])
     out = np.empty((7, kappa.size))
-    step = _sp.block_rows(s.size)
-    for i in range(0, kappa.size, step):
-        sl = slice(i, i + step)
-        sk = s + kappa[sl, None]
-        M = s / sk
-        W = M / sk
-        M2 = M * M
-        b, sS = b_all[gen[sl]], sS_all[gen[sl]]
-        out[0, sl], out[1, sl], out[2, sl] = M @ c, M2 @ c, W @ q
-        out[3, sl] = np.einsum("pu,pu->p", M, b)
-        out[4, sl] = np.einsum("pu,pu->p", M, sS)
-        out[5, sl] = np.einsum("pu,pu->p", M2, b)
-        out[6, sl] = np.einsum("pu,pu->p", M2, sS)
+    rows, inverse = np.unique(gen, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    for r_i, r in enumerate(rows):
+        pts = np.flatnonzero(inverse == r_i)
+        stack = np.vstack([c, b_all[r], sS_all[r]])
+        for rows_, M, M2, W in _sp.downstream_blocks(kappa[pts], spec):
+            idx = pts[rows_]
+            by_m = _sp.products(M, stack)
+            by_m2 = _sp.products(M2, stack)
+            out[0, idx], out[3, idx], out[4, idx] = by_m.T
+            out[1, idx], out[5, idx], out[6, idx] = by_m2.T
+            out[2, idx] = W @ q
     return list(out)

@@ -137,7 +137,7 @@ def kappa(lam: np.ndarray, T: np.ndarray, spec: Spectrum) -> np.ndarray:
 
 
 # Tabulating df1 costs one pass over (nodes x eigenvalues); worth it from this many points.
-_TABULATE_MIN_POINTS = 256
+_TABULATE_MIN_POINTS = 32
 # Node spacing in log(kappa): the cubic start is then within (spacing^4 / 384 = 2e-9) of the
 # root in log(kappa), under the 1e-8 step that _newton accepts as converged.
 _NODE_SPACING = 0.03

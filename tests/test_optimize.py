@@ -12,9 +12,10 @@ import math
 import numpy as np
 import pytest
 
-from kernelcollapse.optimize import fit_exponent, optimal_lambda, recommend
+from kernelcollapse.optimize import fit_exponent, optimal_lambda
 from kernelcollapse.scaling import critical_exponent, optimal_exponent
 from kernelcollapse.theory import isotropic, power_law, test_error
+from kernelcollapse.tuning import recommend
 
 # ----------------------------------------------------------------------------------------------
 # optimal_lambda against a dense grid
