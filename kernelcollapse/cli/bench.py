@@ -27,9 +27,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sizes.add_argument("--smoke", action="store_true",
                        help="toy sizes, a few seconds: checks that the suite runs; its numbers "
                        "measure nothing")
+    sizes.add_argument("--optimize", action="store_true",
+                       help="instead: optimal_lambda against its previous implementation "
+                       "(target 5x), written to OUT/optimize.json and .md")
+    sizes.add_argument("--practitioner", action="store_true",
+                       help="instead: tuning on MNIST with synthetic labels (cross-validation, "
+                       "recommend, recommend with a pilot, the best penalty in hindsight; ~15 "
+                       "min, --quick ~2 min), written to OUT/practitioner.json and .md")
     sizes.add_argument("--zoo-gmm", action="store_true",
                        help="instead: the reference Gaussian-mixture collapse run of issue 7 "
                        "(2000 generations, about 2 minutes), written to OUT/zoo_gmm.json")
+    parser.add_argument("--short", dest="quick_parts", action="store_true",
+                        help="with --optimize or --practitioner: the quick subset")
     parser.add_argument("--out", type=Path, default=None,
                         help="output directory (default: benchmarks/results/ in a checkout, "
                         "else ./kernelcollapse-bench/)")
@@ -67,6 +76,20 @@ def run(args: argparse.Namespace) -> int:
         from kernelcollapse.bench import zoo_gmm
 
         return zoo_gmm.main(["--out", str(out / "zoo_gmm.json")])
+    if args.optimize:
+        from kernelcollapse.bench import optimize_speed
+
+        res = optimize_speed.main(out, quick=args.quick_parts)
+        print(optimize_speed.markdown(res))
+        return 0
+    if args.practitioner:
+        from kernelcollapse.bench import practitioner
+
+        practitioner.main(out, size="quick" if args.quick_parts else "full",
+                          progress=None if args.quiet else print)
+        name = "practitioner_quick" if args.quick_parts else "practitioner"
+        print((out / f"{name}.md").read_text())
+        return 0
 
     from kernelcollapse.bench import run_benchmarks
 
