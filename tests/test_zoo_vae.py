@@ -175,3 +175,18 @@ def test_bad_images_and_missing_data(tmp_path):
     assert "t10k-images-idx3-ubyte.gz" in str(info.value)
     with pytest.raises(ValueError, match="vae_config|size must be"):
         vae.vae_config("huge")
+
+
+@needs_mnist
+def test_cli_prints_one_row_per_generation(capsys):
+    import json
+
+    from kernelcollapse.cli import main
+
+    assert main(["zoo", "vae", "--size", "tiny", "--generations", "1", "--data-dir",
+                 str(SHARED_MNIST), "--json", "--no-progress"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["size"] == "tiny" and len(out["rows"]) == 1
+    assert out["rows"][0]["elbo_held_out"] < 0
+    assert main(["zoo", "vae", "--size", "tiny", "--latent", "0", "--no-progress"]) == 2
+    assert "latent must be" in capsys.readouterr().err
