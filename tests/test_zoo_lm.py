@@ -215,7 +215,8 @@ def test_chain_shapes_reproducibility_and_resume(base, tmp_path):
     assert np.all(np.isfinite(whole.test_perplexity)) and np.all(whole.data_perplexity >= 1)
     # the test perplexity is at most V (no worse than uniform) after fine-tuning
     assert np.all(whole.test_perplexity < CFG.vocab_size)
-    again = lm.simulate_lm(base, generations=1, **kw)           # no checkpoints
+    # no checkpoints, and the key as a JAX key: the same chain
+    again = lm.simulate_lm(base, generations=1, **{**kw, "key": _key_data(5)})
     np.testing.assert_array_equal(again.test_perplexity, whole.test_perplexity[:, :1])
     np.testing.assert_array_equal(again.data_perplexity, whole.data_perplexity[:, :2])
     part = tmp_path / "part"
@@ -226,6 +227,10 @@ def test_chain_shapes_reproducibility_and_resume(base, tmp_path):
     for name in ("test_perplexity", "validation_perplexity", "data_perplexity", "examples",
                  "train_loss"):
         np.testing.assert_array_equal(getattr(resumed, name), getattr(whole, name), name)
+    # fewer generations than saved: read back, nothing trained
+    head = lm.simulate_lm(base, generations=2, checkpoint_dir=part, **kw)
+    np.testing.assert_array_equal(head.test_perplexity, whole.test_perplexity[:, :2])
+    assert (part / "run_0" / "gen_000.npz").stat().st_mtime_ns == stamp
     with pytest.raises(ValueError, match="different settings"):
         lm.simulate_lm(base, generations=3, checkpoint_dir=part, setting="B", **kw)
 
@@ -240,6 +245,12 @@ def test_setting_b_keeps_original_blocks(base):
     mixed = lm._mix(words, words + 100, 0.3, _key(3))
     assert mixed.shape == words.shape
     assert (mixed < 100).all(axis=1).sum() == 3                      # round(0.3 * 10) kept
+
+
+def _key_data(i):
+    import jax
+
+    return jax.random.PRNGKey(i)  # raw uint32[2]
 
 
 def _key(i):

@@ -115,7 +115,10 @@ def test_latent_spread_and_elbo_fall_over_generations(chains):
 
 @needs_mnist
 def test_chain_is_reproducible_and_resumes_identically(chains, tmp_path):
-    whole = vae.simulate_vae(size="tiny", key=0, data_dir=SHARED_MNIST,
+    import jax
+
+    # a typed JAX key of seed 0 is the same key as the integer 0
+    whole = vae.simulate_vae(size="tiny", key=jax.random.key(0), data_dir=SHARED_MNIST,
                              checkpoint_dir=tmp_path / "whole", progress=False)
     fields = ("samples", "latent_means", "latent_spread", "latent_spread_real", "elbo",
               "train_loss")

@@ -466,7 +466,7 @@ def _run(base: LMBase, cfg: LMConfig, G, E, keep, words, ckpt, bar, progress) ->
                      if k.startswith("metrics/")})
         if g == 0:
             params0 = _nn.tree_from_arrays("params", arrays, base.params)
-    if done:
+    if 0 < done < G:  # going on: the data the last saved generation made
         generated = ckpt.load_data(done - 1)["data"]
     bar.update(done)
     text = base.vocabulary.decode

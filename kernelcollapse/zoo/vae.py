@@ -400,7 +400,7 @@ def _run(train, test, cfg, G, words, ckpt, progress) -> VAEChain:
                         if k.startswith("metrics/")})
         if g == 0:
             params0 = _nn.tree_from_arrays("params", arrays, template)
-    if done:
+    if 0 < done < G:  # going on: the data the last saved generation made
         data = ckpt.load_data(done - 1)["data"]
     test_j = jnp.asarray(test)
     with progress_bar(G, enabled=progress, desc="VAE generations") as bar:
