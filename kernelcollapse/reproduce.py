@@ -72,13 +72,16 @@ class ReproduceInterrupted(KeyboardInterrupt):
 
 
 def data_help() -> str:
-    """How to make MNIST available (printed when a figure cannot find its data)."""
-    from kernelcollapse import datasets
+    """How to make MNIST and the WikiText-2 sample available (printed when a figure cannot
+    find its data)."""
+    from kernelcollapse import datasets, wikitext
 
     files = ", ".join(datasets.FILES["test"])
     return (f"To get MNIST: set {datasets.ENV_VAR} to a directory holding the MNIST IDX files "
             f"({files}; the training-set files too for the full set), or run once with network "
-            "access and they are downloaded and checksummed into the cache.")
+            "access and they are downloaded and checksummed into the cache. The language-model "
+            f"figure reads {wikitext.FILE} from {wikitext.ENV_VAR} or the project's "
+            "shared/data/wikitext2/.")
 
 
 def find_figure_dir(fig_dir: str | Path) -> Path:

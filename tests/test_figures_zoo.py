@@ -81,3 +81,36 @@ def test_fig11_zoo_gmm(tmp_path):
     assert np.all((w >= 0) & (w <= 1))
     approx = _col(rows, "variance_separated_approx")
     assert np.all(np.diff(approx) < 0) and approx[0] == pytest.approx(1.0)
+
+
+def test_fig12_zoo_vae(tmp_path):
+    pytest.importorskip("optax")
+
+    try:
+        rows = _run("fig12_zoo_vae", tmp_path)
+    except FileNotFoundError as exc:  # no MNIST on this machine
+        pytest.skip(str(exc))
+    expected = {"size", "n_train", "epochs", "channels", "latent", "generation",
+                "latent_spread", "latent_spread_real", "latent_spread_paper", "elbo_held_out",
+                "final_train_loss"}
+    assert set(rows[0]) == expected
+    spread, elbo = _col(rows, "latent_spread"), _col(rows, "elbo_held_out")
+    assert np.all(spread > 0) and np.all(elbo < 0)
+    assert _col(rows, "latent_spread_paper")[0] == pytest.approx(0.674)
+
+
+def test_fig13_zoo_lm(tmp_path):
+    pytest.importorskip("optax")
+    try:
+        rows = _run("fig13_zoo_lm", tmp_path)
+    except FileNotFoundError as exc:  # no WikiText-2 sample on this machine
+        pytest.skip(str(exc))
+    expected = {"setting", "epochs", "keep_original", "runs", "data", "generation", "model",
+                "test_ppl_mean", "test_ppl_sd", "test_ppl_min", "test_ppl_max", "data_ppl_p5",
+                "data_ppl_median", "data_ppl_p95", "data_ppl_p99", "example"}
+    assert set(rows[0]) == expected
+    assert {r["setting"] for r in rows} == {"A", "B"}
+    assert [r["data"] for r in rows if r["setting"] == "A"][0] == "real"
+    ppl = _col(rows, "test_ppl_mean")
+    assert np.all(np.isfinite(ppl)) and np.all(ppl >= 1)
+    assert np.all(_col(rows, "test_ppl_min") <= ppl) and np.all(ppl <= _col(rows, "test_ppl_max"))

@@ -1,7 +1,11 @@
-"""``kernelcollapse zoo discrete|gaussian|gmm``: collapse beyond regression, as a table or JSON.
+"""``kernelcollapse zoo discrete|gaussian|gmm|vae|lm``: collapse beyond regression, as a table
+or JSON.
 
-Each sub-command simulates many seeds at once and prints, at a few generations ``n``,
-the simulated statistics next to the theory where one exists (:mod:`kernelcollapse.zoo`).
+``discrete``, ``gaussian`` and ``gmm`` simulate many seeds at once and print, at a few
+generations ``n``, the simulated statistics next to the theory where one exists; ``vae`` and
+``lm`` train the deep generative models of Shumailov et al. (a VAE on MNIST, a transformer on
+WikiText-2) generation after generation and print one row per generation
+(:mod:`kernelcollapse.zoo`).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ def _common(parser: argparse.ArgumentParser, *, N: int, generations: int, seeds:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "zoo", help="collapse of discrete distributions, Gaussians and Gaussian mixtures",
+        "zoo", help="collapse of discrete distributions, Gaussians, mixtures, a VAE and an LM",
         description="Classic model-collapse experiments: a model refitted on its own samples "
         "generation after generation (Shumailov et al. 2024).")
     sub = parser.add_subparsers(dest="system", required=True, metavar="SYSTEM")
@@ -54,6 +58,8 @@ def register(subparsers) -> None:
     p.add_argument("--sigma0", type=float, default=1.0, help="original sd (1)")
     _common(p, N=20, generations=100, seeds=10000)
     p.set_defaults(func=run_gaussian)
+
+    _register_deep(sub)
 
     p = sub.add_parser("gmm", help="1-D Gaussian mixture refitted by EM",
                        description="Each generation trains on fresh original samples, a "
@@ -162,4 +168,93 @@ def run_gmm(args: argparse.Namespace) -> int:
              "weight1_mean": w1.mean(axis=1), "weight1_sd": w1.std(axis=1, ddof=1)}
     header = {"N": args.N, "seeds": args.seeds, "fresh": args.fresh, "previous": args.previous,
               "mean_em_iterations": round(float(chain.em_iterations.mean()), 2)}
+    return _emit(args, header, table)
+
+
+def _deep_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--size", choices=("tiny", "quick", "full"), default="quick",
+                   help="preset of network, data and generations (quick)")
+    p.add_argument("--generations", type=int, default=None,
+                   help="generations (default: the preset's)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="training epochs per generation (default: the preset's or setting's)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument("--data-dir", type=str, default=None, help="directory of the data files")
+    p.add_argument("--checkpoint-dir", type=str, default=None,
+                   help="save each generation there; a rerun with the same arguments resumes")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="hide the progress bars")
+
+
+def _register_deep(sub) -> None:
+    p = sub.add_parser("vae", help="VAE on MNIST retrained on its own samples",
+                       description="Generation 0 trains a convolutional VAE on MNIST; each next "
+                       "one only on images decoded by the previous one. Prints, per generation, "
+                       "the spread of the generation-0 encoder's latent means of its samples "
+                       "and the ELBO of held-out real images.")
+    _deep_common(p)
+    p.add_argument("--latent", type=int, default=None, help="latent size (default: preset)")
+    p.set_defaults(func=run_vae)
+
+    p = sub.add_parser("lm", help="transformer LM fine-tuned on its own generations",
+                       description="A small GPT-style model, pretrained on part of WikiText-2, "
+                       "is fine-tuned on the rest and then, generation after generation, on "
+                       "beam-search continuations of its training blocks (Shumailov et al.'s "
+                       "OPT-125m experiment, scaled down). Prints the test perplexity (mean and "
+                       "sd over runs) and the generated data's perplexity under generation 0.")
+    _deep_common(p)
+    p.add_argument("--setting", choices=("A", "B"), default="A",
+                   help="A: 5 epochs, no original data; B: 10 epochs, 10%% original (A)")
+    p.add_argument("--runs", type=int, default=None, help="independent runs (default: preset)")
+    p.add_argument("--keep-original", type=float, default=None,
+                   help="fraction of original blocks per generation (default: setting's)")
+    p.add_argument("--block", type=int, default=None, help="tokens per block (64)")
+    p.add_argument("--beam-width", type=int, default=None, help="beams (5)")
+    p.add_argument("--repetition-penalty", type=float, default=None,
+                   help="repetition penalty >= 1 (default: preset)")
+    p.set_defaults(func=run_lm)
+
+
+def _overrides(args, names) -> dict:
+    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+
+
+def run_vae(args: argparse.Namespace) -> int:
+    from kernelcollapse.zoo import vae
+
+    cfg = vae.vae_config(args.size, **_overrides(args, ("latent", "epochs")))
+    chain = vae.simulate_vae(config=cfg, size=args.size, generations=args.generations,
+                             key=args.seed, data_dir=args.data_dir,
+                             checkpoint_dir=args.checkpoint_dir, progress=args.progress)
+    G = chain.elbo.shape[0]
+    table = {"generation": np.arange(G), "latent_spread": chain.latent_spread,
+             "elbo_held_out": chain.elbo, "final_train_loss": chain.train_loss[:, -1]}
+    header = {"size": args.size, "n_train": cfg.n_train, "epochs": cfg.epochs,
+              "parameters": chain.n_parameters,
+              "latent_spread_real": round(chain.latent_spread_real, 4)}
+    return _emit(args, header, table)
+
+
+def run_lm(args: argparse.Namespace) -> int:
+    from kernelcollapse.zoo import lm
+
+    cfg = lm.lm_config(args.size, **_overrides(args, ("block", "beam_width",
+                                                      "repetition_penalty")))
+    chain = lm.simulate_lm(setting=args.setting, size=args.size, config=cfg,
+                           generations=args.generations, runs=args.runs, epochs=args.epochs,
+                           keep_original=args.keep_original, key=args.seed,
+                           data_dir=args.data_dir, checkpoint_dir=args.checkpoint_dir,
+                           progress=args.progress)
+    ppl = chain.test_perplexity
+    R, G = ppl.shape
+    data = chain.data_perplexity[:, 1:]                       # generated by generation g
+    table = {"generation": np.arange(G), "test_ppl_mean": ppl.mean(axis=0),
+             "test_ppl_sd": ppl.std(axis=0, ddof=1) if R > 1 else np.zeros(G),
+             "generated_ppl_median": np.median(data, axis=(0, 2)),
+             "generated_ppl_p99": np.percentile(data, 99, axis=(0, 2))}
+    header = {"size": args.size, "setting": args.setting, "runs": R, "epochs": chain.epochs,
+              "keep_original": chain.keep_original, "parameters": chain.n_parameters,
+              "base_test_ppl": round(chain.base_test_perplexity, 3),
+              "real_data_ppl_median": round(float(np.median(chain.data_perplexity[:, 0])), 3)}
     return _emit(args, header, table)

@@ -5,7 +5,14 @@
 * :mod:`kernelcollapse.zoo.gaussian` – a 1-D Gaussian refitted on its own samples
   (unbiased or maximum-likelihood variance), with closed-form moments;
 * :mod:`kernelcollapse.zoo.gmm` – a 1-D Gaussian mixture refitted by EM (batched over
-  seeds, JAX) on a mixture of fresh, synthetic and previous data.
+  seeds, JAX) on a mixture of fresh, synthetic and previous data;
+* :mod:`kernelcollapse.zoo.vae` – a convolutional VAE on MNIST retrained on its own
+  samples (JAX + optax, checkpointed generations);
+* :mod:`kernelcollapse.zoo.lm` – a GPT-style language model fine-tuned on its own
+  beam-search continuations of WikiText-2 (the OPT-125m experiment, scaled down).
+
+The two deep models import JAX and optax when first used; ``from kernelcollapse.zoo import
+simulate_vae`` costs no training.
 
 References
 ----------
@@ -38,8 +45,30 @@ from kernelcollapse.zoo.gmm import (
     separated_approximation,
     simulate_mixture,
 )
+from kernelcollapse.zoo.lm import (
+    LM_SIZES,
+    LMBase,
+    LMChain,
+    LMConfig,
+    lm_config,
+    pretrain_lm,
+    simulate_lm,
+)
+from kernelcollapse.zoo.vae import VAE_SIZES, VAEChain, VAEConfig, simulate_vae, vae_config
 
 __all__ = [
+    "LM_SIZES",
+    "LMBase",
+    "LMChain",
+    "LMConfig",
+    "VAE_SIZES",
+    "VAEChain",
+    "VAEConfig",
+    "lm_config",
+    "pretrain_lm",
+    "simulate_lm",
+    "simulate_vae",
+    "vae_config",
     "DiscreteChain",
     "GaussianChain",
     "GaussianMoments",
