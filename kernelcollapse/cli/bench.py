@@ -34,9 +34,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="instead: tuning on MNIST with synthetic labels (cross-validation, "
                        "recommend, recommend with a pilot, the best penalty in hindsight; ~15 "
                        "min, --quick ~2 min), written to OUT/practitioner.json and .md")
+    sizes.add_argument("--deep", action="store_true",
+                       help="instead: time per training step and per generation of the VAE and "
+                       "the transformer LM (zoo), CPU or GPU; written to "
+                       "OUT/deep_generative[_gpu].json and .md")
     sizes.add_argument("--zoo-gmm", action="store_true",
                        help="instead: the reference Gaussian-mixture collapse run of issue 7 "
                        "(2000 generations, about 2 minutes), written to OUT/zoo_gmm.json")
+    parser.add_argument("--deep-full", dest="full_deep", action="store_true",
+                        help="with --deep: the full model sizes (meant for a GPU)")
     parser.add_argument("--short", dest="quick_parts", action="store_true",
                         help="with --optimize or --practitioner: the quick subset")
     parser.add_argument("--out", type=Path, default=None,
@@ -76,6 +82,18 @@ def run(args: argparse.Namespace) -> int:
         from kernelcollapse.bench import zoo_gmm
 
         return zoo_gmm.main(["--out", str(out / "zoo_gmm.json")])
+    if args.deep:
+        import json
+
+        from kernelcollapse.bench import deep_generative
+
+        res = deep_generative.run(quick=not args.full_deep)
+        name = "deep_generative" + ("_gpu" if res["machine"]["platform"] == "gpu" else "")
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{name}.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+        (out / f"{name}.md").write_text(deep_generative.markdown(res))
+        print(deep_generative.markdown(res))
+        return 0
     if args.optimize:
         from kernelcollapse.bench import optimize_speed
 
