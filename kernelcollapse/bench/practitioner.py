@@ -27,6 +27,7 @@ generation ``n`` (predictions plus ``sigma0`` noise), the others by the real lab
 from __future__ import annotations
 
 import math
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -220,6 +221,8 @@ def run(regimes=QUICK_REGIMES, *, reps: int = 20, key: int = 0, data_dir=None,
     from kernelcollapse import datasets
     from kernelcollapse.realdata import parity_target
 
+    if data_dir is None and not os.environ.get(datasets.ENV_VAR):
+        data_dir = datasets._shared_copy("test")  # a checkout's ../shared copy, if any
     mn = datasets.mnist(data_dir, split="test")
     target = parity_target(mn.labels)
     cache: dict[str, np.ndarray] = {}

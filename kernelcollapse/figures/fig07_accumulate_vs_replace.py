@@ -6,12 +6,14 @@ labelled by generator ``k`` only; the collapse term grows linearly, ``n Delta`` 
 :func:`kernelcollapse.test_error`, as a line).  *Accumulate* (Gerstgrasser et al. 2024):
 generator ``k + 1`` is fitted on all the data so far, the real ``T0`` samples and every earlier
 generation's ``T0`` synthetic ones; the error stays bounded.  Both are simulated
-(:func:`kernelcollapse.simulate`, ``mode``).  The accumulate curve is simulation only here;
-its exact least-squares formula is in ``docs/theory/workflows.rst``
-(:func:`kernelcollapse.exact_ols_error` with ``mode="accumulate"``).
+(:func:`kernelcollapse.simulate`, ``mode``) and drawn with their theory
+(:func:`kernelcollapse.test_error` with ``mode``: for accumulating least-squares generators
+the chain is exact, ``h_n = sum_j 1/(j (j T0 - d - 1))``, ``docs/theory/workflows.rst``), with
+the bound the accumulated collapse never crosses: ``pi^2/6`` times one generation's.
 
 References: Dohmatob, Feng & Kempe (2024); M. Gerstgrasser et al., "Is Model Collapse
-Inevitable?", arXiv:2404.01413.
+Inevitable?", arXiv:2404.01413; A. Dey, D. Donoho, "Universality of the pi^2/6 pathway in
+avoiding model collapse", arXiv:2410.22812.
 """
 
 from __future__ import annotations
@@ -39,26 +41,30 @@ KEY = 7
 
 
 def compute(*, size: str = "quick", progress: bool = True) -> list[dict]:
-    """One CSV row per (mode, n); theory for replace, NaN for accumulate."""
+    """One CSV row per (mode, n): simulation, theory, and for accumulate the bound
+    ``E_clean + (pi^2/6) x`` (one generation's collapse)."""
     from tqdm.auto import tqdm
 
-    from kernelcollapse import isotropic, test_error
+    from kernelcollapse import isotropic, prepare
     from kernelcollapse.simulator import simulate
 
     cfg = SIZES[check_size(size)]
     d, ns = cfg["d"], np.array(cfg["n"])
     eigvals, w0 = isotropic(d)
-    th = test_error(eigvals, w0, T=cfg["T"], T0=cfg["T0"], n=ns, lam=LAM, sigma=SIGMA,
-                    sigma0=SIGMA0)
+    prob = prepare(eigvals, w0)
+    kw = dict(T=cfg["T"], T0=cfg["T0"], lam=LAM, sigma=SIGMA, sigma0=SIGMA0)
+    one = prob.test_error(n=1, **kw)
+    bound = float(one.bias + one.variance + np.pi**2 / 6 * one.collapse)
     rows = []
     for mode in tqdm(("replace", "accumulate"), desc=f"{NAME} ({size})", disable=not progress):
-        sim = simulate(eigvals, w0, T=cfg["T"], T0=cfg["T0"], n=ns, lam=LAM, sigma=SIGMA,
-                       sigma0=SIGMA0, mode=mode, seeds=cfg["seeds"], key=KEY)
+        th = prob.test_error(n=ns, mode=mode, **kw)
+        sim = simulate(eigvals, w0, n=ns, mode=mode, seeds=cfg["seeds"], key=KEY, **kw)
         for i, n in enumerate(ns):
             rows.append({"mode": mode, "n": int(n), "d": d, "T": cfg["T"], "T0": cfg["T0"],
                          "lam": LAM, "sigma": SIGMA, "sigma0": SIGMA0, "seeds": cfg["seeds"],
                          "sim_mean": float(sim.mean[i]), "sim_stderr": float(sim.stderr[i]),
-                         "theory": float(th.total[i]) if mode == "replace" else float("nan")})
+                         "theory": float(th.total[i]),
+                         "bound_pi2_6": bound if mode == "accumulate" else float("nan")})
     return rows
 
 
@@ -71,9 +77,13 @@ def _plot(rows, path: Path) -> Path:
             ns = [r["n"] for r in sel]
             ax.errorbar(ns, [r["sim_mean"] for r in sel], yerr=[r["sim_stderr"] for r in sel],
                         fmt="o", ms=5, color=color, label=f"{mode}: simulation")
-            if mode == "replace":
-                ax.plot(ns, [r["theory"] for r in sel], "-", color=color,
-                        label=r"replace: theory (B), $E_{clean} + n\Delta$")
+            label = (r"replace: theory, $E_{clean} + n\Delta$" if mode == "replace" else
+                     r"accumulate: theory, $E_{clean} + \Delta\,\sum_{j \leq n} "
+                     r"\frac{T_0-d-1}{j\,(jT_0-d-1)}$")
+            ax.plot(ns, [r["theory"] for r in sel], "-", color=color, label=label)
+            if mode == "accumulate":
+                ax.axhline(sel[0]["bound_pi2_6"], ls=":", color=color,
+                           label=r"bound $E_{clean} + \frac{\pi^2}{6}\Delta$")
         ax.set_yscale("log")
         ax.set_xlabel("generation n")
         ax.set_ylabel(r"test error $E\,\|\hat w - w_0\|_\Sigma^2$")
