@@ -270,7 +270,7 @@ def _key(i):
          "repetition_penalty must be >= 1"),
         (dict(config=CFG._replace(vocab_size=2)), ValueError, "vocab_size must be"),
         (dict(epochs=0), ValueError, "epochs must be"),
-        (dict(epochs=1.5), TypeError, "epochs must be"),
+        (dict(epochs=1.5), ValueError, "epochs must be"),
         (dict(generations=0), ValueError, "generations must be"),
         (dict(runs=-2), ValueError, "runs must be"),
         (dict(keep_original=1.5), ValueError, r"keep_original must lie in \[0, 1\]"),

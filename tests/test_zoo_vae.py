@@ -152,7 +152,7 @@ def test_images_argument_is_used_without_mnist(tmp_path):
     [
         (dict(config=CFG._replace(latent=0)), ValueError, "latent must be"),
         (dict(config=CFG._replace(epochs=-1)), ValueError, "epochs must be"),
-        (dict(config=CFG._replace(epochs=2.5)), TypeError, "epochs must be"),
+        (dict(config=CFG._replace(epochs=2.5)), ValueError, "epochs must be"),
         (dict(config=CFG._replace(batch=0)), ValueError, "batch must be"),
         (dict(config=CFG._replace(channels=(8, 0))), ValueError, "channels must be"),
         (dict(config=CFG._replace(learning_rate=0.0)), ValueError, "learning_rate must be"),

@@ -26,6 +26,8 @@ import numpy as np
 
 from kernelcollapse.figures import check_size, save_figure, style, write_csv
 
+__all__ = ["NAME", "TITLE", "compute", "run"]
+
 NAME = "zoo_vae"
 TITLE = "VAE on MNIST retrained on its own samples: the latent spread and the ELBO shrink"
 

@@ -26,6 +26,8 @@ import numpy as np
 
 from kernelcollapse.figures import check_size, save_figure, style, write_csv
 
+__all__ = ["NAME", "TITLE", "compute", "run"]
+
 NAME = "zoo_lm"
 TITLE = "Language model fine-tuned on its own generations: test perplexity grows"
 

@@ -64,7 +64,7 @@ from typing import NamedTuple
 import numpy as np
 
 from kernelcollapse import _validate
-from kernelcollapse._keys import key_data, seed_keys, threefry2x32_numpy
+from kernelcollapse._keys import Key, key_data, seed_keys, threefry2x32_numpy
 from kernelcollapse.zoo import _nn
 from kernelcollapse.zoo._beam import beam_search
 from kernelcollapse.zoo._common import progress_bar
@@ -206,7 +206,7 @@ class LMChain(NamedTuple):
     config: LMConfig
 
 
-def lm_config(size: str = "quick", **overrides) -> LMConfig:
+def lm_config(size: str = "quick", **overrides: object) -> LMConfig:
     """The preset of ``size`` (``"tiny"``, ``"quick"``, ``"full"``) with ``overrides``."""
     if size not in LM_SIZES:
         raise ValueError(f"size must be one of {tuple(LM_SIZES)}, got {size!r}")
@@ -278,8 +278,9 @@ def _base_words(words: np.ndarray) -> np.ndarray:
     return np.array([hi[0], lo[0]], np.uint32)
 
 
-def pretrain_lm(*, size: str = "quick", config: LMConfig | None = None, key=0, data_dir=None,
-                checkpoint_dir=None, progress: bool = True) -> LMBase:
+def pretrain_lm(*, size: str = "quick", config: LMConfig | None = None, key: Key = 0,
+                data_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None,
+                progress: bool = True) -> LMBase:
     """Pretrain the base model (the stand-in for OPT-125m) on the pretraining split.
 
     Parameters
@@ -356,7 +357,8 @@ def _pretrain(cfg, vocab, blocks, words, fp, checkpoint_dir, progress) -> LMBase
 def simulate_lm(base: LMBase | None = None, *, setting: str = "A", size: str = "quick",
                 config: LMConfig | None = None, generations: int | None = None,
                 runs: int | None = None, epochs: int | None = None,
-                keep_original: float | None = None, key=0, data_dir=None, checkpoint_dir=None,
+                keep_original: float | None = None, key: Key = 0,
+                data_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None,
                 progress: bool = True) -> LMChain:
     """Fine-tune the base model on real blocks, then each generation on the previous
     generation's continuations, ``runs`` independent times.

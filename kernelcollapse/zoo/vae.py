@@ -58,9 +58,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from kernelcollapse import _validate
-from kernelcollapse._keys import key_data
+from kernelcollapse._keys import Key, key_data
 from kernelcollapse.zoo import _nn
 from kernelcollapse.zoo._common import progress_bar
 
@@ -156,7 +157,7 @@ class VAEChain(NamedTuple):
     config: VAEConfig
 
 
-def vae_config(size: str = "quick", **overrides) -> VAEConfig:
+def vae_config(size: str = "quick", **overrides: object) -> VAEConfig:
     """The preset of ``size`` (``"tiny"``, ``"quick"``, ``"full"``) with ``overrides``."""
     if size not in VAE_SIZES:
         raise ValueError(f"size must be one of {tuple(VAE_SIZES)}, got {size!r}")
@@ -315,7 +316,7 @@ def _real_data(images, held_out, cfg: VAEConfig, data_dir):
             raise ValueError(f"n_held_out must be smaller than the {x.shape[0]} images, got "
                              f"{cfg.n_held_out}")
         split = datasets.split_pool(x, np.zeros(x.shape[0]), n_pool=x.shape[0] - cfg.n_held_out,
-                                    n_test=cfg.n_held_out, seed=SPLIT_SEED)
+                                    n_test=cfg.n_held_out, key=SPLIT_SEED)
         train, test = split.x_pool, split.x_test
     else:
         train, test = x, _as_images("held_out", held_out)
@@ -330,9 +331,11 @@ def _real_data(images, held_out, cfg: VAEConfig, data_dir):
 # --------------------------------------------------------------------------- the chain
 
 
-def simulate_vae(images=None, held_out=None, *, size: str = "quick",
-                 config: VAEConfig | None = None, generations: int | None = None, key=0,
-                 data_dir=None, checkpoint_dir=None, progress: bool = True) -> VAEChain:
+def simulate_vae(images: ArrayLike | None = None, held_out: ArrayLike | None = None, *,
+                 size: str = "quick", config: VAEConfig | None = None,
+                 generations: int | None = None, key: Key = 0,
+                 data_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None,
+                 progress: bool = True) -> VAEChain:
     """Train a VAE, then each next VAE only on the previous one's samples, ``generations``
     times.
 
