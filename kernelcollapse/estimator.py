@@ -27,13 +27,18 @@ import numpy as np
 
 __all__ = ["CollapseAwareRidge"]
 
-_MISSING = ("CollapseAwareRidge needs scikit-learn, which is not installed: "
-            "pip install 'kernelcollapse[sklearn]' (or pip install scikit-learn)")
-
 try:
     from sklearn.base import BaseEstimator, RegressorMixin
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError:  # the module still imports; the class refuses to be created
+    try:
+        import sklearn
+
+        _MISSING = (f"CollapseAwareRidge needs scikit-learn >= 1.6, found "
+                    f"{sklearn.__version__}: pip install -U 'scikit-learn>=1.6'")
+    except ImportError:
+        _MISSING = ("CollapseAwareRidge needs scikit-learn, which is not installed: "
+                    "pip install 'kernelcollapse[sklearn]' (or pip install scikit-learn)")
 
     class BaseEstimator:  # type: ignore[no-redef]
         def __new__(cls, *args, **kwargs):
