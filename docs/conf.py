@@ -87,6 +87,8 @@ kc_public_modules = [
     "kernelcollapse.sweep",
     "kernelcollapse.scaling",
     "kernelcollapse.optimize",
+    "kernelcollapse.tuning",
+    "kernelcollapse.estimator",
     "kernelcollapse.datasets",
     "kernelcollapse.kernels",
     "kernelcollapse.realdata",

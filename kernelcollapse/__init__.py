@@ -56,7 +56,8 @@ _LAZY = {
     "ScalingLaw": "scaling",
     "mnist": "datasets",
 }
-_SUBMODULES = ("datasets", "figures", "kernels", "realdata", "reproduce", "scaling", "sweep", "zoo")
+_SUBMODULES = ("datasets", "estimator", "figures", "kernels", "realdata", "reproduce", "scaling",
+               "sweep", "zoo")
 
 
 def __getattr__(name: str):

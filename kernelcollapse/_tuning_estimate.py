@@ -22,7 +22,14 @@ _BIN_SIZE = 12
 _ITERATIONS = 6
 # Residual degrees of freedom from which the noise is read off the least-squares residual.
 _MIN_RESIDUAL_DOF = 10
+# The noise floor counts as seen when it reaches this fraction of the fitted signal at the
+# smallest eigenvalue (on Gaussian data: fits that recovered sigma reached at least 0.3 of it,
+# collapsed fits 1e-4 and less).
+_FLOOR_SHOWS = 0.1
 
+
+class NoiseUnidentified(ValueError):
+    """The labels do not determine the noise (the caller may pass ``sigma`` instead)."""
 
 
 def spectrum(Xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -31,7 +38,8 @@ def spectrum(Xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     _, sv, Vt = np.linalg.svd(Xc / math.sqrt(rows), full_matrices=False)
     keep = sv > sv.max(initial=0.0) * max(Xc.shape) * np.finfo(float).eps
     if not np.any(keep):
-        raise ValueError("X has rank 0 (after centring): every column is constant")
+        raise ValueError("X must have rank >= 1 after centring (a column that varies), got "
+                         "rank 0: every column is constant")
     return sv[keep] ** 2, Vt[keep].T
 
 
@@ -142,10 +150,14 @@ def _noise(s, b, A, Z, yc, rows, var, mask, chain) -> float:
             part = rows * float(np.diag(A - (A / s[None, :]) @ A) @ var)
         return max(rss - part, 0.0) / dof
     if mask is not None and n_real >= 20:
+        # The floor model needs projections on the eigenvectors of the real rows' own Gram:
+        # in the basis of all rows their Gram is not diagonal, and its off-diagonal part leaks
+        # the leading directions' signal into the tail (sigma came out 1.6-1.8 times too large
+        # on Gaussian data at T <= d).
         Zr, yr = Z[~mask], yc[~mask]
-        br = Zr.T @ yr / n_real
-        sr = np.einsum("ij,ij->j", Zr, Zr) / n_real
-        return _noise_floor(sr, br, np.zeros((k, k)), var, n_real)
+        sr, Vr = spectrum(Zr)
+        br = (Zr @ Vr).T @ yr / n_real
+        return _noise_floor(sr, br, np.zeros((sr.size, sr.size)), np.zeros(sr.size), n_real)
     return _noise_floor(s, b, A, var, rows)
 
 
@@ -158,8 +170,9 @@ def _noise_floor(s, b, A, var, rows) -> float:
 
     u = (b * b - np.einsum("ij,j,ij->i", A, var, A)) / s
     if np.ptp(np.log(s)) < 1e-6:
-        raise ValueError("cannot separate the label noise from the signal: T <= d and the "
-                         "sample spectrum is flat; pass sigma (the noise of the real labels)")
+        raise NoiseUnidentified("cannot separate the label noise from the signal: too few rows "
+                                "for a least-squares residual and a flat sample spectrum; "
+                                "pass sigma (the noise of the real labels)")
     order = np.argsort(-s)
     ls = np.log(s / s.max())
     scale = max(float(np.mean(np.abs(u))), np.finfo(float).tiny)
@@ -176,8 +189,23 @@ def _noise_floor(s, b, A, var, rows) -> float:
 
     res = minimize(nll, np.array([math.log(a0), 1.0, math.log(noise0)]), method="L-BFGS-B",
                    bounds=[(-60.0, 60.0), (0.0, 6.0), (-60.0, 60.0)])
-    floor = math.exp(res.x[2]) * scale
-    if not np.isfinite(floor) or floor <= 1e-10 * scale:
-        raise ValueError("cannot estimate the label noise from these labels (T <= d and no "
-                         "noise floor in the projections); pass sigma")
+    log_a, gamma, log_n = res.x
+    if log_n < log_a + gamma * float(ls.min()) - math.log(1.0 / _FLOOR_SHOWS):
+        # The fitted floor lies far below the signal even at the smallest eigenvalue: it is
+        # not seen in the projections, only extrapolated (such fits gave sigma ~ 1e-3 for 0.5
+        # on isotropic features, whose sample spectrum at T <= d is Marchenko-Pastur's).
+        raise NoiseUnidentified("cannot estimate the label noise from these labels: too few "
+                                "rows for a least-squares residual, and the projections show "
+                                "no noise floor under the signal; pass sigma (the noise of "
+                                "the real labels)")
+    floor = math.exp(log_n) * scale
+    # What the chain adds to the floor, subtracted above: a floor below it is not the noise
+    # but the error of that subtraction (the chain's variance in the sample basis is only
+    # approximately known at T <= d), and such fits gave sigma ~ 1e-6 for 0.5.
+    chain_floor = float(np.mean(np.einsum("ij,j,ij->i", A, var, A) / s))
+    if not np.isfinite(floor) or floor <= max(1e-10 * scale, chain_floor):
+        raise NoiseUnidentified("cannot estimate the label noise from these labels: too few "
+                                "rows for a least-squares residual, and the projections show "
+                                "no noise floor above what the generator chain adds; pass "
+                                "sigma (the noise of the real labels)")
     return floor * rows

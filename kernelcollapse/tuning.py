@@ -127,8 +127,11 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, si
     the noise from the least-squares residual of the real rows (a mask with at least ``k + 10``
     of them), of all rows when all are synthetic or the chain is unbiased (less the chain's
     exact part), else from the floor of the projections ``b_j^2 / s_j`` (a power-law signal
-    over the constant ``sigma^2 / T``; a flat spectrum there is refused, asking for
-    ``sigma``).
+    over the constant ``sigma^2 / T``; the real rows' own eigenbasis when a mask leaves at
+    least 20 of them).  The floor is refused, asking for ``sigma``, when the spectrum is flat,
+    when the fitted floor stays below a tenth of the signal even at the smallest eigenvalue
+    (it is then extrapolated, not seen), or when it is below what the chain adds to it (it is
+    then the error of subtracting the chain's part).
 
     A clean pilot set is used as validation rows: with the real rows of a mask, count for
     count; without, to rescale the theory's correction where it dominates the choice (by
@@ -188,7 +191,8 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, si
         Bad shapes or values (a mask of the wrong length or not boolean, ``p`` that
         contradicts the mask, a pilot with another number of columns, NaN or infinite values,
         a rank-0 ``X``), ``sigma`` missing without labels, or a noise that the labels cannot
-        determine (``T <= d`` with a flat spectrum).
+        determine (too few rows for a least-squares residual, typically ``T <= d``, and no
+        noise floor visible in the projections: see above).
     """
     X = _matrix("X", X)
     rows, cols = X.shape

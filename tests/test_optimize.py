@@ -1,8 +1,9 @@
-"""Tests of kernelcollapse.optimize: the bounded search, the exponent fit, and recommend().
+"""Tests of kernelcollapse.optimize: the bounded search and the exponent fit.
 
 The search is judged against a dense grid of the same theory, its exponents against
 kernelcollapse.scaling, and the gain of the corrected penalty against the Monte-Carlo
-simulator.
+simulator.  Tuning on a practitioner's data (kernelcollapse.tuning.recommend) is tested in
+tests/test_tuning.py.
 """
 
 from __future__ import annotations
@@ -183,13 +184,12 @@ def test_fitted_exponent_matches_optimal_exponent(beta, r, a, b, sigma, d, t_ran
 
 
 # ----------------------------------------------------------------------------------------------
-# Simulation: the gain of the corrected penalty, and recommend() on synthetic data
+# Simulation: the gain of the corrected penalty
 # ----------------------------------------------------------------------------------------------
 
 # One collapse regime shared by the simulation tests (one compiled simulator): power-law
 # spectrum, d = 40, downstream T = 200, least-squares generators on T0 = 80 samples, n = 4.
 SIM = dict(d=40, beta=1.5, r=0.5, T=200, T0=80, n=4, sigma=0.5, sigma0=1.0)
-GRID = np.logspace(-2.5, 1.0, 15)
 
 
 @pytest.fixture(scope="module")
@@ -200,16 +200,10 @@ def simulated():
     kw = dict(T=SIM["T"], T0=SIM["T0"], sigma=SIM["sigma"], sigma0=SIM["sigma0"])
     corrected = optimal_lambda(eigvals, w0, n=SIM["n"], **kw)
     clean = optimal_lambda(eigvals, w0, n=0, **kw)
-    # recommend() sees only a sample: T rows from the known spectrum, noisy clean labels.
-    rng = np.random.default_rng(12345)
-    X = rng.standard_normal((SIM["T"], SIM["d"])) * np.sqrt(eigvals)
-    y = X @ w0 + SIM["sigma"] * rng.standard_normal(SIM["T"])
-    rec = recommend(X, y, n=SIM["n"], T0=SIM["T0"], sigma0=SIM["sigma0"])
-    lams = np.concatenate([[float(corrected.lam), float(clean.lam), rec.lam], GRID])
+    lams = np.array([float(corrected.lam), float(clean.lam)])
     # Common random numbers: every lam sees the same chains, designs and noise.
     sim = simulate(eigvals, w0, lam=lams, n=SIM["n"], seeds=100, key=7, **kw)
-    return dict(lams=lams, errors=sim.errors, mean=sim.mean, rec=rec, eigvals=eigvals, w0=w0,
-                kw=kw)
+    return dict(lams=lams, errors=sim.errors, eigvals=eigvals, w0=w0, kw=kw)
 
 
 def _paired(errors, i, j):
@@ -229,80 +223,3 @@ def test_simulation_confirms_gain_of_corrected_lambda(simulated):
                                      lam=lams[:2], **simulated["kw"]).total)
     predicted = e_theory[1] - e_theory[0]
     assert abs(gain - predicted) <= 4 * se + 0.05 * e_theory[1]
-
-
-def test_recommend_recovers_near_optimal_lambda(simulated):
-    rec, errors, mean = simulated["rec"], simulated["errors"], simulated["mean"]
-    grid = slice(3, None)
-    j = 3 + int(np.argmin(mean[grid]))
-    excess, se = _paired(errors, 2, j)  # recommended minus the best grid point
-    # Within 5% of the best over the grid, up to 3 paired standard errors.
-    assert excess <= 0.05 * mean[j] + 3 * se
-    assert rec.lam > rec.lam_clean and rec.loss > 0
-    assert rec.error_clean_choice == pytest.approx(rec.error + rec.loss)
-    assert rec.sigma == pytest.approx(SIM["sigma"], rel=0.3)  # residual estimate, T = 200
-
-
-def test_recommend_without_labels_and_its_checks():
-    eigvals, _ = power_law(30, 1.5, 0.5)
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((120, 30)) * np.sqrt(eigvals) + 3.0  # a mean: centred away
-    rec = recommend(X, n=3, T0=90, sigma0=1.0, sigma=0.5)
-    assert rec.pilot_lam is None and rec.eigvals.shape == (30,)
-    assert rec.lam > rec.lam_clean
-    # the flat prior carries the signal: ||w0||_Sigma^2 = 1
-    assert float(np.sum(rec.eigvals * rec.w0**2)) == pytest.approx(1.0)
-    # T < d: the rank (T - 1 after centring) is kept, the null directions dropped
-    small = recommend(X[:20], n=3, T0=90, sigma0=1.0, sigma=0.5)
-    assert small.eigvals.shape == (19,)
-    with pytest.raises(ValueError, match="sigma"):
-        recommend(X, n=3, T0=90, sigma0=1.0)
-    with pytest.raises(ValueError, match="y must have shape"):
-        recommend(X, np.zeros(5), n=3, T0=90, sigma0=1.0)
-    with pytest.raises(ValueError, match="X must be a 2-D"):
-        recommend(np.zeros(5), n=3, T0=90, sigma0=1.0, sigma=0.5)
-    with pytest.raises(ValueError, match="n must be an integer >= 1"):
-        recommend(X, n=0, T0=90, sigma0=1.0, sigma=0.5)
-    with pytest.raises(ValueError, match="X must be finite"):
-        recommend(np.full((5, 2), np.nan), n=1, T0=90, sigma0=1.0, sigma=0.5)
-    with pytest.raises(ValueError, match="rank 0"):
-        recommend(np.ones((5, 2)), n=1, T0=90, sigma0=1.0, sigma=0.5)
-
-
-# ----------------------------------------------------------------------------------------------
-# CLI
-# ----------------------------------------------------------------------------------------------
-
-
-def test_cli_tune_npy_and_csv(tmp_path, capsys):
-    import json
-
-    from kernelcollapse.cli import main
-
-    eigvals, w0 = power_law(20, 1.5, 0.5)
-    rng = np.random.default_rng(3)
-    X = rng.standard_normal((100, 20)) * np.sqrt(eigvals)
-    y = X @ w0 + 0.5 * rng.standard_normal(100)
-    np.save(tmp_path / "X.npy", X)
-    np.save(tmp_path / "y.npy", y)
-    header = ",".join([f"x{i}" for i in range(20)] + ["y"])
-    np.savetxt(tmp_path / "Xy.csv", np.column_stack([X, y]), delimiter=",", header=header,
-               comments="")
-    common = ["--n", "3", "--T0", "50", "--sigma0", "1", "--json"]
-    assert main(["tune", str(tmp_path / "X.npy"), "--y", str(tmp_path / "y.npy"), *common]) == 0
-    a = json.loads(capsys.readouterr().out)
-    assert main(["tune", str(tmp_path / "Xy.csv"), "--y-column", "-1", *common]) == 0
-    b = json.loads(capsys.readouterr().out)
-    rec = recommend(X, y, n=3, T0=50, sigma0=1.0)
-    for out in (a, b):
-        assert out["lam"] == pytest.approx(rec.lam, rel=1e-6)
-        assert out["lam_clean"] == pytest.approx(rec.lam_clean, rel=1e-6)
-        assert out["sklearn_alpha"] == pytest.approx(100 * rec.lam, rel=1e-6)
-        assert out["d"] == 20 and out["sigma_estimated"] is True
-    assert main(["tune", str(tmp_path / "X.npy"), "--n", "3", "--T0", "50", "--sigma0", "1"]) == 2
-    assert "sigma" in capsys.readouterr().err
-    assert main(["tune", str(tmp_path / "missing.npy"), *common]) == 2
-    assert "no such file" in capsys.readouterr().err
-    (tmp_path / "X.txt").write_text("1,2\n")
-    assert main(["tune", str(tmp_path / "X.txt"), *common]) == 2
-    assert ".npy or .csv" in capsys.readouterr().err

@@ -75,9 +75,9 @@ def test_number_lists():
             parse(bad)
 
 
-PUBLIC_MODULES = ["theory", "simulator", "sweep", "scaling", "optimize", "datasets", "kernels",
-                  "realdata", "figures", "reproduce", "problems", "cli", "zoo", "zoo.discrete",
-                  "zoo.gaussian", "zoo.gmm"]
+PUBLIC_MODULES = ["theory", "simulator", "sweep", "scaling", "optimize", "tuning", "estimator",
+                  "datasets", "kernels", "realdata", "figures", "reproduce", "problems", "cli",
+                  "zoo", "zoo.discrete", "zoo.gaussian", "zoo.gmm"]
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)

@@ -21,6 +21,10 @@ from sphinx.util.docutils import SphinxDirective
 def _skip_namedtuple_fields(app, what, name, obj, skip, options):
     if what == "class" and type(obj).__name__ == "_tuplegetter":
         return True
+    # scikit-learn's metadata routing adds set_fit_request & co. to an estimator whose fit
+    # takes extra parameters; their docstrings point into scikit-learn's own documentation.
+    if what == "class" and name.startswith("set_") and name.endswith("_request"):
+        return True
     return None
 
 
