@@ -16,7 +16,6 @@ import pytest
 from kernelcollapse.optimize import fit_exponent, optimal_lambda
 from kernelcollapse.scaling import critical_exponent, optimal_exponent
 from kernelcollapse.theory import isotropic, power_law, test_error
-from kernelcollapse.tuning import recommend
 
 # ----------------------------------------------------------------------------------------------
 # optimal_lambda against a dense grid
