@@ -76,21 +76,26 @@ class Objective:
                 and Z.shape[0] >= T0 + 10 and T0 > Z.shape[1] + 1):
             # The chain's covariance n sigma0^2 E[(X'X)^-1] over T0 rows, measured on draws
             # of the user's rows (the generators saw rows like them): features that are not
-            # Gaussian make it larger than the inverse-Wishart mean of the theory.  Drawn with
-            # replacement, as fresh rows would be: subsets without replacement vary less than
-            # fresh rows as T0 approaches T, and gave a covariance 10-20% too small on
-            # Gaussian data (a penalty too small).
+            # Gaussian make it larger than the inverse-Wishart mean of the theory.  Draws of
+            # T0 of the T rows are not fresh rows (with replacement they repeat rows, which
+            # inflates the inverse; without, they vary less as T0 nears T), so the same draws
+            # are made from Gaussian rows of the same covariance, whose answer is known exactly
+            # (diag(1/s) / (T0 - k - 1)), and the measurement is divided by that procedure's
+            # own bias, direction by direction.
+            k = Z.shape[1]
             rng = np.random.default_rng(0)  # a fixed resampling: a function of the data
-            acc = np.zeros(Z.shape[1])
+            gauss = rng.standard_normal(Z.shape) * np.sqrt(self.s)
+            acc, ref = np.zeros(k), np.zeros(k)
             for _ in range(_CHAIN_SUBSETS):
                 idx = rng.choice(Z.shape[0], T0, replace=True)
-                if np.unique(idx).size <= Z.shape[1] + 1:  # a singular draw: use the theory
+                if np.unique(idx).size <= k + 1:  # a singular draw: use the theory
                     acc = None
                     break
-                Zb = Z[idx]
-                acc += np.diag(np.linalg.inv(Zb.T @ Zb))
+                acc += np.diag(np.linalg.inv(Z[idx].T @ Z[idx]))
+                ref += np.diag(np.linalg.inv(gauss[idx].T @ gauss[idx]))
             if acc is not None:
-                self.chain_var = kw["n"] * setting.sigma0**2 * acc / _CHAIN_SUBSETS
+                exact = 1.0 / (self.s * (T0 - k - 1))
+                self.chain_var = kw["n"] * setting.sigma0**2 * exact * acc / ref
         if setting.lam0 == 0 and setting.T0 > d + 1:
             self.h = float(setting.sigma0**2 * _chain.exact_h(setting, d,
                                                                np.array([kw["n"]]))[0])
