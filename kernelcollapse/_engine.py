@@ -17,6 +17,7 @@ every :func:`kernelcollapse.simulate` call (so that a benchmark or a test can sw
     seeds and by ``memory_budget``.
 ``KERNELCOLLAPSE_DOWN_SOLVER``
     ``tridiagonal``: one reduction of the downstream Gram per seed serves every ``lam``;
+    ``eigh``: one eigendecomposition per seed serves every ``lam``;
     ``cholesky``: one Cholesky per seed and ``lam``, batched; ``auto`` (default): on CPU
     Cholesky up to :data:`CHOLESKY_MAX_LAMS` values of ``lam``, the reduction beyond; on a GPU
     always Cholesky (a batch of dense factorisations suits it; the reduction is a sequence of
@@ -50,7 +51,7 @@ ENV_SOLVER = "KERNELCOLLAPSE_DOWN_SOLVER"
 ENV_DEVICES = "KERNELCOLLAPSE_DEVICES"
 ENV_CACHE = "KERNELCOLLAPSE_COMPILATION_CACHE"
 
-SOLVERS = ("auto", "tridiagonal", "cholesky")
+SOLVERS = ("auto", "tridiagonal", "cholesky", "eigh")
 # Up to this many lam values the CPU downstream uses one Cholesky per lam, beyond it one
 # tridiagonal reduction (the reduction costs about 8 Choleskys on CPU).
 CHOLESKY_MAX_LAMS = 8

@@ -83,7 +83,7 @@ def test_threads_and_host_devices_do_not_hang():
         np.testing.assert_array_equal(np.array(c), np.array(a))
 
 
-@pytest.mark.parametrize("lanes, solver", [("0", "cholesky"), ("4", "tridiagonal"),
+@pytest.mark.parametrize("lanes, solver", [("0", "cholesky"), ("4", "tridiagonal"), ("1", "eigh"),
                                            ("4", "cholesky")])
 def test_gpu_form_runs_on_cpu(monkeypatch, lanes, solver):
     """The form meant for GPUs (seeds vmapped in lanes, every lam's factorisation batched)
@@ -95,9 +95,11 @@ def test_gpu_form_runs_on_cpu(monkeypatch, lanes, solver):
     monkeypatch.setenv(_engine.ENV_SOLVER, solver)
     got = simulate(S, W, **args)
     np.testing.assert_allclose(got.errors, want.errors, rtol=1e-9, atol=0)
-    if lanes != "0":
+    if lanes != "0":  # chunks of 4 seeds, the lanes' width (the budget also caps the lanes)
         est = simulator.check_simulation(S, W, **{k: v for k, v in args.items() if k != "key"})
-        chunked = simulate(S, W, memory_budget=est.results + 4.01 * est.per_seed, **args)
+        per_seed = max(simulator.seed_bytes(12, T, 20, 2, 2, 12, gen="law", down="wishart",
+                                            solver=solver) for T in (8, 30))
+        chunked = simulate(S, W, memory_budget=est.results + 4.01 * per_seed, **args)
         np.testing.assert_array_equal(chunked.errors, got.errors)
 
 
