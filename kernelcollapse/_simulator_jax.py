@@ -46,6 +46,11 @@ which has its own (see :func:`_gen_rows`):
 - ``rows`` generation ``k`` (the data that fits ``w_{k+1}``): ``T0 (d + 1)`` normals of word
   ``GEN_ROWS | k``, laid out as the downstream rows (two hash calls: see :func:`_gen_rows`).
 
+Seeds.  Every program maps one seed's computation over the seeds of its chunk
+(:func:`over_seeds`): on CPU a loop, seed by seed, so that a seed's numbers do not depend on the
+chunk (and the chunks run one per core, from threads: see :mod:`kernelcollapse._engine`); on a
+GPU groups of seeds vmapped together ("lanes"), split across the devices by ``shard_map``.
+
 Features are ``X = Z * sqrt(s)`` (the eigenbasis of the covariance).  A seed's draws therefore do
 not depend on the chunk it is computed in, on ``max(n)``, or on the grid of ``lam``: the results
 for a seed are the same whatever the chunk size, and ``n = 2`` alone gives the same errors as the

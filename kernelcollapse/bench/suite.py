@@ -46,7 +46,8 @@ class Config:
     # the sweep at this d in fresh processes on 1 core and on every usable core (issue 19)
     scaling_d: int = 2000
     scaling_seeds: int = 10
-    growth_base: dict = field(default_factory=lambda: dict(d=100, T=200, T0=400, N=2, seeds=16))
+    # T0 clear of every d of the axis (T0 within one of d has an infinite expected error)
+    growth_base: dict = field(default_factory=lambda: dict(d=100, T=200, T0=500, N=2, seeds=16))
     growth_steps: int = 4  # points per axis: base, x2, x4, ...
 
     @property
@@ -57,8 +58,8 @@ class Config:
 
 CANONICAL = Config()
 QUICK = replace(CANONICAL, seeds=4, limit_ds=(200,), limit_seeds=4, theory_repeats=1,
-                growth_base=dict(d=50, T=50, T0=100, N=1, seeds=4), growth_steps=2,
-                scaling_d=1000, scaling_seeds=8)
+                growth_base=dict(d=50, T=50, T0=150, N=1, seeds=4), growth_steps=2,
+                scaling_d=2000, scaling_seeds=10)
 # Every part at toy sizes, the cold start included: checks that the suite runs (an installed
 # package, a new machine), in seconds; its numbers measure nothing.
 SMOKE = Config(d=12, T0=20, Ts=(8,), ns=(0, 1, 3), n_lam=10, seeds=3, cold=True,
