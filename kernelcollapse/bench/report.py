@@ -267,12 +267,18 @@ def markdown(res: dict) -> str:
                   "Compilation, then the faster of two warm passes; cpu/wall: the process's "
                   "CPU time over the wall time of each pass (the cores it kept busy). Thread "
                   f"settings: {({k: v for k, v in c['thread_env'].items() if v is not None})}.",
-                  "", "| cores | threads | with compilation s | warm s | cpu/wall |",
+                  "", "| cores | simulator threads | with compilation s | warm s | cpu/wall |",
                   "|---|---|---|---|---|"]
         for r in c["runs"]:
             lines.append(f"| {r['cores']} | {r['threads']} | {_f(r['first_s'])} | "
                          f"{_f(r['warm_s'])} | "
                          f"{', '.join(_f(p['cpu_per_wall'], 2) for p in r['passes'])} |")
         if "speedup" in c:
-            lines += ["", f"Speed-up: {_f(c['speedup'])}x."]
+            lines += ["", f"Speed-up of every core over one: {_f(c['speedup'])}x; of the "
+                      f"simulator's threads over one thread on the same cores: "
+                      f"{_f(c.get('speedup_of_threads'))}x (with one thread XLA's intra-op "
+                      "threads already spread the large matrix products over the cores). "
+                      "A core alone runs below half the speed of two: it also carries XLA's "
+                      "and Python's other threads, and a pinned process cannot move away from "
+                      "another job on its core."]
     return "\n".join(lines) + "\n"

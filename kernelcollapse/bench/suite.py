@@ -257,11 +257,12 @@ print(json.dumps({{"cores": len(cores), "threads": _engine.threads(), "first_s":
 
 def core_scaling(cfg: Config, *, progress=None) -> dict:
     """Part 5: the sweep at ``d = cfg.scaling_d`` in a fresh process pinned to one core
-    (``os.sched_setaffinity``, set before jax starts), then to every usable core; the
-    simulator's threads follow the affinity (:func:`kernelcollapse._engine.threads`), nothing
-    else changes.  Each process compiles once and times two warm passes (the faster kept);
-    ``cpu_per_wall`` is the process's CPU time over the wall time of a pass (how many cores
-    it kept busy, other processes on the machine permitting)."""
+    (``os.sched_setaffinity``, set before jax starts), then to every usable core, once with
+    one simulator thread (``KERNELCOLLAPSE_THREADS=1``: XLA's own intra-op threads only) and
+    once as by default (the simulator's threads follow the affinity,
+    :func:`kernelcollapse._engine.threads`).  Each process compiles once and times two warm
+    passes (the faster kept); ``cpu_per_wall`` is the process's CPU time over the wall time of
+    a pass (how many cores it kept busy, other processes on the machine permitting)."""
     step = progress or (lambda msg: None)
     try:
         usable = sorted(os.sched_getaffinity(0))
@@ -270,17 +271,22 @@ def core_scaling(cfg: Config, *, progress=None) -> dict:
     root = str(Path(__file__).resolve().parent.parent.parent)
     script = _CORES_SCRIPT.format(root=root, cfg=_config_json(cfg))
     rows = []
-    for cores in ([usable[:1], usable] if len(usable) > 1 else [usable]):
-        step(f"cores: d = {cfg.scaling_d} on {len(cores)} core(s), fresh process")
+    env = {k: v for k, v in os.environ.items() if k != "KERNELCOLLAPSE_THREADS"}
+    # one core; every core with one simulator thread (XLA's own threads only); every core
+    runs = [(usable[:1], {}), (usable, {"KERNELCOLLAPSE_THREADS": "1"}), (usable, {})]
+    for cores, extra in (runs if len(usable) > 1 else runs[:1]):
+        step(f"cores: d = {cfg.scaling_d} on {len(cores)} core(s) {extra or ''}, fresh process")
         proc = subprocess.run([sys.executable, "-c", script, json.dumps(cores)],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, env={**env, **extra})
         if proc.returncode:
             raise RuntimeError(f"the {len(cores)}-core run failed:\n{proc.stderr[-2000:]}")
         row = json.loads(proc.stdout.strip().splitlines()[-1])
         row["warm_s"] = min(p["seconds"] for p in row["passes"])
+        row["env"] = extra
         rows.append(row)
     out = {"d": cfg.scaling_d, "seeds": cfg.scaling_seeds, "runs": rows,
            "thread_env": {k: os.environ.get(k) for k in _THREAD_ENV}}
-    if len(rows) == 2:
-        out["speedup"] = rows[0]["warm_s"] / rows[1]["warm_s"]
+    if len(rows) > 1:
+        out["speedup"] = rows[0]["warm_s"] / rows[-1]["warm_s"]
+        out["speedup_of_threads"] = rows[1]["warm_s"] / rows[-1]["warm_s"]
     return out
