@@ -30,7 +30,8 @@ canonical sweep warm at most 50 ms, with compilation at most 3 s (the cache allo
 ``d = 2000`` sweep at least 25% of the matmul rate.
 
 Memory: the sweeps run with ``memory_budget`` half the device's memory (at most 32 GiB), so
-the seeds of a lane group fit at ``d = 2000``.
+the seeds of a lane group fit at ``d = 2000``; jax's preallocation of 75% of the GPU is off
+(``XLA_PYTHON_CLIENT_PREALLOCATE=false``) so that the fresh processes find memory.
 """
 
 from __future__ import annotations
@@ -169,7 +170,7 @@ def _fresh(cfg: Config, budget: float, cache: Path, timeout: float) -> dict:
 
     root = str(Path(__file__).resolve().parent.parent.parent)
     script = _FRESH.format(root=root, cfg=_config_json(cfg), budget=budget)
-    env = {**os.environ, ENV_CACHE: str(cache)}
+    env = {**os.environ, ENV_CACHE: str(cache), "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
@@ -196,6 +197,9 @@ def run(*, smoke: bool = False, max_seconds: float = DEFAULT_MAX_SECONDS,
     from kernelcollapse.bench import default_out_dir
 
     started = time.perf_counter()
+    # Without this jax takes 75% of a GPU's memory at start, and the fresh processes of step 3
+    # would find none left (set before jax starts; the children inherit it).
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
     def left() -> float:
         return max_seconds - (time.perf_counter() - started)
