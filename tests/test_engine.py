@@ -83,6 +83,30 @@ def test_threads_and_host_devices_do_not_hang():
         np.testing.assert_array_equal(np.array(c), np.array(a))
 
 
+_LANES = """
+import json, numpy as np, jax, kernelcollapse as kc
+rng = np.random.default_rng(7)
+s, w = rng.uniform(0.2, 2.0, 30), rng.normal(size=30) / np.sqrt(30)
+r = kc.simulate(s, w, T=np.array([20, 60])[:, None, None], T0=np.array([[[20]], [[60]]]),
+                n=np.array([0, 2])[:, None], lam=np.logspace(-3, 0, 12), sigma=0.5, sigma0=1.0,
+                seeds=16, key=1)
+print(json.dumps({"devices": len(jax.devices()), "errors": r.errors.tolist()}))
+"""
+
+
+def test_gpu_form_split_over_devices_gives_the_bits_of_one():
+    """The GPU form (lanes of 4 vmapped seeds, batched Cholesky) with the seeds sharded over
+    two host devices by shard_map: the bits of one device."""
+    env = {**os.environ, _engine.ENV_LANES: "4", _engine.ENV_SOLVER: "cholesky"}
+    runs = [subprocess.run([sys.executable, "-c", _LANES], env={**env, **extra},
+                           capture_output=True, text=True, timeout=240, check=True)
+            for extra in ({}, {"XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+                               _engine.ENV_DEVICES: "all"})]
+    one, two = (json.loads(p.stdout.strip().splitlines()[-1]) for p in runs)
+    assert (one["devices"], two["devices"]) == (1, 2)
+    np.testing.assert_array_equal(np.array(two["errors"]), np.array(one["errors"]))
+
+
 @pytest.mark.parametrize("lanes, solver", [("0", "cholesky"), ("4", "tridiagonal"), ("1", "eigh"),
                                            ("4", "cholesky")])
 def test_gpu_form_runs_on_cpu(monkeypatch, lanes, solver):
