@@ -603,7 +603,7 @@ def _chunk_runner(s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs, lay
                                            T_rows=job.T, down_solver=solver, rounds=rounds,
                                            weighted=job.weighted, drop=job.drop,
                                            **weights_static)
-        return err, np.asarray(complete).all()
+        return err, complete
 
     def run(keys, rows: slice) -> None:
         if sharding is not None:
@@ -613,11 +613,14 @@ def _chunk_runner(s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs, lay
             W = chain_weights(keys, sqrt_s, w0, n_idx, sigma0, lam0, np.int32(ch.fresh_rows),
                               d=d, T0=ch.T0, N=ch.N, mode=ch.mode, gen_solver=gen,
                               has_fresh=ch.fresh_rows > 0, **placed)
-        for j, (job, down) in enumerate(zip(jobs, downs)):
+        # Every job dispatched before any result is read: the device is not left idle while
+        # Python prepares the next program.
+        pending = [errors_at(keys, W, job, down, _random.ROUNDS)
+                   for job, down in zip(jobs, downs)]
+        for j, ((err, complete), job, down) in enumerate(zip(pending, jobs, downs)):
             rounds = _random.ROUNDS
-            err, complete = errors_at(keys, W, job, down, rounds)
-            while not complete:  # rare (< 2e-7 per chi-square draw): same draws, more candidates
-                rounds *= 8
+            while not np.asarray(complete).all():  # rare (< 2e-7 per chi-square draw): the
+                rounds *= 8  # same draws, more candidates
                 err, complete = errors_at(keys, W, job, down, rounds)
             out[j][rows] = np.asarray(err)
 
