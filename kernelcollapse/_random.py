@@ -193,7 +193,10 @@ def _marsaglia_tsang(x, u, boost, df):
     v = (1.0 + c * x) ** 3
     log_v = jnp.log(jnp.where(v > 0, v, 1.0))
     ok = (v > 0) & (jnp.log(u) < 0.5 * x * x + b * (1.0 - v + log_v))
-    return 2.0 * b * v * jnp.exp(jnp.log(boost) * 2.0 / df), ok
+    # The exponent as log(boost) times (2 / df), not (log(boost) * 2) / df: XLA compiles the
+    # quotient differently in a loop's vector code and in its scalar remainder, so the variate's
+    # last bit depended on the size of the array it was computed in (the number of rounds).
+    return 2.0 * b * v * jnp.exp(jnp.log(boost) * (2.0 / df)), ok
 
 
 def draws(seed_key, normals=(), chis=(), *, rounds: int = ROUNDS):

@@ -46,6 +46,11 @@ which has its own (see :func:`_gen_rows`):
 - ``rows`` generation ``k`` (the data that fits ``w_{k+1}``): ``T0 (d + 1)`` normals of word
   ``GEN_ROWS | k``, laid out as the downstream rows (two hash calls: see :func:`_gen_rows`).
 
+Seeds.  Every program maps one seed's computation over the seeds of its chunk
+(:func:`over_seeds`): on CPU a loop, seed by seed, so that a seed's numbers do not depend on the
+chunk (and the chunks run one per core, from threads: see :mod:`kernelcollapse._engine`); on a
+GPU groups of seeds vmapped together ("lanes"), split across the devices by ``shard_map``.
+
 Features are ``X = Z * sqrt(s)`` (the eigenbasis of the covariance).  A seed's draws therefore do
 not depend on the chunk it is computed in, on ``max(n)``, or on the grid of ``lam``: the results
 for a seed are the same whatever the chunk size, and ``n = 2`` alone gives the same errors as the
@@ -78,8 +83,60 @@ DOWN_SAMPLERS = ("wishart", "rows")
 #                  solve (Tr + lam I) y = Q'B.  No eigenvectors: on CPU the reduction and Q
 #                  cost ~40% of a full eigh (1.6 vs 3.7 ms at d = 200), for the same answer;
 #   "cholesky":    one Cholesky per lam (cheaper for a few lam: the reduction costs ~8
-#                  Choleskys on CPU).
-DOWN_SOLVERS = ("tridiagonal", "cholesky")
+#                  Choleskys on CPU; and the GPU's form: one batch of dense factorisations);
+#   "eigh":        one eigendecomposition G = V diag(mu) V' serves every lam (a division per
+#                  lam); a full eigh costs ~2.3 reductions on CPU, a variant for GPUs.
+DOWN_SOLVERS = ("tridiagonal", "cholesky", "eigh")
+
+
+SEED_AXIS = "seeds"
+
+
+def over_seeds(fn, xs, *, lanes: int, mesh=None):
+    """``fn`` applied to every seed: to the entries of the leading axis of each array of ``xs``
+    (a tuple; ``None`` entries are passed as ``None``), outputs stacked along a new leading axis.
+
+    ``lanes = 0``: one vmap over all the seeds (a batch: the form for GPUs, which need wide
+    kernels).  ``lanes = k >= 1``: a loop over groups of ``k`` seeds, each group vmapped (``k =
+    1``: seed by seed); the number of seeds must be a multiple of ``k``.  With a loop a seed's
+    numbers depend on its inputs and ``k`` only, not on how many seeds the program holds or where
+    the seed sits among them (a vmap over a different number of seeds can round differently:
+    XLA vectorises the batch as a whole), so every chunking, thread count and device count gives
+    bit-identical results.  On CPU the loop is also ~2x faster than the vmap at d = 200: one
+    seed's temporaries stay in cache.
+
+    ``mesh``: a 1-D :class:`jax.sharding.Mesh` over the axis :data:`SEED_AXIS`; each device runs
+    the same on its block of seeds (``shard_map``; the block size, a multiple of ``lanes``).
+    """
+    def local(*blocks):
+        if lanes == 0:
+            return jax.vmap(fn)(*blocks)
+        if lanes == 1:
+            return jax.lax.map(lambda b: fn(*b), blocks)
+        n = next(b for b in blocks if b is not None).shape[0]
+        groups = jax.tree_util.tree_map(
+            lambda a: a.reshape((n // lanes, lanes) + a.shape[1:]), blocks)
+        out = jax.lax.map(lambda g: jax.vmap(fn)(*g), groups)
+        return jax.tree_util.tree_map(lambda a: a.reshape((n,) + a.shape[2:]), out)
+
+    if mesh is None:
+        return local(*xs)
+    from jax.sharding import PartitionSpec
+
+    spec = PartitionSpec(SEED_AXIS)
+    in_specs = tuple(None if x is None else spec for x in xs)
+    return _shard_map(local, mesh=mesh, in_specs=in_specs, out_specs=spec)(*xs)
+
+
+def _shard_map(f, *, mesh, in_specs, out_specs):
+    """``jax.shard_map`` (jax >= 0.7), else ``jax.experimental.shard_map.shard_map``; the outputs
+    are per-device blocks (no replication to check)."""
+    if hasattr(jax, "shard_map"):
+        return jax.shard_map(f, mesh=mesh, in_specs=in_specs, out_specs=out_specs,
+                             check_vma=False)
+    from jax.experimental.shard_map import shard_map
+
+    return shard_map(f, mesh=mesh, in_specs=in_specs, out_specs=out_specs, check_rep=False)
 
 
 def _rows_blocks(word, rows: int, d: int):
@@ -205,17 +262,42 @@ def _bartlett_df(T, d: int):
     return jnp.where(df >= 1.0, df, 1.0)
 
 
-def _ridge_errors(K, c, sqrt_s, w0, lams, *, down_solver, Xt=None):
+def _over_lams(fn, lams, batched: bool):
+    """``fn`` at every ``lam``: one batched call (``vmap``) or a loop of single calls.
+
+    The loop is the CPU form: jaxlib's LAPACK kernels split a batch over XLA's intra-op
+    threads and block until it is done, which deadlocks when every one of those threads is
+    such a waiting call (two programs at once on two cores); single matrices run inline."""
+    return jax.vmap(fn)(lams) if batched else jax.lax.map(fn, lams)
+
+
+def _ridge_errors(K, c, sqrt_s, w0, lams, *, down_solver, batched, Xt=None):
     """Test errors ``(Nn, L)`` of the ridge fits ``Xt (K + lam I)^{-1} c``, ``K`` of shape
     ``(r, r)``, ``c`` of ``(r, Nn)``: primal with ``Xt = None`` (the identity; ``K = X'X/T``,
-    ``c = X'Y/T``), dual with ``Xt = X'`` (``(d, r)``; ``K = X X'/T``, ``c = Y/T``)."""
+    ``c = X'Y/T``), dual with ``Xt = X'`` (``(d, r)``; ``K = X X'/T``, ``c = Y/T``).
+    ``batched``: the factorisations of all ``lam`` as one batch (see :func:`_over_lams`)."""
     lift = (lambda a: a) if Xt is None else (lambda a: Xt @ a)
     if down_solver == "cholesky":  # one Cholesky per lam (cheapest for short lam grids)
         eye = jnp.eye(K.shape[0], dtype=jnp.float64)
         return _errors_of_weights(
-            jax.vmap(lambda lam: lift(cho_solve(cho_factor(K + lam * eye, lower=True), c)))(lams),
-            sqrt_s, w0)
-    diag, off, Q = _tridiagonalize(K)  # w_pred = Xt Q (Tr + lam I)^{-1} Q' c
+            _over_lams(lambda lam: lift(cho_solve(cho_factor(K + lam * eye, lower=True), c)),
+                       lams, batched), sqrt_s, w0)
+    # One factorisation serves every lam: w_pred = Xt Q (D + lam I)^{-1} Q' c, with D the
+    # tridiagonal reduction (then a tridiagonal solve per lam) or the eigenvalues (a division).
+    if down_solver == "eigh":
+        mu, Q = jnp.linalg.eigh(K)
+
+        def solve(Qc):
+            return Qc[None, :, :] / (mu[None, :, None] + lams[:, None, None])
+    else:
+        diag, off, Q = _tridiagonalize(K)
+        zero = jnp.zeros((1,), diag.dtype)
+        lower, upper = jnp.concatenate([zero, off]), jnp.concatenate([off, zero])
+
+        def solve(Qc):
+            return _over_lams(
+                lambda lam: jax.lax.linalg.tridiagonal_solve(lower, diag + lam, upper, Qc),
+                lams, batched)
     if Xt is not None and c.shape[1] * lams.shape[0] >= sqrt_s.shape[0]:
         # (Xt Q) q, 2 d r (r + Nn L) flops, beats Xt (Q q), 2 r Nn L (r + d), only with more
         # (n, lam) columns than features (at d = 2000, T = 800, Nn L = 100 Xt (Q q) costs 0.45
@@ -227,7 +309,10 @@ def _ridge_errors(K, c, sqrt_s, w0, lams, *, down_solver, Xt=None):
     else:
         def predict(q):
             return lift(Q @ q)
-    return _errors_tridiagonal(diag, off, Q.T @ c, predict, sqrt_s, w0, lams)
+    r, Nn = c.shape
+    q = jnp.moveaxis(solve(Q.T @ c), 0, -1).reshape(r, Nn * lams.shape[0])  # column n L + l
+    R = sqrt_s[:, None] * (predict(q) - w0[:, None])  # Sigma^{1/2} (w_pred - w0)
+    return jnp.sum(R * R, axis=0).reshape(Nn, lams.shape[0])
 
 
 def _errors_of_weights(w_pred, sqrt_s, w0):
@@ -247,24 +332,8 @@ def _tridiagonalize(G):
     return diag, off, Q
 
 
-def _errors_tridiagonal(diag, off, c, predict, sqrt_s, w0, lams):
-    """``|sqrt_s (predict((Tr + lam I)^{-1} c) - w0)|^2`` for every column of ``c`` (``r x Nn``)
-    and every lam, shape ``(Nn, L)``; ``predict`` maps the ``r x (Nn L)`` solutions to the
-    ``d x (Nn L)`` predicted weights ``w_pred``."""
-    r, Nn = c.shape
-    L = lams.shape[0]
-    zero = jnp.zeros((1,), diag.dtype)
-    lower = jnp.broadcast_to(jnp.concatenate([zero, off]), (L, r))
-    upper = jnp.broadcast_to(jnp.concatenate([off, zero]), (L, r))
-    q = jax.lax.linalg.tridiagonal_solve(lower, diag[None, :] + lams[:, None], upper,
-                                         jnp.broadcast_to(c, (L, r, Nn)))  # (L, r, Nn)
-    q = jnp.moveaxis(q, 0, -1).reshape(r, Nn * L)  # column n * L + l
-    R = sqrt_s[:, None] * (predict(q) - w0[:, None])  # Sigma^{1/2} (w_pred - w0)
-    return jnp.sum(R * R, axis=0).reshape(Nn, L)
-
-
 def _downstream_rows(Z, E, W, sqrt_s, w0, lams, sigma, m_rows, weight, *, d, T, down_solver,
-                     weighted):
+                     weighted, batched):
     X = Z * sqrt_s
     # Labels: the first m_rows rows by w_n, the others by the truth w0; noise shared across n.
     # One product for the labels by every w_n and by the truth: with two, XLA wrote X twice
@@ -278,12 +347,14 @@ def _downstream_rows(Z, E, W, sqrt_s, w0, lams, sigma, m_rows, weight, *, d, T, 
         X, Y = X * root, Y * root
     if T >= d:
         return _ridge_errors(X.T @ X / T, X.T @ Y / T, sqrt_s, w0, lams,
-                             down_solver=down_solver)
+                             down_solver=down_solver, batched=batched)
     # dual: w = X' (X X'/T + lam I)^{-1} Y / T
-    return _ridge_errors(X @ X.T / T, Y / T, sqrt_s, w0, lams, down_solver=down_solver, Xt=X.T)
+    return _ridge_errors(X @ X.T / T, Y / T, sqrt_s, w0, lams, down_solver=down_solver,
+                         batched=batched, Xt=X.T)
 
 
-def _downstream_wishart(L, h, W, sqrt_s, w0, lams, sigma, T, *, d, T_small, down_solver):
+def _downstream_wishart(L, h, W, sqrt_s, w0, lams, sigma, T, *, d, T_small, down_solver,
+                        batched):
     """Test errors from the Bartlett factor: ``X'X = P L L' P``, ``X'E = P L h``,
     ``P = diag(sqrt_s)``.  ``T_small = 0`` when ``T >= d`` (the primal ``d x d`` system),
     ``T_small = T`` when ``T < d`` (the dual ``T x T`` system on the live columns of ``L``)."""
@@ -291,13 +362,14 @@ def _downstream_wishart(L, h, W, sqrt_s, w0, lams, sigma, T, *, d, T_small, down
         PL = sqrt_s[:, None] * L
         G = PL @ PL.T / T
         B = G @ W.T + (sigma / T) * (PL @ h)[:, None]
-        return _ridge_errors(G, B, sqrt_s, w0, lams, down_solver=down_solver)
+        return _ridge_errors(G, B, sqrt_s, w0, lams, down_solver=down_solver, batched=batched)
     # X = Q R P with R = L[:, :T]' (see _bartlett): in the rotated coordinates Q' the design is
     # M' = (P L[:, :T])' and the labels Q'Y = M' W' + sigma h, so the dual fit is
     # w = M (M'M/T + lam I)^{-1} Q'Y / T.
     M = sqrt_s[:, None] * L[:, :T_small]
     c = (M.T @ W.T + sigma * h[:T_small, None]) / T
-    return _ridge_errors(M.T @ M / T, c, sqrt_s, w0, lams, down_solver=down_solver, Xt=M)
+    return _ridge_errors(M.T @ M / T, c, sqrt_s, w0, lams, down_solver=down_solver,
+                         batched=batched, Xt=M)
 
 
 def _seed_weights(seed_key, W, sqrt_s, w0, n_idx, sigma0, T, T0, *, d, T_rows, N, gen_sampler,
@@ -329,24 +401,29 @@ def _seed_weights(seed_key, W, sqrt_s, w0, n_idx, sigma0, T, T0, *, d, T_rows, N
     return W, down, complete
 
 
-@partial(jax.jit, static_argnames=("d", "T0", "N", "mode", "gen_solver", "has_fresh"))
+@partial(jax.jit, static_argnames=("d", "T0", "N", "mode", "gen_solver", "has_fresh", "lanes",
+                                   "mesh"))
 def chain_weights(keys, sqrt_s, w0, n_idx, sigma0, lam0, m_fresh, *, d, T0, N, mode, gen_solver,
-                  has_fresh=False):
+                  has_fresh=False, lanes=1, mesh=None):
     """Generator weights ``w_n`` for the requested ``n`` of the ``rows`` generators, shape
     ``(C, Nn, d)`` for ``keys`` of shape ``(C, 2)``: a program of its own, so that one chain per
     seed serves every ``T`` of a :func:`kernelcollapse.simulate` call (the generators' draws do
-    not depend on ``T``)."""
-    return jax.vmap(lambda k: _chain(k, sqrt_s, w0, sigma0, lam0, m_fresh, d=d, T0=T0, N=N,
-                                     mode=mode, gen_solver=gen_solver,
-                                     has_fresh=has_fresh)[n_idx])(keys)
+    not depend on ``T``).  ``lanes`` and ``mesh``: see :func:`over_seeds`."""
+
+    def one(k):
+        return _chain(k, sqrt_s, w0, sigma0, lam0, m_fresh, d=d, T0=T0, N=N, mode=mode,
+                      gen_solver=gen_solver, has_fresh=has_fresh)[n_idx]
+
+    return over_seeds(one, (keys,), lanes=lanes, mesh=mesh)
 
 
-_CHAIN_STATIC = ("d", "N", "gen_sampler", "rounds")
+_CHAIN_STATIC = ("d", "N", "gen_sampler", "rounds", "lanes", "mesh")
 
 
 @partial(jax.jit, static_argnames=_CHAIN_STATIC + ("T_rows", "down_solver", "weighted", "drop"))
 def simulate_chunk(keys, W, sqrt_s, w0, lams, n_idx, sigma, sigma0, m_rows, weight, T, T0, *,
-                   d, T_rows, N, gen_sampler, down_solver, rounds, weighted=False, drop=0):
+                   d, T_rows, N, gen_sampler, down_solver, rounds, weighted=False, drop=0,
+                   lanes=1, mesh=None):
     """``(errors, complete)`` for a chunk of seeds with the ``rows`` downstream: test errors of
     shape ``(C, Nn, L)`` for ``keys`` of shape ``(C, 2)``, and per seed whether ``rounds``
     chi-square candidates sufficed (if not, its errors are NaN: run again with more).
@@ -371,13 +448,14 @@ def simulate_chunk(keys, W, sqrt_s, w0, lams, n_idx, sigma, sigma0, m_rows, weig
             Z, E = Z[drop:], E[drop:]
         return _downstream_rows(Z, E, W, sqrt_s, w0, lams, sigma, m_rows, weight, d=d,
                                 T=T_rows - drop, down_solver=down_solver,
-                                weighted=weighted), complete
+                                weighted=weighted, batched=lanes != 1), complete
 
-    return jax.vmap(one)(keys, W)
+    return over_seeds(one, (keys, W), lanes=lanes, mesh=mesh)
 
 
 @partial(jax.jit, static_argnames=_CHAIN_STATIC)
-def wishart_draws(keys, W, sqrt_s, w0, n_idx, sigma0, T, T0, *, d, N, gen_sampler, rounds):
+def wishart_draws(keys, W, sqrt_s, w0, n_idx, sigma0, T, T0, *, d, N, gen_sampler, rounds,
+                  lanes=1, mesh=None):
     """``(W, L, h, complete)`` for a chunk of seeds: ``W`` (``(C, Nn, d)``) the weights ``w_n``
     for each requested ``n`` (the input ``W`` of the ``rows`` generators, ``None`` for the
     ``law`` generators, drawn here), ``(L, h)`` (``(C, d, d)``, ``(C, d)``) the Bartlett factor
@@ -386,7 +464,7 @@ def wishart_draws(keys, W, sqrt_s, w0, n_idx, sigma0, T, T0, *, d, N, gen_sample
 
     The first of the two programs of the Wishart downstream: it holds the random draws, whose
     compilation dominates, and serves every ``T``; :func:`wishart_errors` compiles once for all
-    ``T >= d`` and once per ``T < d``.
+    ``T >= d`` and once per ``T < d``.  ``lanes`` and ``mesh``: see :func:`over_seeds`.
     """
 
     def one(seed_key, W):
@@ -395,12 +473,18 @@ def wishart_draws(keys, W, sqrt_s, w0, n_idx, sigma0, T, T0, *, d, N, gen_sample
             gen_sampler=gen_sampler, down_sampler="wishart", rounds=rounds)
         return W, L, h, complete
 
-    return jax.vmap(one)(keys, W)
+    return over_seeds(one, (keys, W), lanes=lanes, mesh=mesh)
 
 
-@partial(jax.jit, static_argnames=("d", "T_small", "down_solver"))
-def wishart_errors(W, L, h, sqrt_s, w0, lams, sigma, T, *, d, T_small, down_solver):
+@partial(jax.jit, static_argnames=("d", "T_small", "down_solver", "lanes", "mesh"))
+def wishart_errors(W, L, h, sqrt_s, w0, lams, sigma, T, *, d, T_small, down_solver, lanes=1,
+                   mesh=None):
     """Test errors ``(C, Nn, L)`` from the output of :func:`wishart_draws`; ``T_small`` is ``T``
-    when ``T < d`` (the shape of the dual system), ``0`` otherwise."""
-    fn = partial(_downstream_wishart, d=d, T_small=T_small, down_solver=down_solver)
-    return jax.vmap(fn, in_axes=(0, 0, 0) + (None,) * 5)(L, h, W, sqrt_s, w0, lams, sigma, T)
+    when ``T < d`` (the shape of the dual system), ``0`` otherwise.  ``lanes`` and ``mesh``:
+    see :func:`over_seeds`."""
+
+    def one(L, h, W):
+        return _downstream_wishart(L, h, W, sqrt_s, w0, lams, sigma, T, d=d, T_small=T_small,
+                                   down_solver=down_solver, batched=lanes != 1)
+
+    return over_seeds(one, (L, h, W), lanes=lanes, mesh=mesh)

@@ -35,22 +35,25 @@ _MAX_ITER = 200
 
 
 class Spectrum(NamedTuple):
-    """A covariance spectrum reduced to its distinct eigenvalues.
+    """A covariance spectrum reduced to its distinct eigenvalues (or to quadrature nodes,
+    :mod:`kernelcollapse._quadrature`).
 
-    s : (u,) distinct eigenvalues, ascending.
-    c : (u,) multiplicities.
+    s : (u,) distinct eigenvalues (nodes), ascending.
+    c : (u,) multiplicities (weights of the multiplicity measure).
     q : (u,) teacher energy per distinct eigenvalue (zeros when no teacher was given).
-    inverse : (d,) index of each original eigenvalue in ``s``.
+    inverse : (d,) index of each original eigenvalue in ``s`` (empty for quadrature nodes).
+    dim : the dimension ``d``, exactly (the sum of ``c`` in floating point may not be).
     """
 
     s: np.ndarray
     c: np.ndarray
     q: np.ndarray
     inverse: np.ndarray
+    dim: int
 
     @property
     def d(self) -> int:
-        return int(self.c.sum())
+        return self.dim
 
     @property
     def trace(self) -> float:
@@ -63,7 +66,7 @@ def compress(eigvals: np.ndarray, w0: np.ndarray | None = None) -> Spectrum:
         q = np.zeros_like(s)
     else:
         q = np.bincount(inverse, weights=w0 * w0, minlength=s.size)
-    return Spectrum(s, counts.astype(np.float64), q, inverse)
+    return Spectrum(s, counts.astype(np.float64), q, inverse, int(eigvals.size))
 
 
 def block_rows(u: int) -> int:

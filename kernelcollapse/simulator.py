@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from kernelcollapse import _chain, _keys, _memory, _regimes
+from kernelcollapse import _chain, _engine, _keys, _memory, _regimes
 from kernelcollapse import _validate as v
 from kernelcollapse._keys import Key
 from kernelcollapse._x64 import uses_float64
@@ -25,9 +25,9 @@ MODES = ("replace", "accumulate")
 BACKENDS = ("jax", "numpy")
 SAMPLERS = ("auto", "rows")
 
-# Up to this many lam values the downstream uses one Cholesky per lam, beyond it one
-# tridiagonal reduction.
-CHOLESKY_MAX_LAMS = 8
+# Up to this many lam values the CPU downstream uses one Cholesky per lam, beyond it one
+# tridiagonal reduction (kernelcollapse._engine.down_solver).
+CHOLESKY_MAX_LAMS = _engine.CHOLESKY_MAX_LAMS
 
 # Safety factor on the estimated live memory of one seed (XLA temporaries, LAPACK workspaces).
 _MEMORY_SAFETY = 2.0
@@ -57,7 +57,8 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
              lam: ArrayLike, sigma: ArrayLike, sigma0: ArrayLike, lam0: ArrayLike = 0.0,
              p: ArrayLike = 1.0, mode: str = "replace", fresh: ArrayLike = 0.0,
              weight: ArrayLike = 1.0, seeds: int = 100, key: Key = 0, backend: str = "jax",
-             sampler: str = "auto", memory_budget: float = 2 * 2**30) -> SimulationResult:
+             sampler: str = "auto", memory_budget: float = 2 * 2**30,
+             threads: int | None = None) -> SimulationResult:
     r"""Simulate model collapse: a chain of ridge generators, then a downstream ridge.
 
     The process of ``docs/theory/setting.rst``, in the eigenbasis of the covariance
@@ -165,6 +166,14 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
         chunks sized to fit what the results leave.  Checked before any work: a call whose
         results plus one seed's working memory exceed it, or whose results exceed the memory
         available on the machine, is refused (:func:`check_simulation`).
+    threads : int, optional
+        CPU threads, each running its own chunk of seeds at a time (jax backend on CPU).
+        Default: the environment variable ``KERNELCOLLAPSE_THREADS`` if set, else the cores
+        this process may use (``os.sched_getaffinity``); at most what ``memory_budget`` holds.
+        The results are bit-identical for any number of threads, chunks or devices (every
+        program loops over the seeds, so a seed's numbers do not depend on its neighbours).
+        On a GPU the seeds run as one batch instead, split across the GPUs when there are
+        several (``KERNELCOLLAPSE_DEVICES``; the options are in :mod:`kernelcollapse._engine`).
 
     Returns
     -------
@@ -194,12 +203,14 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
     plan = _plan(eigvals, w0, T=T, T0=T0, n=n, lam=lam, sigma=sigma, sigma0=sigma0,
                  lam0=lam0, p=p, mode=mode, fresh=fresh, weight=weight, seeds=seeds,
                  backend=backend, sampler=sampler, memory_budget=memory_budget)
+    if threads is not None:
+        threads = v.integer("threads", threads, minimum=1)
     shape, g, seeds = plan.shape, plan.g, plan.seeds
     seed_keys = _keys.seed_keys(key, seeds)
     errors = np.empty((g["n"].size, seeds))
     for ch in plan.chains:
         out = _run_chain(seed_keys, plan.s, plan.w0, ch.n_idx, ch.spec, ch.jobs, used=plan.used,
-                         backend=backend, memory_budget=plan.working_budget)
+                         backend=backend, memory_budget=plan.working_budget, threads=threads)
         for j, job in enumerate(ch.jobs):
             jp = ch.pts[ch.job_of == j]
             i_n = np.searchsorted(ch.ns, g["n"][jp])
@@ -447,15 +458,18 @@ def _samplers(d: int, T: int, T0: int, N: int, lam0: float, mode: str, m_rows: i
 
 
 def seed_bytes(d: int, T: int, T0: int, N: int, Nn: int, L: int, *, gen: str = "primal",
-               down: str = "rows") -> float:
-    """Estimated peak working memory of one seed, in bytes (float64, with a safety factor)."""
+               down: str = "rows", solver: str | None = None) -> float:
+    """Estimated peak working memory of one seed, in bytes (float64, with a safety factor);
+    ``solver``: the downstream solver, by default the CPU's choice for ``L`` penalties."""
+    if solver is None:
+        solver = "cholesky" if L <= CHOLESKY_MAX_LAMS else "tridiagonal"
     r = min(T, d)
     chain = 2 * (N + 1) * d if gen == "law" else (
         2 * T0 * d + 4 * d * d + 3 * min(T0, d) ** 2 + (N + 1) * d)
     rows = 3 * d * d if down == "wishart" else 2 * T * d + 2 * T * Nn
     words = (
         chain + rows + 3 * r * r + d * r + (r + d) * Nn * L  # downstream
-        + (L * (r * r + d * Nn) if L <= CHOLESKY_MAX_LAMS else 0)  # one Cholesky per lam
+        + (L * (r * r + d * Nn) if solver == "cholesky" else 0)  # one Cholesky per lam
     )
     return 8.0 * _MEMORY_SAFETY * words
 
@@ -469,7 +483,8 @@ def chunk_size(seeds: int, per_seed: float, memory_budget: float, n_devices: int
 
 
 def _run_chain(seed_keys, s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, used: str,
-               backend: str, memory_budget: float) -> list[np.ndarray]:
+               backend: str, memory_budget: float, threads: int | None = None
+               ) -> list[np.ndarray]:
     """Errors ``(Nn, L_job, seeds)`` of each job of one generator chain."""
     d = s.shape[0]
     samplers = [_samplers(d, job.T, ch.T0, ch.N, ch.lam0, ch.mode, job.m, used, ch.fresh_rows)
@@ -487,14 +502,63 @@ def _run_chain(seed_keys, s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, used: s
                                weight=job.weight if job.weighted else 1.0, drop=job.drop)
                 for job in jobs]
     return _simulate_jax(seed_keys, s, w0, n_idx, ch, jobs, gen=gen, downs=downs,
-                         memory_budget=memory_budget)
+                         memory_budget=memory_budget, threads=threads)
 
 
 def _simulate_jax(seed_keys, s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs,
-                  memory_budget):
+                  memory_budget, threads=None):
     """Errors ``(Nn, L_job, seeds)`` of each job with the samplers ``gen`` and ``downs`` (one
     per job) of :func:`_samplers`.  A ``rows`` generator chain is fitted once per seed for
-    every job."""
+    every job.  The seeds run in chunks (:func:`kernelcollapse._engine.layout`): on CPU several
+    at once, one per thread; elsewhere split across the devices."""
+    d = s.shape[0]
+    seeds = seed_keys.shape[0]
+    platform = _engine.devices()[0].platform
+    per_seed = max(seed_bytes(d, job.T, ch.T0, ch.N, n_idx.size, job.lams.size, gen=gen,
+                              down=down, solver=_engine.down_solver(platform, job.lams.size))
+                   for job, down in zip(jobs, downs))
+    lay = _engine.layout(seeds, per_seed, memory_budget, threads_requested=threads)
+    _engine.compilation_cache()  # opt-in (KERNELCOLLAPSE_COMPILATION_CACHE)
+    pad = lay.n_chunks * lay.chunk - seeds
+    seed_keys = np.asarray(seed_keys)  # numpy: no eager jax op (each compiles) to pad
+    if pad:  # pad with copies of the first key so that one compiled function serves all chunks
+        seed_keys = np.concatenate([seed_keys, np.repeat(seed_keys[:1], pad, axis=0)])
+    out = [np.empty((lay.n_chunks * lay.chunk, n_idx.size, job.lams.size)) for job in jobs]
+    run = _chunk_runner(s, w0, n_idx, ch, jobs, gen=gen, downs=downs, lay=lay, out=out)
+    chunks = [slice(i * lay.chunk, (i + 1) * lay.chunk) for i in range(lay.n_chunks)]
+    if lay.workers == 1:
+        for sl in chunks:
+            run(seed_keys[sl], sl)
+    else:
+        _in_threads(run, [(seed_keys[sl], sl) for sl in chunks], lay.workers)
+    return [np.moveaxis(o[:seeds], 0, -1) for o in out]
+
+
+def _in_threads(fn, args: list, workers: int) -> None:
+    """``fn(*a)`` for every ``a`` of ``args`` on ``workers`` threads, in the float64 scope (which
+    is per thread); the first exception is raised here, and on one (Ctrl-C included) the
+    chunks not started are dropped."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kernelcollapse._x64 import float64
+
+    def task(a):
+        with float64():
+            fn(*a)
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kernelcollapse")
+    try:
+        for f in [pool.submit(task, a) for a in args]:
+            f.result()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _chunk_runner(s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs, lay, out):
+    """A function ``run(keys, rows)`` that computes one chunk of seeds and writes its errors
+    into ``out[j][rows]`` for every job ``j``."""
     import jax
 
     from kernelcollapse import _random
@@ -506,44 +570,31 @@ def _simulate_jax(seed_keys, s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen,
     )
 
     d = s.shape[0]
-    N = ch.N
-    seeds = seed_keys.shape[0]
-    devices = jax.devices()
-    if devices[0].platform == "cpu":
-        # Host "devices" (XLA_FLAGS=--xla_force_host_platform_device_count) run on the same
-        # cores, and with the seeds sharded over them these programs deadlock jax 0.10's CPU
-        # runtime (seen with jax's gamma sampler next to LAPACK sytrd/syevd, and still with
-        # the loop-free draws of the Wishart route): run on one.
-        devices = devices[:1]
-    per_seed = max(seed_bytes(d, job.T, ch.T0, N, n_idx.size, job.lams.size, gen=gen,
-                              down=down) for job, down in zip(jobs, downs))
-    size = chunk_size(seeds, per_seed, memory_budget, len(devices))
-    n_chunks = math.ceil(seeds / size)
-    pad = n_chunks * size - seeds
-    seed_keys = np.asarray(seed_keys)  # numpy: no eager jax op (each compiles) to pad
-    if pad:  # pad with copies of the first key so that one compiled function serves all chunks
-        seed_keys = np.concatenate([seed_keys, np.repeat(seed_keys[:1], pad, axis=0)])
     sharding = None
-    if len(devices) > 1:  # split each chunk's seeds across the devices
-        from jax.sharding import Mesh, NamedSharding, PartitionSpec
+    if lay.mesh is not None:
+        from jax.sharding import NamedSharding, PartitionSpec
 
-        sharding = NamedSharding(Mesh(np.array(devices), ("seeds",)), PartitionSpec("seeds"))
+        from kernelcollapse._simulator_jax import SEED_AXIS
+
+        sharding = NamedSharding(lay.mesh, PartitionSpec(SEED_AXIS))
     # numpy scalars and arrays: jit converts them without eager (compiled) jax ops.
     sqrt_s, w0 = np.sqrt(s), np.asarray(w0, np.float64)
     n_idx = np.asarray(n_idx, np.int32)
     sigma0, lam0, T0_ = (np.float64(x) for x in (ch.sigma0, ch.lam0, ch.T0))
-    weights_static = dict(d=d, N=N, gen_sampler=gen)
+    placed = dict(lanes=lay.lanes, mesh=lay.mesh)
+    weights_static = dict(d=d, N=ch.N, gen_sampler=gen, **placed)
 
     def errors_at(keys, W, job: _Job, down, rounds):
         T_ = np.float64(job.T)
         lams = np.asarray(job.solve_lams, np.float64)
-        solver = "cholesky" if lams.size <= CHOLESKY_MAX_LAMS else "tridiagonal"
+        solver = _engine.down_solver(lay.platform, lams.size)
         sigma = np.float64(job.sigma)
         if down == "wishart":  # two programs: the draws serve every T, the algebra every T >= d
             W, L, h, complete = wishart_draws(keys, W, sqrt_s, w0, n_idx, sigma0, T_, T0_,
                                               rounds=rounds, **weights_static)
             err = wishart_errors(W, L, h, sqrt_s, w0, lams, sigma, T_, d=d,
-                                 T_small=job.T if job.T < d else 0, down_solver=solver)
+                                 T_small=job.T if job.T < d else 0, down_solver=solver,
+                                 **placed)
         else:
             # dropped synthetic rows leave only real ones to label
             m = 0 if job.drop else job.m
@@ -552,23 +603,25 @@ def _simulate_jax(seed_keys, s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen,
                                            T_rows=job.T, down_solver=solver, rounds=rounds,
                                            weighted=job.weighted, drop=job.drop,
                                            **weights_static)
-        return err, np.asarray(complete).all()
+        return err, complete
 
-    out = [np.empty((n_chunks * size, n_idx.size, job.lams.size)) for job in jobs]
-    for i in range(n_chunks):
-        keys = seed_keys[i * size:(i + 1) * size]
+    def run(keys, rows: slice) -> None:
         if sharding is not None:
             keys = jax.device_put(keys, sharding)
         W = None  # the law generators are drawn with the downstream data
         if gen != "law":  # the rows chain: once per seed, shared by every job
             W = chain_weights(keys, sqrt_s, w0, n_idx, sigma0, lam0, np.int32(ch.fresh_rows),
-                              d=d, T0=ch.T0, N=N, mode=ch.mode, gen_solver=gen,
-                              has_fresh=ch.fresh_rows > 0)
-        for j, (job, down) in enumerate(zip(jobs, downs)):
+                              d=d, T0=ch.T0, N=ch.N, mode=ch.mode, gen_solver=gen,
+                              has_fresh=ch.fresh_rows > 0, **placed)
+        # Every job dispatched before any result is read: the device is not left idle while
+        # Python prepares the next program.
+        pending = [errors_at(keys, W, job, down, _random.ROUNDS)
+                   for job, down in zip(jobs, downs)]
+        for j, ((err, complete), job, down) in enumerate(zip(pending, jobs, downs)):
             rounds = _random.ROUNDS
-            err, complete = errors_at(keys, W, job, down, rounds)
-            while not complete:  # rare (< 2e-7 per chi-square draw): same draws, more candidates
-                rounds *= 8
+            while not np.asarray(complete).all():  # rare (< 2e-7 per chi-square draw): the
+                rounds *= 8  # same draws, more candidates
                 err, complete = errors_at(keys, W, job, down, rounds)
-            out[j][i * size:(i + 1) * size] = np.asarray(err)
-    return [np.moveaxis(o[:seeds], 0, -1) for o in out]
+            out[j][rows] = np.asarray(err)
+
+    return run

@@ -26,17 +26,22 @@ def test_quick_path_writes_results(tmp_path):
     results, json_path, md_path = run_benchmarks(TINY, out_dir=tmp_path, name="tiny",
                                                  progress=False)
     data = json.loads(json_path.read_text())
-    assert {"machine", "config", "baseline", "limit", "theory", "growth", "targets"} <= set(data)
+    assert {"machine", "config", "baseline", "limit", "theory", "growth", "cores",
+            "targets"} <= set(data)
     assert {"cpu", "usable_cores", "jax", "devices", "gpu"} <= set(data["machine"])
     base = data["baseline"]
     assert {"numpy", "library", "warm_ratio", "agreement"} <= set(base)
     assert base["agreement"]["points"] == len(TINY.Ts) * len(TINY.ns) * TINY.n_lam
     assert [r["d"] for r in data["limit"]] == list(TINY.limit_ds)
     assert data["theory"][0]["points"] == 20 and data["theory"][0]["finite"]
+    assert data["theory"][0]["optimal_lambda_s"] > 0 and data["theory"][0]["nodes"] == 50
+    runs = data["cores"]["runs"]  # one core, then every usable core
+    assert runs[0]["cores"] == runs[0]["threads"] == 1
+    assert runs[-1]["cores"] == runs[-1]["threads"] == len(os.sched_getaffinity(0))
     assert set(data["growth"]["axes"]) == {"d", "T", "N", "seeds"}
     assert all(len(a["points"]) == 2 for a in data["growth"]["axes"].values())
     md = md_path.read_text()
-    assert "## 1. Baseline ratio" in md and "## 4. How cost grows" in md
+    assert "## 1. Baseline ratio" in md and "## 5. Every core" in md
 
 
 def test_default_output_is_the_checkouts_results_dir():
@@ -76,3 +81,30 @@ def test_flop_model_counts_the_chain_per_generation():
     # with each T's downstream data.
     assert chain(5, (0, 1), Ts=(10, 20, 40)) == pytest.approx(small, rel=1e-12)
     assert chain(1000, (0, 1), Ts=(10, 20, 40)) == pytest.approx(3 * 3 * d, rel=1e-12)
+
+
+def test_gpu_benchmark_runs_on_any_device(tmp_path):
+    """`kernelcollapse bench --gpu` at toy sizes on this machine's device (the CPU here): every
+    step runs and the JSON and Markdown name the device."""
+    from kernelcollapse.bench import gpu
+
+    res, json_path, md_path = gpu.run(smoke=True, out_dir=tmp_path, progress=False)
+    data = json.loads(json_path.read_text())
+    assert json_path.name == "bench_gpu_cpu_smoke.json" and not data["errors"]
+    assert not data["skipped"] and data["device"]["platform"] == "cpu"
+    steps = data["steps"]
+    assert {"matmul", "canonical", "canonical_breakdown", "fresh_empty_cache",
+            "fresh_filled_cache", "d24_seeds2", "d24_seeds4"} <= set(steps)
+    assert sum(k.startswith("variant: ") for k in steps) == 2 * len(gpu._variants())
+    assert 0 < steps["d24_seeds2"]["fraction_of_matmul"]
+    assert {t["key"] for t in data["targets"]} == {"gpu_warm", "gpu_cold", "gpu_fraction"}
+    md = md_path.read_text()
+    assert "Device: **cpu:0**" in md and "## Fresh process" in md
+
+
+def test_gpu_benchmark_keeps_to_its_budget(tmp_path):
+    from kernelcollapse.bench import gpu
+
+    res, json_path, _ = gpu.run(smoke=True, out_dir=tmp_path, progress=False, max_seconds=0.0)
+    data = json.loads(json_path.read_text())
+    assert not data["steps"] and "canonical" in data["skipped"]  # nothing started, files written

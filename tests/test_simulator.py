@@ -79,36 +79,6 @@ def test_chunk_size_does_not_change_results():
     np.testing.assert_allclose(one.errors, whole.errors[1, 1], rtol=1e-12)
 
 
-_TWO_HOST_DEVICES = """
-import json, numpy as np, jax, kernelcollapse as kc
-assert len(jax.devices()) == 2
-eigvals, w0 = kc.isotropic(50)
-r = kc.simulate(eigvals, w0, T=100, T0=60, n=[[0], [1]], lam=np.logspace(-3, 0, 12), sigma=0.5,
-                sigma0=1.0, seeds=10, key=0)
-print(json.dumps(r.errors.tolist()))
-"""
-
-
-def test_two_host_devices_do_not_hang():
-    # With the seeds sharded over two host CPU devices, jax 0.10's CPU runtime deadlocks on the
-    # simulator's programs (next to LAPACK sytrd, with or without a while loop) from 5 seeds
-    # per device; simulate must run such a process on one device and give the single-device
-    # numbers.
-    import json
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    proc = subprocess.run([sys.executable, "-c", _TWO_HOST_DEVICES], env=env, timeout=180,
-                          capture_output=True, text=True, check=True)
-    errors = np.array(json.loads(proc.stdout.strip().splitlines()[-1]))
-    eigvals, w0 = isotropic(50)
-    here = simulate(eigvals, w0, T=100, T0=60, n=[[0], [1]], lam=np.logspace(-3, 0, 12), sigma=0.5,
-                    sigma0=1.0, seeds=10, key=0)
-    np.testing.assert_allclose(errors, here.errors, rtol=1e-12)
-
-
 def test_shapes_and_scalars():
     r = simulate(S_SMALL, W_SMALL, n=2, lam=0.1, **SMALL)
     assert np.ndim(r.mean) == 0 and np.ndim(r.stderr) == 0 and r.errors.shape == (7,)

@@ -1,13 +1,17 @@
-"""Benchmarks of the simulator and the theory engine (issue 6).
+"""Benchmarks of the simulator and the theory engine (issues 6 and 19).
 
 ``kernelcollapse bench [--quick | --smoke] [--out DIR]`` (in a checkout also ``python -m
-benchmarks``) runs, in one process (with a helper subprocess for the cold start):
+benchmarks``) runs, in one process (with helper subprocesses for the cold start and the cores):
 
 1. the canonical sweep with :func:`kernelcollapse.simulate` against a plain numpy loop, warm
    and cold, and the agreement of their means;
 2. the achieved flop rate of the sweep against jax's matmul rate, for several ``d``;
-3. grid points per second of :func:`kernelcollapse.test_error`;
-4. time and peak memory as ``d``, ``T``, ``max(n)`` and the seed count double.
+3. grid points per second of :func:`kernelcollapse.test_error` and the time of
+   :func:`kernelcollapse.optimal_lambda`, up to ``d = 10**6``;
+4. time and peak memory as ``d``, ``T``, ``max(n)`` and the seed count double;
+5. the ``d = 2000`` sweep on one core and on every usable core (fresh processes).
+
+``kernelcollapse bench --gpu`` is the GPU benchmark, :mod:`kernelcollapse.bench.gpu`.
 
 It writes ``<out>/<name>.json`` (after each part) and ``<out>/<name>.md``; ``out`` defaults to
 :func:`default_out_dir`.  :mod:`kernelcollapse.bench.zoo_gmm` is the reference Gaussian-mixture
@@ -59,7 +63,7 @@ def _progress(enabled: bool):
 def run_benchmarks(cfg: Config = CANONICAL, *, out_dir: Path | str | None = None,
                    name: str | None = None, progress: bool = True,
                    note: str = "") -> tuple[dict, Path, Path]:
-    """Run the four parts with sizes ``cfg``; write and return ``(results, json, markdown)``.
+    """Run the five parts with sizes ``cfg``; write and return ``(results, json, markdown)``.
 
     ``out_dir`` defaults to :func:`default_out_dir`; ``name`` to :func:`default_name`.
     ``note`` is recorded verbatim (e.g. that the machine was shared).
@@ -94,6 +98,9 @@ def run_benchmarks(cfg: Config = CANONICAL, *, out_dir: Path | str | None = None
     save()
     step("part 4: cost growth")
     results["growth"] = limits.cost_growth(cfg, progress=step)
+    save()
+    step("part 5: every core")
+    results["cores"] = suite.core_scaling(cfg, progress=step)
     results["machine"]["load_average_at_end"] = suite.machine_info()["load_average_1_5_15"]
     results["targets"] = report.targets(results)
     save()

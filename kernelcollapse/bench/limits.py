@@ -42,8 +42,15 @@ def chain_flops(*, d: int, T0: int, N: int) -> float:
     return float(N * (2 * T0 * d + 2 * T0 * T0 * d + T0**3 / 3 + 2 * T0 * T0 + 2 * T0 * d))
 
 
-def downstream_flops(*, d: int, T: int, Nn: int, L: int) -> float:
-    """Flops of one seed's downstream fits at one ``T`` (every ``n`` and ``lam``)."""
+def downstream_flops(*, d: int, T: int, Nn: int, L: int, solver: str | None = None) -> float:
+    """Flops of one seed's downstream fits at one ``T`` (every ``n`` and ``lam``) with the
+    downstream ``solver`` (default: the CPU's choice for ``L``; see
+    :func:`kernelcollapse._engine.down_solver`): ``cholesky`` per ``lam`` a factorisation
+    ``r^3/3``, two triangular solves ``2 r^2 Nn`` and, dual, the lift ``2 d r Nn``; ``eigh``
+    once ``9 r^3`` (eigenvalues and vectors, the usual count) then as the tridiagonal
+    route."""
+    if solver is None:
+        solver = "tridiagonal" if L > CHOLESKY_MAX_LAMS else "cholesky"
     r = min(T, d)
     if T >= d:
         down = 2 * d**3 + 2 * d * d + 2 * d * d * Nn
@@ -52,26 +59,30 @@ def downstream_flops(*, d: int, T: int, Nn: int, L: int) -> float:
         down = 2 * T * d * Nn + 2 * T * T * d
         # X'(Q q) when the Nn L columns are fewer than the features, else (X'Q) q
         lift = 2 * T * T * Nn * L if Nn * L < d else 2 * d * T * T
-    if L > CHOLESKY_MAX_LAMS:
-        down += (8 / 3 * r**3 + 2 * r * r * Nn + 8 * r * Nn * L + lift + 2 * d * r * Nn * L
+    if solver != "cholesky":
+        factor = 8 / 3 * r**3 if solver == "tridiagonal" else 9.0 * r**3
+        down += (factor + 2 * r * r * Nn + 8 * r * Nn * L + lift + 2 * d * r * Nn * L
                  + 2 * d * Nn * L)
     else:
-        down += L * (r**3 / 3 + 4 * r * r * Nn + 2 * d * Nn)
+        down += L * (r**3 / 3 + 2 * r * r * Nn + (2 * d * r * Nn if T < d else 0)
+                     + 2 * d * Nn)
     return float(down)
 
 
-def simulate_flops(*, d: int, Ts, T0: int, ns, L: int, seeds: int) -> float:
+def simulate_flops(*, d: int, Ts, T0: int, ns, L: int, seeds: int,
+                   solver: str | None = None) -> float:
     """Flops of one :func:`simulate` call over the sizes ``Ts`` (the module docstring's model):
     the exact-law chain is drawn with each ``T``'s downstream data, the rows chain once."""
     N, Nn = max(ns), len(ns)
     chain = chain_flops(d=d, T0=T0, N=N)
     chains = len(Ts) if T0 >= d else 1
-    down = sum(downstream_flops(d=d, T=T, Nn=Nn, L=L) for T in Ts)
+    down = sum(downstream_flops(d=d, T=T, Nn=Nn, L=L, solver=solver) for T in Ts)
     return float(seeds * (chains * chain + down))
 
 
-def sweep_flops(cfg: Config, *, d: int, seeds: int) -> float:
-    return simulate_flops(d=d, Ts=cfg.Ts, T0=cfg.T0, ns=cfg.ns, L=cfg.n_lam, seeds=seeds)
+def sweep_flops(cfg: Config, *, d: int, seeds: int, solver: str | None = None) -> float:
+    return simulate_flops(d=d, Ts=cfg.Ts, T0=cfg.T0, ns=cfg.ns, L=cfg.n_lam, seeds=seeds,
+                          solver=solver)
 
 
 @uses_float64
@@ -139,14 +150,21 @@ def distance_to_limit(cfg: Config, *, warm_canonical_s: float | None = None,
 
 
 def theory_throughput(cfg: Config, *, progress=None) -> list[dict]:
-    """Part 3: grid points per second of :func:`test_error` on a ``(lam, T)`` grid.
+    """Part 3: grid points per second of :func:`test_error` on a ``(lam, T)`` grid, and the
+    time of :func:`optimal_lambda`.
 
     Power-law spectrum (``beta = 1.5``, ``r = 0.5``), ``n = 5`` least-squares generators with
     ``T0 = 2 d``, ``lam`` log-spaced over the canonical range, ``T`` log-spaced from ``d/10``
     to ``10 d``.  The first call and the best of ``cfg.theory_repeats`` further calls are
-    reported.
+    reported, each a fresh :func:`test_error` call (validation and compression of the
+    spectrum included).  Where the spectrum is compressed to quadrature nodes
+    (:func:`kernelcollapse.prepare`), the nodes, the check's bound, and (up to ``d = 2e5``) the
+    largest relative difference from the exact sums on every tenth ``lam`` and ``T`` are
+    recorded.  ``optimal_lambda``: one search each at ``T = d, T0 = 2 d`` (exact chain) and
+    ``T = 400, T0 = 800`` (over-parametrised generators, the deterministic-equivalent chain),
+    ``n = 5``, the slower of the two (best of the repeats).
     """
-    from kernelcollapse import power_law, test_error
+    from kernelcollapse import optimal_lambda, power_law, prepare, test_error
 
     step = progress or (lambda msg: None)
     n_lam, n_T = cfg.theory_grid
@@ -157,23 +175,47 @@ def theory_throughput(cfg: Config, *, progress=None) -> list[dict]:
         lam = cfg.lams if n_lam == cfg.n_lam else np.logspace(
             np.log10(cfg.lam_range[0]), np.log10(cfg.lam_range[1]), n_lam)
         T = np.round(np.logspace(np.log10(d / 10), np.log10(10 * d), n_T))
+        common = dict(T0=2 * d, n=5, sigma=cfg.sigma, sigma0=cfg.sigma0)
 
-        def call(eigvals=eigvals, w0=w0, lam=lam, T=T, d=d):
-            return test_error(eigvals, w0, T=T[None, :], T0=2 * d, n=5, lam=lam[:, None],
-                              sigma=cfg.sigma, sigma0=cfg.sigma0)
+        def call(eigvals=eigvals, w0=w0, lam=lam, T=T, common=common):
+            return test_error(eigvals, w0, T=T[None, :], lam=lam[:, None], **common)
 
         start = time.perf_counter()
         out = call()
         first = time.perf_counter() - start
-        best = np.inf
-        for _ in range(cfg.theory_repeats):
-            start = time.perf_counter()
-            call()
-            best = min(best, time.perf_counter() - start)
+        best = _best(call, cfg.theory_repeats)
         points = int(np.asarray(out.total).size)
-        rows.append({"d": d, "points": points, "first_s": first, "best_s": best,
-                     "points_per_s": points / best, "finite": bool(np.isfinite(out.total).all())})
+        row = {"d": d, "points": points, "first_s": first, "best_s": best,
+               "points_per_s": points / best, "finite": bool(np.isfinite(out.total).all())}
+        prob = prepare(eigvals, w0)
+        row["nodes"] = int(prob._sums.s.size)
+        row["quadrature_bound"] = prob.quadrature_error if prob._sums is not prob._spec else 0.0
+        if prob._sums is not prob._spec and d <= 200_000:
+            sub = dict(T=T[None, ::10], lam=lam[::10, None], **common)
+            exact = prepare(eigvals, w0, quadrature=False).test_error(**sub).total
+            row["max_rel_diff_vs_exact"] = float(np.max(np.abs(
+                prob.test_error(**sub).total / exact - 1)))
+        searches = []
+        for kw in (dict(T=d, T0=2 * d), dict(T=400, T0=800)):
+            def search(eigvals=eigvals, w0=w0, kw=kw):
+                return optimal_lambda(eigvals, w0, n=5, sigma=cfg.sigma, sigma0=cfg.sigma0,
+                                      **kw)
+
+            search()
+            searches.append(_best(search, cfg.theory_repeats))
+        row["optimal_lambda_s"] = max(searches)
+        row["optimal_lambda_each_s"] = searches
+        rows.append(row)
     return rows
+
+
+def _best(fn, repeats: int) -> float:
+    best = np.inf
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 # --------------------------------------------------------------------------- growth

@@ -40,10 +40,14 @@ class Config:
     cold: bool = True  # measure the first call in a fresh process
     limit_ds: tuple[int, ...] = (200, 1000, 2000)
     limit_seeds: int = 10  # seeds of the sweep at d > canonical d (the rate, not the mean)
-    theory_ds: tuple[int, ...] = (10_000, 100_000)
+    theory_ds: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     theory_grid: tuple[int, int] = (100, 100)  # (lam, T) points
     theory_repeats: int = 3
-    growth_base: dict = field(default_factory=lambda: dict(d=100, T=200, T0=400, N=2, seeds=16))
+    # the sweep at this d in fresh processes on 1 core and on every usable core (issue 19)
+    scaling_d: int = 2000
+    scaling_seeds: int = 10
+    # T0 clear of every d of the axis (T0 within one of d has an infinite expected error)
+    growth_base: dict = field(default_factory=lambda: dict(d=100, T=200, T0=500, N=2, seeds=16))
     growth_steps: int = 4  # points per axis: base, x2, x4, ...
 
     @property
@@ -53,15 +57,15 @@ class Config:
 
 
 CANONICAL = Config()
-QUICK = replace(CANONICAL, seeds=4, limit_ds=(200,), limit_seeds=4, theory_ds=(10_000,),
-                theory_repeats=1, growth_base=dict(d=50, T=50, T0=100, N=1, seeds=4),
-                growth_steps=2)
+QUICK = replace(CANONICAL, seeds=4, limit_ds=(200,), limit_seeds=4, theory_repeats=1,
+                growth_base=dict(d=50, T=50, T0=150, N=1, seeds=4), growth_steps=2,
+                scaling_d=2000, scaling_seeds=10)
 # Every part at toy sizes, the cold start included: checks that the suite runs (an installed
 # package, a new machine), in seconds; its numbers measure nothing.
 SMOKE = Config(d=12, T0=20, Ts=(8,), ns=(0, 1, 3), n_lam=10, seeds=3, cold=True,
                limit_ds=(12,), limit_seeds=2, theory_ds=(50,), theory_grid=(4, 5),
                theory_repeats=1, growth_base=dict(d=6, T=8, T0=10, N=1, seeds=2),
-               growth_steps=2)
+               growth_steps=2, scaling_d=12, scaling_seeds=4)
 
 
 # --------------------------------------------------------------------------- machine
@@ -95,8 +99,10 @@ def machine_info() -> dict:
             "thread_env": {k: os.environ.get(k) for k in _THREAD_ENV}}
 
 
-# Thread settings that change BLAS/LAPACK behaviour (recorded with the results).
-_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS")
+# Thread and engine settings that change how the work runs (recorded with the results).
+_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS",
+               "KERNELCOLLAPSE_THREADS", "KERNELCOLLAPSE_LANES", "KERNELCOLLAPSE_DOWN_SOLVER",
+               "KERNELCOLLAPSE_DEVICES", "KERNELCOLLAPSE_COMPILATION_CACHE")
 
 
 # --------------------------------------------------------------------------- baseline
@@ -143,7 +149,7 @@ def _summary(errors: np.ndarray) -> dict:
 
 @uses_float64
 def library_sweep(cfg: Config, *, d: int | None = None, seeds: int | None = None,
-                  key: int = 0) -> tuple[float, np.ndarray]:
+                  key: int = 0, memory_budget: float = 2 * 2**30) -> tuple[float, np.ndarray]:
     """Time one :func:`kernelcollapse.simulate` call over the sweep (every ``T`` at once: each
     seed's generator chain serves all of them).
 
@@ -155,7 +161,8 @@ def library_sweep(cfg: Config, *, d: int | None = None, seeds: int | None = None
     start = time.perf_counter()
     res = simulate(eigvals, w0, T=np.asarray(cfg.Ts)[:, None, None], T0=cfg.T0,
                    n=np.asarray(cfg.ns)[:, None], lam=cfg.lams,
-                   sigma=cfg.sigma, sigma0=cfg.sigma0, seeds=seeds or cfg.seeds, key=key)
+                   sigma=cfg.sigma, sigma0=cfg.sigma0, seeds=seeds or cfg.seeds, key=key,
+                   memory_budget=memory_budget)
     errors = res.errors.reshape(len(cfg.Ts), len(cfg.ns), len(cfg.lams), -1)
     return time.perf_counter() - start, errors
 
@@ -223,4 +230,63 @@ def baseline_ratio(cfg: Config, *, progress=None) -> dict:
     for part in ("numpy", "library"):  # the means are in the agreement check; keep JSON small
         out[part]["mean_of_means"] = float(np.mean(out[part].pop("mean")))
         out[part].pop("stderr")
+    return out
+
+
+# --------------------------------------------------------------------------- cores
+
+_CORES_SCRIPT = """
+import json, os, sys, time
+cores = json.loads(sys.argv[1])
+os.sched_setaffinity(0, cores)  # before jax starts: its thread pools follow the affinity
+sys.path.insert(0, {root!r})
+from kernelcollapse import _engine
+from kernelcollapse.bench.suite import Config, library_sweep
+cfg = Config(**json.loads({cfg!r}))
+first, _ = library_sweep(cfg, d=cfg.scaling_d, seeds=cfg.scaling_seeds)
+passes = []
+for _ in range(2):
+    c0, w0 = time.process_time(), time.perf_counter()  # CPU time of all the threads
+    seconds, _ = library_sweep(cfg, d=cfg.scaling_d, seeds=cfg.scaling_seeds)
+    c1, w1 = time.process_time(), time.perf_counter()
+    passes.append({{"seconds": seconds, "cpu_per_wall": (c1 - c0) / (w1 - w0)}})
+print(json.dumps({{"cores": len(cores), "threads": _engine.threads(), "first_s": first,
+                  "passes": passes}}))
+"""
+
+
+def core_scaling(cfg: Config, *, progress=None) -> dict:
+    """Part 5: the sweep at ``d = cfg.scaling_d`` in a fresh process pinned to one core
+    (``os.sched_setaffinity``, set before jax starts), then to every usable core, once with
+    one simulator thread (``KERNELCOLLAPSE_THREADS=1``: XLA's own intra-op threads only) and
+    once as by default (the simulator's threads follow the affinity,
+    :func:`kernelcollapse._engine.threads`).  Each process compiles once and times two warm
+    passes (the faster kept); ``cpu_per_wall`` is the process's CPU time over the wall time of
+    a pass (how many cores it kept busy, other processes on the machine permitting)."""
+    step = progress or (lambda msg: None)
+    try:
+        usable = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover  (not Linux)
+        return {"skipped": "no CPU affinity on this platform"}
+    root = str(Path(__file__).resolve().parent.parent.parent)
+    script = _CORES_SCRIPT.format(root=root, cfg=_config_json(cfg))
+    rows = []
+    env = {k: v for k, v in os.environ.items() if k != "KERNELCOLLAPSE_THREADS"}
+    # one core; every core with one simulator thread (XLA's own threads only); every core
+    runs = [(usable[:1], {}), (usable, {"KERNELCOLLAPSE_THREADS": "1"}), (usable, {})]
+    for cores, extra in (runs if len(usable) > 1 else runs[:1]):
+        step(f"cores: d = {cfg.scaling_d} on {len(cores)} core(s) {extra or ''}, fresh process")
+        proc = subprocess.run([sys.executable, "-c", script, json.dumps(cores)],
+                              capture_output=True, text=True, env={**env, **extra})
+        if proc.returncode:
+            raise RuntimeError(f"the {len(cores)}-core run failed:\n{proc.stderr[-2000:]}")
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        row["warm_s"] = min(p["seconds"] for p in row["passes"])
+        row["env"] = extra
+        rows.append(row)
+    out = {"d": cfg.scaling_d, "seeds": cfg.scaling_seeds, "runs": rows,
+           "thread_env": {k: os.environ.get(k) for k in _THREAD_ENV}}
+    if len(rows) > 1:
+        out["speedup"] = rows[0]["warm_s"] / rows[-1]["warm_s"]
+        out["speedup_of_threads"] = rows[1]["warm_s"] / rows[-1]["warm_s"]
     return out

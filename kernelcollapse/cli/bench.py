@@ -45,6 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --deep: the full model sizes (meant for a GPU)")
     parser.add_argument("--short", dest="quick_parts", action="store_true",
                         help="with --optimize or --practitioner: the quick subset")
+    parser.add_argument("--gpu", action="store_true",
+                        help="instead: the GPU benchmark of issue 19 on whatever device jax has "
+                        "(kernelcollapse.bench.gpu), written to OUT/bench_gpu.json and .md; "
+                        "with --smoke at toy sizes")
+    parser.add_argument("--max-seconds", type=float, default=None, metavar="S",
+                        help="with --gpu: start no step that would not finish within S seconds "
+                        "(default 330)")
     parser.add_argument("--out", type=Path, default=None,
                         help="output directory (default: benchmarks/results/ in a checkout, "
                         "else ./kernelcollapse-bench/)")
@@ -109,6 +116,16 @@ def run(args: argparse.Namespace) -> int:
         print((out / f"{name}.md").read_text())
         return 0
 
+    if args.gpu:
+        from kernelcollapse.bench import gpu
+
+        kw = {} if args.max_seconds is None else {"max_seconds": args.max_seconds}
+        _, _, md_path = gpu.run(smoke=args.smoke, out_dir=out, progress=not args.quiet,
+                                note=args.note, **kw)
+        print(md_path.read_text())
+        return 0
+    if args.max_seconds is not None:
+        raise SystemExit("kernelcollapse bench: --max-seconds needs --gpu")
     from kernelcollapse.bench import run_benchmarks
 
     cfg = SMOKE if args.smoke else QUICK if args.quick else CANONICAL
