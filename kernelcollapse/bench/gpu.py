@@ -17,7 +17,9 @@ without a GPU the name says the platform, ``bench_gpu_cpu``; ``--smoke`` adds ``
 4. the ``d = 2000`` sweep (``T0 = 400``: rows drawn) with 10 and with 100 seeds: first call,
    warm, and the achieved flop rate against the matmul rate (flops of the algorithm run, and
    of the tridiagonal algorithm, the least work);
-5. every variant of the programs at both sizes: seeds vmapped in lanes of
+5. where the ``d = 2000`` sweep's time goes (:mod:`kernelcollapse.bench.gpu_profile`): the chain,
+   the downstream fits and each ``T``, and the rates of the Gram and Cholesky kernels alone;
+6. every variant of the programs at both sizes: seeds vmapped in lanes of
    :data:`kernelcollapse._engine.GPU_LANES`, all in one vmap, or one at a time (the CPU
    form), with each downstream solver (batched Cholesky per ``lam``, one eigendecomposition,
    one tridiagonal reduction per seed), chosen through ``KERNELCOLLAPSE_LANES`` and
@@ -297,6 +299,13 @@ def run(*, smoke: bool = False, max_seconds: float = DEFAULT_MAX_SECONDS,
                 r["fraction_of_matmul"] = r["achieved_gflops"] / max(rates)
                 r["fraction_least_work"] = r["gflop_least_work"] / r["warm_s"] / max(rates)
             save()
+    if rates and f"d{large_d}_seeds{seeds_large[0]}" in res["steps"]:
+        from kernelcollapse.bench import gpu_profile
+
+        step(f"d{large_d}_profile",
+             lambda: gpu_profile.profile(large, d=large_d, seeds=seeds_large[0], budget=budget,
+                                         rate=max(rates)),
+             cost[f"d{large_d}_seeds{seeds_large[0]}"] * 4 + 20.0)
     for label, env in _variants():
         for size, run_fn, base_key, flop_d, flop_seeds in (
                 ("canonical", lambda: _sweep(cfg, d=cfg.d, seeds=cfg.seeds, budget=budget),
@@ -395,6 +404,12 @@ def markdown(res: dict) -> str:
                   "| T | warm s |", "|---|---|"]
         lines += [f"| {T} | {_f(s)} |" for T, s in b["per_T_warm_s"].items()]
         lines.append(f"| d = 12, every T | {_f(b['fixed_cost_s'])} |")
+    profiles = [r for k, r in steps.items() if k.endswith("_profile")]
+    if profiles:
+        from kernelcollapse.bench import gpu_profile
+
+        for p in profiles:
+            lines += gpu_profile.markdown(p)
     fresh = [(k, steps[k]) for k in ("fresh_empty_cache", "fresh_filled_cache") if k in steps]
     if fresh:
         lines += ["", "## Fresh process (jax's persistent compilation cache in a temporary "
