@@ -43,15 +43,17 @@ class OptimalLambda(NamedTuple):
     error : ndarray
         Predicted test error at ``lam`` (never above the smallest error on the search grid).
     at_lower, at_upper : ndarray of bool
-        The near-optimal set (errors within ``flat_rtol`` of the minimum on the grid) reaches
-        the lower / upper bound: the true optimum may lie at or beyond it (for instance
+        The near-optimal set (errors within ``flat_rtol`` of ``error``) reaches the lower /
+        upper bound: the true optimum may lie at or beyond it (for instance
         ``lam -> 0`` for noiseless, well-determined problems, or ``lam -> inf``, the zero
         predictor, when the labels are mostly noise).  Widen ``lam_bounds`` to see further.
     flat : ndarray of bool
-        The whole grid is near-optimal: the error does not depend on ``lam`` (to ``flat_rtol``).
+        Every search point is near-optimal: the error does not depend on ``lam`` (to
+        ``flat_rtol``).
     near_lo, near_hi : ndarray
-        Smallest and largest grid ``lam`` whose error is within ``flat_rtol`` of the minimum:
-        the width of a flat bottom.
+        Smallest and largest ``lam`` whose error is within ``flat_rtol`` of ``error``, at the
+        resolution of ``points_per_decade`` in ``lam`` (``lam`` itself where the bottom is
+        sharper): the width of a flat bottom.
     """
 
     lam: np.ndarray
@@ -94,12 +96,14 @@ def optimal_lambda(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: Array
     with ``E_test`` from :func:`kernelcollapse.theory.test_error`, for every point of the
     broadcast grid of the other arguments at once.
 
-    The search: a log-spaced grid of ``lam`` (``points_per_decade``) evaluated in one pass; around
-    the best grid point a golden-section search in the bracket of its two neighbours.  The
-    refinement runs in ``log kappa``, the effective regularisation: the error is an explicit
-    function of ``kappa`` (and ``lam = lam(kappa)`` is explicit and increasing), so each step is
-    one pass over the spectrum and no root solve.  The better of the refined point and the best
-    grid point is returned, so ``error`` never exceeds the grid minimum.  A minimum at a bound
+    The search runs in ``log kappa``, the effective regularisation: the error is an explicit
+    function of ``kappa`` and ``lam = lam(kappa)`` is explicit and increasing, so a point costs
+    one pass over the spectrum and no root solve.  A coarse grid (``points_per_decade`` per
+    decade of ``kappa``, between ``kappa`` of the two bounds, common to every point of the
+    broadcast grid so that its spectral sums are shared) is evaluated in one pass; around the
+    best node, Newton steps on finite differences (golden-section steps where the curvature is
+    not positive) in the bracket of its two neighbours.  The better of the refined point and
+    the best node is returned, so ``error`` never exceeds the coarse minimum.  A minimum at a bound
     and a flat region are reported by the flags of :class:`OptimalLambda`.  A second, narrower
     local minimum between grid points can be missed: raise ``points_per_decade`` if the curve
     may be wiggly.  :meth:`kernelcollapse.PreparedProblem.optimal_lambda` reuses one prepared
@@ -152,26 +156,90 @@ def _optimal_lambda(prob, *, T, T0, n, sigma, sigma0, lam0=0.0, p=1.0, mode="rep
     g = prob._grid(T=T, T0=T0, n=n, lam=lo, lam0=lam0, p=p, fresh=fresh, weight=weight,
                    sigma=sigma, sigma0=sigma0, mode=mode)
     gen, b_rows, S_rows = prob._generator_rows(g)
-    m = g.T.size
-    decades = math.log10(hi / lo)
-    grid = np.exp(np.linspace(math.log(lo), math.log(hi),
-                              max(3, int(math.ceil(decades * ppd)) + 1)))
-    G = grid.size
 
     def evaluate(log_kappa, cols):  # log_kappa: the points cols, repeated
         sub = np.tile(cols, log_kappa.size // cols.size)
         at = g._replace(**{k: getattr(g, k)[sub] for k in ("T", "p", "weight", "sigma")})
         return prob._evaluate(np.exp(log_kappa), at, gen[sub], b_rows, S_rows)
 
-    # The coarse grid in lam: kappa of each distinct (lam, T, p, weight) solved once.
+    nodes, err, lam_grid, last = _coarse_nodes(prob, evaluate, g, lo=lo, hi=hi, ppd=ppd)
+    lam, error = _refine(evaluate, nodes, lam_grid, err, last=last, xtol=xtol)
+    flags = _near_set(prob, evaluate, g, lam_grid, err, last, lam, error, lo=lo, ppd=ppd,
+                      flat_rtol=flat_rtol)
+    return OptimalLambda(*(x.reshape(g.shape) for x in (lam, error) + flags))
+
+
+def _coarse_nodes(prob, evaluate, g, *, lo: float, hi: float, ppd: int):
+    """The coarse search nodes in ``log kappa`` with their errors and penalties, each of shape
+    ``(rows, m)``, ordered in every column, and each column's last row (the rows after it
+    repeat it).
+
+    ``kappa`` of the bounds is solved per distinct downstream fit (two root solves each), and
+    between them every column takes the points of one ``log kappa`` grid common to all columns
+    (``ppd`` points per decade over the widest range): the spectral sums are computed once per
+    grid point for every ``T``, ``p`` and weight, with no root solve.  The error is a smooth
+    explicit function of ``log kappa``, the search's variable.
+    """
+    m = g.T.size
     cols = np.arange(m)
-    kappa = prob._kappa(np.repeat(grid, m), np.tile(g.T, G), np.tile(g.p, G),
-                        np.tile(g.weight, G))
-    err = evaluate(np.log(kappa), cols).total.reshape(G, m)
-    lam_grid = np.broadcast_to(grid[:, None], (G, m))
-    res = _refine(evaluate, np.log(kappa).reshape(G, m), lam_grid, err, xtol=xtol,
-                  flat_rtol=flat_rtol)
-    return OptimalLambda(*(x.reshape(g.shape) for x in res))
+    ends = np.log(prob._kappa(np.repeat([lo, hi], m), np.tile(g.T, 2), np.tile(g.p, 2),
+                              np.tile(g.weight, 2))).reshape(2, m)
+    span = ends[1].max() - ends[0].min()
+    common = np.linspace(ends[0].min(), ends[1].max(),
+                         max(3, int(math.ceil(span / math.log(10.0) * ppd)) + 1))
+    inside = (common[:, None] > ends[0]) & (common[:, None] < ends[1])
+    nodes = np.sort(np.vstack([ends[0], np.where(inside, common[:, None], np.inf), ends[1]]),
+                    axis=0)
+    last = inside.sum(axis=0) + 1
+    nodes = np.where(np.isinf(nodes), ends[1], nodes)  # the copies of kappa(hi)
+    parts = evaluate(nodes.ravel(), cols)
+    return nodes, parts.total.reshape(nodes.shape), parts.lam.reshape(nodes.shape), last
+
+
+def _near_set(prob, evaluate, g, lam_grid, err, last, lam, error, *, lo, ppd, flat_rtol):
+    """``at_lower, at_upper, flat, near_lo, near_hi`` (see :class:`OptimalLambda`): the
+    penalties whose error is within ``flat_rtol`` of the optimum ``error``, among the coarse
+    nodes, the optimum ``lam`` itself, and the points of a grid of ``ppd`` per decade of
+    ``lam`` from ``lo`` in the gaps next to the ends of that set.
+
+    The nodes are spaced in ``kappa``, and ``lam`` moves faster than ``kappa`` (much faster
+    next to the interpolation threshold, where ``lam`` spans decades while ``kappa`` barely
+    moves): the grid in ``lam`` (a root solve per point) resolves the ends of the near-optimal
+    range in ``lam`` where a gap between nodes is wider.
+    """
+    G, m = err.shape
+    cols = np.arange(m)
+    thr = error + flat_rtol * np.abs(error)
+    real = np.arange(G)[:, None] <= last
+    near = (err <= thr) & real
+    at_lower, at_upper = near[0], near[last, cols]
+    flat = np.all(near | ~real, axis=0)
+    near_lam = np.where(near, lam_grid, np.nan)
+    near_lo = np.nanmin(np.vstack([near_lam, lam]), axis=0)  # the optimum is near-optimal
+    near_hi = np.nanmax(np.vstack([near_lam, lam]), axis=0)
+    # the gap below near_lo (to the largest node under it) and above near_hi
+    below = np.where(real & (lam_grid < near_lo), lam_grid, -np.inf).max(axis=0)
+    above = np.where(real & (lam_grid > near_hi), lam_grid, np.inf).min(axis=0)
+    step = math.log(10.0) / ppd
+    for lower, (a, b) in ((True, (below, near_lo)), (False, (near_hi, above))):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pa, pb = np.log(a / lo) / step, np.log(b / lo) / step
+        ok = np.isfinite(pa) & np.isfinite(pb)
+        k0 = np.where(ok, np.floor(np.where(ok, pa, 0.0) + 1e-9) + 1, 0).astype(np.int64)
+        count = np.where(ok, np.maximum(np.ceil(np.where(ok, pb, 0.0) - 1e-9) - k0, 0),
+                         0).astype(np.int64)
+        if not count.any():
+            continue
+        col = np.repeat(cols, count)
+        k = k0[col] + np.arange(col.size) - np.repeat(np.cumsum(count) - count, count)
+        pts = lo * np.exp(k * step)
+        kappa = prob._kappa(pts, g.T[col], g.p[col], g.weight[col])
+        hit = evaluate(np.log(kappa), col).total <= thr[col]
+        if lower:
+            np.minimum.at(near_lo, col[hit], pts[hit])
+        else:
+            np.maximum.at(near_hi, col[hit], pts[hit])
+    return at_lower, at_upper, flat, near_lo, near_hi
 
 
 def _bounds(lam_bounds, s_max: float) -> tuple[float, float]:
@@ -191,9 +259,10 @@ _MIN_SPACING = 1e-6
 _MAX_ITER = 40
 
 
-def _refine(evaluate, log_kappa, lam_grid, err, *, xtol, flat_rtol):
+def _refine(evaluate, log_kappa, lam_grid, err, *, last=None, xtol):
     """Refine the grid minimum of each column of ``err`` (``(G, m)``, at the nodes
-    ``log_kappa``, whose penalties are ``lam_grid``) in ``log kappa``.
+    ``log_kappa``, whose penalties are ``lam_grid``) in ``log kappa``.  A column's nodes end
+    at its row ``last`` (default ``G - 1``); rows after it repeat the last node.
 
     Each iteration evaluates the error at ``x - h, x, x + h`` for all ``m`` columns in one call
     (``evaluate(log_kappa, cols)`` returns the :class:`kernelcollapse._error.Parts` of the
@@ -206,13 +275,14 @@ def _refine(evaluate, log_kappa, lam_grid, err, *, xtol, flat_rtol):
     """
     G, m = err.shape
     cols = np.arange(m)
-    i = np.argmin(err, axis=0)
+    last = np.full(m, G - 1) if last is None else last
+    i = np.minimum(np.argmin(err, axis=0), last)
     e_grid = err[i, cols]
     a = log_kappa[np.maximum(i - 1, 0), cols]
-    b = log_kappa[np.minimum(i + 1, G - 1), cols]
+    b = log_kappa[np.minimum(i + 1, last), cols]
     # Start strictly inside the bracket (a grid minimum at a bound is one of its ends), and
     # keep every evaluated point inside it: the search never leaves the bounds.
-    x = np.where((i == 0) | (i == G - 1), 0.5 * (a + b), log_kappa[i, cols])
+    x = np.where((i == 0) | (i == last), 0.5 * (a + b), log_kappa[i, cols])
     h = np.minimum(0.25 * (b - a), np.minimum(x - a, b - x))
     best_x, best_f, best_lam = x.copy(), e_grid.copy(), lam_grid[i, cols]
     active = (b - a > xtol) & (h > 0)
@@ -247,13 +317,8 @@ def _refine(evaluate, log_kappa, lam_grid, err, *, xtol, flat_rtol):
                             np.minimum(new - lo, hi - new))
         active[idx] = (step > xtol) & (hi - lo > xtol) & (h[idx] > 0)
     better = best_f < e_grid
-    lam = np.where(better, best_lam, lam_grid[i, cols])
-    error = np.where(better, best_f, e_grid)
-    near = err <= e_grid + flat_rtol * np.abs(e_grid)  # holds at the grid argmin at least
-    first = np.argmax(near, axis=0)
-    last = G - 1 - np.argmax(near[::-1], axis=0)
-    return (lam, error, near[0], near[-1], np.all(near, axis=0), lam_grid[first, cols],
-            lam_grid[last, cols])
+    return (np.where(better, best_lam, lam_grid[i, cols]),
+            np.where(better, best_f, e_grid))
 
 
 class OptimalWeight(NamedTuple):
