@@ -9,7 +9,7 @@ from kernelcollapse.bench import deep_generative as bench
 
 
 def test_tiny_presets_time_and_render(tmp_path):
-    results = {"size": "tiny", "machine": bench._machine(),
+    results = {"size": "tiny", "machine": bench.machine_info(),
                "vae": bench._bench_vae("tiny", None),
                # no WikiText-2 there: random tokens of the real shapes
                "lm": bench._bench_lm("tiny", tmp_path / "none")}

@@ -18,34 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
+from kernelcollapse.bench.suite import machine_info
+
 __all__ = ["run", "markdown"]
-
-
-def _machine() -> dict:
-    import jax
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:  # pragma: no cover
-        pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover
-        cores = os.cpu_count()
-    dev = jax.devices()[0]
-    return {"device": getattr(dev, "device_kind", str(dev)), "platform": jax.default_backend(),
-            "cpu": cpu, "usable_cores": cores, "jax": jax.__version__,
-            "python": platform.python_version()}
 
 
 def _block(tree) -> None:
@@ -187,7 +167,7 @@ def run(quick: bool = True, *, mnist_dir=None, wikitext_dir=None) -> dict:
 
     size = "quick" if quick else "full"
     return {"benchmark": "deep generative zoo models (VAE on MNIST, transformer LM)",
-            "size": size, "machine": _machine(),
+            "size": size, "machine": machine_info(),
             "vae": _bench_vae(size, mnist_dir), "lm": _bench_lm(size, wikitext_dir),
             "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 

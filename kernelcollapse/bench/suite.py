@@ -94,6 +94,8 @@ def machine_info() -> dict:
     return {"cpu": cpu, "usable_cores": cores, "load_average_1_5_15": load,
             "python": platform.python_version(), "numpy": np.__version__,
             "jax": jax.__version__, "jax_backend": jax.default_backend(),
+            "platform": jax.default_backend(),
+            "device": getattr(jax.devices()[0], "device_kind", str(jax.devices()[0])),
             "devices": [str(dev) for dev in jax.devices()],
             "gpu": jax.default_backend() == "gpu",
             "thread_env": {k: os.environ.get(k) for k in _THREAD_ENV}}

@@ -16,32 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
+from kernelcollapse.bench.suite import machine_info
+
 TARGET_S = 120.0
-
-
-def _machine() -> dict:
-    import jax
-
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover
-        cores = os.cpu_count()
-    return {"cpu": cpu, "usable_cores": cores, "python": platform.python_version(),
-            "jax": jax.__version__, "device": str(jax.devices()[0]),
-            "platform": jax.default_backend()}
 
 
 def main(argv=None) -> int:
@@ -83,7 +63,7 @@ def main(argv=None) -> int:
         "final_variance_min": float(v_final.min()),
         "final_variance_max": float(v_final.max()),
         "final_weight0_per_seed": chain.weights[-1, :, 0].tolist(),
-        "machine": _machine(),
+        "machine": machine_info(),
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
