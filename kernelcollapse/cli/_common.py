@@ -118,6 +118,16 @@ def print_table(columns: dict[str, Sequence], *, floatfmt: str = ".6g") -> None:
         print("  ".join(col[i].rjust(w) for col, w in zip(rows, widths)))
 
 
+def emit(args, header: dict, table: dict) -> int:
+    """Print a result table with its header line, or both as JSON with ``--json``; exit 0."""
+    if args.json:
+        print_json({**header, "rows": [dict(zip(table, row)) for row in zip(*table.values())]})
+    else:
+        print("# " + "  ".join(f"{k}={v}" for k, v in header.items()))
+        print_table(table)
+    return 0
+
+
 def _fmt(value, floatfmt: str) -> str:
     if isinstance(value, (float, np.floating)):
         return format(float(value), floatfmt)

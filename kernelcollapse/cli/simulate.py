@@ -7,7 +7,7 @@ import argparse
 
 import numpy as np
 
-from kernelcollapse.cli._common import add_problem_arguments, load_problem, print_json, print_table
+from kernelcollapse.cli._common import add_problem_arguments, emit, load_problem
 from kernelcollapse.cli.theory import add_grid_arguments, grid_columns
 
 
@@ -42,9 +42,4 @@ def run(args: argparse.Namespace) -> int:
     table = {**cols, "mean": res.mean, "stderr": res.stderr}
     header = dict(d=int(np.size(eigvals)), sigma=args.sigma, sigma0=args.sigma0, mode=args.mode,
                   seeds=args.seeds, key=args.key)
-    if args.json:
-        print_json({**header, "rows": [dict(zip(table, row)) for row in zip(*table.values())]})
-    else:
-        print("# " + "  ".join(f"{k}={v}" for k, v in header.items()))
-        print_table(table)
-    return 0
+    return emit(args, header, table)

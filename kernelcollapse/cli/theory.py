@@ -8,11 +8,10 @@ import numpy as np
 
 from kernelcollapse.cli._common import (
     add_problem_arguments,
+    emit,
     int_list,
     load_problem,
     number_list,
-    print_json,
-    print_table,
 )
 
 GRID = ("T", "T0", "n", "lam", "lam0", "p", "fresh", "weight")
@@ -72,12 +71,6 @@ def run(args: argparse.Namespace) -> int:
     res = theory.test_error(eigvals, w0, sigma=args.sigma, sigma0=args.sigma0, mode=args.mode,
                             **cols)
     table = {**cols, **{k: np.atleast_1d(val) for k, val in res._asdict().items()}}
-    if args.json:
-        print_json({"d": int(np.size(eigvals)), "sigma": args.sigma, "sigma0": args.sigma0,
-                    "mode": args.mode,
-                    "rows": [dict(zip(table, row)) for row in zip(*table.values())]})
-    else:
-        print(f"# d={np.size(eigvals)}  sigma={args.sigma}  sigma0={args.sigma0}  "
-              f"mode={args.mode}")
-        print_table(table)
-    return 0
+    header = {"d": int(np.size(eigvals)), "sigma": args.sigma, "sigma0": args.sigma0,
+              "mode": args.mode}
+    return emit(args, header, table)

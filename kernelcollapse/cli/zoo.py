@@ -14,7 +14,7 @@ import argparse
 
 import numpy as np
 
-from kernelcollapse.cli._common import int_list, number_list, print_json, print_table
+from kernelcollapse.cli._common import emit, int_list, number_list
 
 
 def _common(parser: argparse.ArgumentParser, *, N: int, generations: int, seeds: int) -> None:
@@ -91,15 +91,6 @@ def _report_generations(args) -> np.ndarray:
     return n
 
 
-def _emit(args, header: dict, table: dict) -> int:
-    if args.json:
-        print_json({**header, "rows": [dict(zip(table, row)) for row in zip(*table.values())]})
-    else:
-        print("# " + "  ".join(f"{k}={v}" for k, v in header.items()))
-        print_table(table)
-    return 0
-
-
 def _mean_se(x: np.ndarray):
     return x.mean(axis=-1), x.std(axis=-1, ddof=1) / np.sqrt(x.shape[-1])
 
@@ -130,7 +121,7 @@ def run_discrete(args: argparse.Namespace) -> int:
     header = {"K": len(p0), "N": args.N, "seeds": args.seeds,
               "fixed_fraction": float(fixed.mean()),
               "mean_fixation_time_diffusion": round(wf.mean_fixation_time(p0, N=args.N), 3)}
-    return _emit(args, header, table)
+    return emit(args, header, table)
 
 
 def run_gaussian(args: argparse.Namespace) -> int:
@@ -149,7 +140,7 @@ def run_gaussian(args: argparse.Namespace) -> int:
         table[f"{name}_sim"], table[f"{name}_se"], table[f"{name}_exact"] = mean, se, theory
     header = {"N": args.N, "seeds": args.seeds, "estimator": args.estimator,
               "sigma0": args.sigma0}
-    return _emit(args, header, table)
+    return emit(args, header, table)
 
 
 def run_gmm(args: argparse.Namespace) -> int:
@@ -168,7 +159,7 @@ def run_gmm(args: argparse.Namespace) -> int:
              "weight1_mean": w1.mean(axis=1), "weight1_sd": w1.std(axis=1, ddof=1)}
     header = {"N": args.N, "seeds": args.seeds, "fresh": args.fresh, "previous": args.previous,
               "mean_em_iterations": round(float(chain.em_iterations.mean()), 2)}
-    return _emit(args, header, table)
+    return emit(args, header, table)
 
 
 def _deep_common(p: argparse.ArgumentParser) -> None:
@@ -233,7 +224,7 @@ def run_vae(args: argparse.Namespace) -> int:
     header = {"size": args.size, "n_train": cfg.n_train, "epochs": cfg.epochs,
               "parameters": chain.n_parameters,
               "latent_spread_real": round(chain.latent_spread_real, 4)}
-    return _emit(args, header, table)
+    return emit(args, header, table)
 
 
 def run_lm(args: argparse.Namespace) -> int:
@@ -257,4 +248,4 @@ def run_lm(args: argparse.Namespace) -> int:
               "keep_original": chain.keep_original, "parameters": chain.n_parameters,
               "base_test_ppl": round(chain.base_test_perplexity, 3),
               "real_data_ppl_median": round(float(np.median(chain.data_perplexity[:, 0])), 3)}
-    return _emit(args, header, table)
+    return emit(args, header, table)
