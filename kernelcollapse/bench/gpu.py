@@ -49,9 +49,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
-from kernelcollapse._x64 import uses_float64
+from kernelcollapse.bench.limits import matmul_rate
 from kernelcollapse.bench.suite import CANONICAL, SMOKE, Config, library_sweep, machine_info
 
 __all__ = ["TARGETS", "main", "run"]
@@ -120,30 +118,6 @@ def _budget(device: dict) -> float:
     if device["platform"] == "cpu" or not mem:
         return 2.0 * 2**30
     return float(min(0.5 * mem, 32 * 2**30))
-
-
-@uses_float64
-def _matmul(size: int, *, seconds: float = 0.1) -> dict:
-    """Best-of-3 float64 rate of a jitted ``size x size`` product, each timing ~``seconds``."""
-    import jax
-    import jax.numpy as jnp
-
-    a = jax.random.normal(jax.random.PRNGKey(0), (size, size), dtype=jnp.float64)
-    b = jax.random.normal(jax.random.PRNGKey(1), (size, size), dtype=jnp.float64)
-    f = jax.jit(jnp.matmul)
-    f(a, b).block_until_ready()
-    start = time.perf_counter()
-    f(a, b).block_until_ready()
-    once = max(time.perf_counter() - start, 1e-6)
-    inner = int(min(max(1, seconds / once), 1000))
-    best = np.inf
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(inner):
-            out = f(a, b)
-        out.block_until_ready()
-        best = min(best, (time.perf_counter() - start) / inner)
-    return {"size": size, "seconds": best, "gflops": 2 * size**3 / best / 1e9}
 
 
 def _sweep(cfg: Config, *, d: int, seeds: int, budget: float, warm: int = 3) -> dict:
@@ -259,8 +233,8 @@ def run(*, smoke: bool = False, max_seconds: float = DEFAULT_MAX_SECONDS,
 
     cost: dict[str, float] = {}
     save()
-    step("matmul", lambda: [_matmul(n) for n in ((large_d, 64) if smoke else (2000, 8192))],
-         30.0)
+    sizes = (large_d, 64) if smoke else (2000, 8192)
+    step("matmul", lambda: [matmul_rate(n, repeats=3, seconds=0.1) for n in sizes], 30.0)
     canon = step("canonical", lambda: _sweep(cfg, d=cfg.d, seeds=cfg.seeds, budget=budget),
                  60.0)
     c_cost = cost.get("canonical", 60.0)

@@ -86,8 +86,10 @@ def sweep_flops(cfg: Config, *, d: int, seeds: int, solver: str | None = None) -
 
 
 @uses_float64
-def matmul_rate(size: int, *, repeats: int = 5) -> dict:
-    """Best-of-``repeats`` float64 rate of a jitted ``(size x size) @ (size x size)`` in jax."""
+def matmul_rate(size: int, *, repeats: int = 5, seconds: float | None = None) -> dict:
+    """Best-of-``repeats`` float64 rate of a jitted ``(size x size) @ (size x size)`` in jax,
+    each timing ~0.2 Gflop of products, or ~``seconds`` long when given (a GPU does 0.2 Gflop
+    in microseconds, where the dispatch of a call would be what is timed)."""
     import jax
     import jax.numpy as jnp
 
@@ -95,9 +97,15 @@ def matmul_rate(size: int, *, repeats: int = 5) -> dict:
     b = jax.random.normal(jax.random.PRNGKey(1), (size, size), dtype=jnp.float64)
     f = jax.jit(jnp.matmul)
     f(a, b).block_until_ready()
-    # ~0.2 Gflop per timing; the cap only binds below size 47 (smoke sizes), where dispatch
-    # dominates and 0.2 Gflop would take seconds of calls
-    inner = min(max(1, int(2e8 // (2 * size**3))), 1000)
+    if seconds is None:
+        # the cap only binds below size 47 (smoke sizes), where dispatch dominates and
+        # 0.2 Gflop would take seconds of calls
+        inner = min(max(1, int(2e8 // (2 * size**3))), 1000)
+    else:
+        start = time.perf_counter()
+        f(a, b).block_until_ready()
+        once = max(time.perf_counter() - start, 1e-6)
+        inner = int(min(max(1, seconds / once), 1000))
     best = np.inf
     for _ in range(repeats):
         start = time.perf_counter()
