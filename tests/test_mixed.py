@@ -20,6 +20,7 @@ import zlib
 
 import numpy as np
 import pytest
+from _tolerance import check_against_theory
 
 from kernelcollapse import optimize, theory
 from kernelcollapse._chain import fresh_contraction
@@ -34,12 +35,7 @@ NOISE = dict(sigma=0.5, sigma0=0.5)
 
 
 def _check(sim, th, allow):
-    th = np.asarray(th)
-    dev = np.abs(sim.mean - th)
-    tol = K * sim.stderr + allow * th
-    assert np.all(dev <= tol), (
-        f"simulation {sim.mean} vs theory {th}: |dev|/theory = {dev / th}, "
-        f"stderr/theory = {sim.stderr / th}")
+    check_against_theory(sim, th, k=K, allow=allow)
 
 
 # ---------------------------------------------------------------------------------------------

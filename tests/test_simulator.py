@@ -7,6 +7,7 @@ import zlib
 
 import numpy as np
 import pytest
+from _tolerance import check_against_theory
 
 from kernelcollapse import simulator, theory
 from kernelcollapse.problems import isotropic, power_law
@@ -346,13 +347,7 @@ ALLOW_DE = 0.03
 
 
 def _check(sim, th, allow):
-    th = np.asarray(th)
-    dev = np.abs(sim.mean - th)
-    tol = K * sim.stderr + allow * th
-    assert np.all(dev <= tol), (
-        f"simulation {sim.mean} vs theory {th}: |dev|/theory = {dev / th}, "
-        f"stderr/theory = {sim.stderr / th}"
-    )
+    check_against_theory(sim, th, k=K, allow=allow)
 
 
 def test_theory_A_exact_ols():
