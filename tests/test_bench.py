@@ -111,3 +111,50 @@ def test_gpu_benchmark_keeps_to_its_budget(tmp_path):
     res, json_path, _ = gpu.run(smoke=True, out_dir=tmp_path, progress=False, max_seconds=0.0)
     data = json.loads(json_path.read_text())
     assert not data["steps"] and "canonical" in data["skipped"]  # nothing started, files written
+
+
+def test_practitioner_benchmark_resumes_without_redoing_finished_regimes(tmp_path, monkeypatch):
+    """An interrupted `bench --practitioner` keeps the regimes its file holds and computes only
+    the others; `fresh=True`, or a file of another number of repetitions, computes all again.
+    The data, features and tuning are stubbed: this checks the bookkeeping."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from kernelcollapse import datasets
+    from kernelcollapse.bench import practitioner as P
+
+    regimes = (P.Regime("rbf", 30, 40, 1, 1.0, 0.0), P.Regime("raw", 50, 60, 2, 0.5, 0.01))
+    computed = []
+
+    def fake_regime(feats, target, regime, *, reps, key, **kw):
+        computed.append(regime)
+        ratio = {"cv": 1.5, "recommend": 1.0 + regime.T / 1000, "recommend_pilot": 1.0}
+        return dict(regime=regime._asdict(), reps=reps, sigma0=0.4, best=0.3, best_lam=0.1,
+                    ratio=ratio, mean_error=ratio, mean_weight=1.0, mean_sigma=0.4)
+
+    monkeypatch.setattr(P, "SMOKE_REGIMES", regimes)
+    monkeypatch.setattr(P, "run_regime", fake_regime)
+    monkeypatch.setattr(P, "features", lambda kind, images, key=0: np.zeros((10, 3)))
+    monkeypatch.setattr(datasets, "mnist", lambda *a, **k: SimpleNamespace(
+        images=np.zeros((10, 784)), labels=np.arange(10)))
+    first = P.main(tmp_path, size="smoke", progress=None)
+    assert computed == list(regimes)
+    path = tmp_path / "practitioner_smoke.json"
+    data = json.loads(path.read_text())
+    # interrupted after the first regime: the file holds only it
+    path.write_text(json.dumps({**data, "results": data["results"][:1]}))
+    computed.clear()
+    again = P.main(tmp_path, size="smoke", progress=None)
+    assert computed == [regimes[1]] and again == first
+    assert json.loads(path.read_text())["results"] == data["results"]
+    computed.clear()
+    P.main(tmp_path, size="smoke", progress=None)
+    assert computed == []  # everything done: nothing recomputed
+    P.main(tmp_path, size="smoke", progress=None, fresh=True)
+    assert computed == list(regimes)
+    computed.clear()
+    path.write_text(json.dumps({**data, "meta": {**data["meta"], "reps": 5}}))
+    P.main(tmp_path, size="smoke", progress=None)
+    assert computed == list(regimes)  # other repetitions: not the same results
+    assert not list(tmp_path.glob(".*.tmp"))

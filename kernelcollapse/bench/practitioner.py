@@ -217,9 +217,12 @@ def _noise_level(feats, target) -> float:
 
 
 def run(regimes=QUICK_REGIMES, *, reps: int = 20, key: int = 0, data_dir=None,
-        progress=print, on_result=None) -> list[dict]:
+        progress=print, on_result=None, done=None) -> list[dict]:
     """Every regime on the MNIST test set; one result dict per regime (``on_result`` is called
-    with the list after each, so that a long run writes as it goes)."""
+    with the list after each, so that a long run writes as it goes).  ``done``: results of an
+    earlier run with the same ``reps`` and ``key`` (a regime's result is a function of them),
+    reused for the regimes they cover instead of being computed again."""
+    previous = {tuple(r["regime"].values()): r for r in (done or [])}
     from kernelcollapse import datasets
     from kernelcollapse.realdata import parity_target
 
@@ -230,6 +233,11 @@ def run(regimes=QUICK_REGIMES, *, reps: int = 20, key: int = 0, data_dir=None,
     cache: dict[str, np.ndarray] = {}
     results = []
     for regime in regimes:
+        if tuple(regime) in previous:
+            results.append(previous[tuple(regime)])
+            if progress is not None:
+                progress(f"{regime}: done in an earlier run")
+            continue
         if regime.features not in cache:
             cache[regime.features] = features(regime.features, mn.images, key=key)
         res = run_regime(cache[regime.features], target, regime, reps=reps, key=key)
@@ -274,9 +282,12 @@ def markdown(results: list[dict], *, meta: dict | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(out_dir, *, size: str = "full", data_dir=None, progress=print) -> list[dict]:
+def main(out_dir, *, size: str = "full", data_dir=None, progress=print,
+         fresh: bool = False) -> list[dict]:
     """Run the regimes of ``size`` ("full": all, 20 repetitions; "quick"; "smoke") and write
-    ``practitioner[_SIZE].json`` and ``.md`` into ``out_dir``, after every regime."""
+    ``practitioner[_SIZE].json`` and ``.md`` into ``out_dir``, after every regime.  An
+    interrupted run resumes: the regimes of an existing results file (same repetitions and
+    key) are kept, the others computed (``fresh=True``: all of them again)."""
     import json
     import time
     from pathlib import Path
@@ -289,11 +300,23 @@ def main(out_dir, *, size: str = "full", data_dir=None, progress=print) -> list[
     out_dir.mkdir(parents=True, exist_ok=True)
     name = "practitioner" if size == "full" else f"practitioner_{size}"
     meta = {"date (UTC)": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-            "machine": machine_info().get("cpu", "")}
+            "machine": machine_info().get("cpu", ""), "reps": reps, "key": 0}
+    done = None
+    path = out_dir / f"{name}.json"
+    if not fresh and path.exists():
+        old = json.loads(path.read_text())
+        if all(old.get("meta", {}).get(k) == meta[k] for k in ("reps", "key")):
+            done = old["results"]
+            meta = {**old["meta"], "resumed (UTC)": meta["date (UTC)"]}
 
     def write(results):
-        (out_dir / f"{name}.json").write_text(json.dumps(dict(meta=meta, results=results),
-                                                         indent=1) + "\n")
-        (out_dir / f"{name}.md").write_text(markdown(results, meta=meta))
+        # each file replaced whole (a kill leaves the previous version, never half of one)
+        for suffix, text in ((".json", json.dumps(dict(meta=meta, results=results),
+                                                   indent=1) + "\n"),
+                             (".md", markdown(results, meta=meta))):
+            tmp = out_dir / f".{name}{suffix}.tmp"
+            tmp.write_text(text)
+            os.replace(tmp, out_dir / f"{name}{suffix}")
 
-    return run(regimes, reps=reps, data_dir=data_dir, progress=progress, on_result=write)
+    return run(regimes, reps=reps, key=meta["key"], data_dir=data_dir, progress=progress,
+               on_result=write, done=done)

@@ -32,8 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "(target 5x), written to OUT/optimize.json and .md")
     sizes.add_argument("--practitioner", action="store_true",
                        help="instead: tuning on MNIST with synthetic labels (cross-validation, "
-                       "recommend, recommend with a pilot, the best penalty in hindsight; ~15 "
-                       "min, --quick ~2 min), written to OUT/practitioner.json and .md")
+                       "recommend, recommend with a pilot, the best penalty in hindsight; ~40 "
+                       "min, --short ~2 min), written to OUT/practitioner.json and .md after "
+                       "every regime; a rerun resumes (--fresh: all again)")
     sizes.add_argument("--deep", action="store_true",
                        help="instead: time per training step and per generation of the VAE and "
                        "the transformer LM (zoo), CPU or GPU; written to "
@@ -57,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "else ./kernelcollapse-bench/)")
     parser.add_argument("--note", default="", help="free text recorded with the results "
                         "(e.g. that the machine was shared)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="with --practitioner: compute every regime again instead of "
+                        "resuming from the results file")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.add_argument("--markdown-from", type=Path, default=None, metavar="JSON",
                         help="only re-render the Markdown of an existing results JSON")
@@ -111,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         from kernelcollapse.bench import practitioner
 
         practitioner.main(out, size="quick" if args.quick_parts else "full",
-                          progress=None if args.quiet else print)
+                          progress=None if args.quiet else print, fresh=args.fresh)
         name = "practitioner_quick" if args.quick_parts else "practitioner"
         print((out / f"{name}.md").read_text())
         return 0
