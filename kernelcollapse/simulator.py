@@ -361,6 +361,8 @@ def _chunk_runner(s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs, lay
         if down == "wishart":  # two programs: the draws serve every T, the algebra every T >= d
             W, L, h, complete = wishart_draws(keys, W, sqrt_s, w0, n_idx, sigma0, T_, T0_,
                                               rounds=rounds, **weights_static)
+            if job.m == 0:  # no synthetic row: the teacher labels every row, whatever n
+                W = np.broadcast_to(w0, W.shape)
             err = wishart_errors(W, L, h, sqrt_s, w0, lams, sigma, T_, d=d,
                                  T_small=job.T if job.T < d else 0, down_solver=solver,
                                  **placed)

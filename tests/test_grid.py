@@ -59,6 +59,17 @@ def test_grid_points_equal_single_calls():
                                            rtol=1e-12)
 
 
+@pytest.mark.parametrize("T0", [40, 8])  # generators fitted by their law / on drawn rows
+def test_a_grid_of_p_is_the_calls_one_p_at_a_time(T0):
+    """Points with no synthetic row (p = 0) share their generator chain with points that use
+    it: the chain must not label their rows (it once did, in the Wishart downstream)."""
+    args = {**BASE, "T0": T0, "n": 2, "p": [0.0, 0.5, 1.0]}
+    sim = kc.simulate(S, W, seeds=3, key=4, **args).errors
+    for i, p in enumerate(args["p"]):
+        one = kc.simulate(S, W, seeds=3, key=4, **{**args, "p": p}).errors
+        np.testing.assert_allclose(sim[i], one, rtol=1e-12)  # the same draws, see above
+
+
 @pytest.mark.parametrize("fn", ["test_error", "simulate", "optimal_lambda"])
 def test_bad_shapes_name_the_arguments(fn):
     args = {**BASE, "n": [0, 1, 2], "T": [20, 30]}
