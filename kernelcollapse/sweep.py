@@ -70,7 +70,6 @@ DEFAULTS = dict(spectrum="isotropic", beta=2.0, r=0.5, norm=1.0, lam0=0.0, p=1.0
                 fresh=0.0, weight=1.0)
 REQUIRED = ("d", "T", "T0", "n", "lam", "sigma", "sigma0")
 TOP_LEVEL = ("output", "seeds", "key", "memory_budget", "format")
-FIELDS = POINT_PARAMS + RESULT_FIELDS
 
 # The checks of the API (problems.isotropic / power_law and simulate) for each [grid] key.
 _CHECKS = {"d": v.positive_integer, "beta": v.positive, "r": v.positive, "norm": v.positive,
@@ -234,10 +233,16 @@ def check_points(config: dict) -> int:
     ValueError, TypeError
         Naming the key, or the point (its number and the parameters that vary) and the reason.
     """
-    from kernelcollapse.simulator import check_simulation
-
     seeds, _, memory_budget = _settings(config)
     grid, ns, lams = points(config)
+    return _check_grid(config, grid, ns, lams, seeds, memory_budget)
+
+
+def _check_grid(config: dict, grid: list[dict], ns, lams, seeds: int,
+                memory_budget: float) -> int:
+    """:func:`check_points` on a config whose settings and points are already read."""
+    from kernelcollapse.simulator import check_simulation
+
     varying = [k for k in point_params(config)
                if len({json.dumps(p[k]) for p in grid}) > 1]
     for i, params in enumerate(grid):
@@ -393,8 +398,8 @@ def run_sweep(config: dict, *, output: str | os.PathLike | None = None,
         raise ValueError(f"wait must be True, False or a number of seconds >= 0, got "
                          f"{v.plain(wait)}")
     seeds, key, memory_budget = _settings(config)
-    check_points(config)
     grid, ns, lams = points(config)
+    _check_grid(config, grid, ns, lams, seeds, memory_budget)
     pids = [point_id(p, ns, lams, seeds, key) for p in grid]
     expected = _expected(grid, pids, ns, lams, seeds, fmt)
     columns = point_params(config) + RESULT_FIELDS

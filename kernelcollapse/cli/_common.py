@@ -30,12 +30,6 @@ number_list = _argument_type(_parse.number_list)
 int_list = _argument_type(_parse.int_list)
 
 
-def scalar_or_array(values: np.ndarray):
-    """One value stays a Python scalar so results come out as scalars."""
-    values = np.asarray(values)
-    return values.item() if values.size == 1 else values
-
-
 def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("problem (spectrum and teacher)")
     g.add_argument("--spectrum", choices=("isotropic", "power_law"), default="isotropic",

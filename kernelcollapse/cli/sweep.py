@@ -22,7 +22,7 @@ def register(subparsers) -> None:
     parser.add_argument("--max-points", type=int, default=None,
                         help="stop after this many new points")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--wait", nargs="?", type=float, const=-1.0, default=None,
+    parser.add_argument("--wait", nargs="?", type=float, const=True, default=False,
                         metavar="SECONDS",
                         help="if another run holds the results file, wait for it to finish "
                         "(at most SECONDS if given) instead of refusing")
@@ -42,9 +42,8 @@ def run(args: argparse.Namespace) -> int:
     if args.config is None:
         raise ValueError("give a TOML config file (kernelcollapse sweep --example prints one)")
 
-    wait = False if args.wait is None else (True if args.wait < 0 else args.wait)
     summary = run_sweep(load_config(args.config), output=args.output,
-                        max_points=args.max_points, progress=not args.no_progress, wait=wait,
+                        max_points=args.max_points, progress=not args.no_progress, wait=args.wait,
                         repair=args.repair)
     if summary.repaired:
         print(summary.repaired)

@@ -23,13 +23,21 @@ def _common(parser: argparse.ArgumentParser, *, N: int, generations: int, seeds:
                         help=f"number of refits ({generations})")
     parser.add_argument("--seeds", type=int, default=seeds,
                         help=f"independent chains, run at once ({seeds})")
-    parser.add_argument("--key", type=int, default=0,
-                        help="random key, an integer in [0, 2**63) (0)")
+    _key_argument(parser)
     parser.add_argument("--n", type=int_list, default=None,
                         help="generations to report (default: 11 points from 0 to the end)")
+    _output_arguments(parser)
+
+
+def _key_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--key", type=int, default=0,
+                        help="random key, an integer in [0, 2**63) (0)")
+
+
+def _output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--no-progress", dest="progress", action="store_false",
-                        help="hide the progress bar")
+                        help="hide the progress bars")
 
 
 def register(subparsers) -> None:
@@ -169,13 +177,11 @@ def _deep_common(p: argparse.ArgumentParser) -> None:
                    help="generations (default: the preset's)")
     p.add_argument("--epochs", type=int, default=None,
                    help="training epochs per generation (default: the preset's or setting's)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    _key_argument(p)
     p.add_argument("--data-dir", type=str, default=None, help="directory of the data files")
     p.add_argument("--checkpoint-dir", type=str, default=None,
                    help="save each generation there; a rerun with the same arguments resumes")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--no-progress", dest="progress", action="store_false",
-                   help="hide the progress bars")
+    _output_arguments(p)
 
 
 def _register_deep(sub) -> None:
@@ -216,7 +222,7 @@ def run_vae(args: argparse.Namespace) -> int:
 
     cfg = vae.vae_config(args.size, **_overrides(args, ("latent", "epochs")))
     chain = vae.simulate_vae(config=cfg, size=args.size, generations=args.generations,
-                             key=args.seed, data_dir=args.data_dir,
+                             key=args.key, data_dir=args.data_dir,
                              checkpoint_dir=args.checkpoint_dir, progress=args.progress)
     G = chain.elbo.shape[0]
     table = {"generation": np.arange(G), "latent_spread": chain.latent_spread,
@@ -234,7 +240,7 @@ def run_lm(args: argparse.Namespace) -> int:
                                                       "repetition_penalty")))
     chain = lm.simulate_lm(setting=args.setting, size=args.size, config=cfg,
                            generations=args.generations, runs=args.runs, epochs=args.epochs,
-                           keep_original=args.keep_original, key=args.seed,
+                           keep_original=args.keep_original, key=args.key,
                            data_dir=args.data_dir, checkpoint_dir=args.checkpoint_dir,
                            progress=args.progress)
     ppl = chain.test_perplexity
