@@ -17,22 +17,32 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-__all__ = ["float64", "uses_float64"]
+__all__ = ["float32", "float64", "uses_float64"]
 
 F = TypeVar("F", bound=Callable)
 
 
 @contextlib.contextmanager
-def float64() -> Iterator[None]:
-    """Context manager: JAX float64 (x64) on inside, the previous setting restored on exit."""
+def _x64(enabled: bool) -> Iterator[None]:
     import jax
 
     scope = getattr(jax, "enable_x64", None)
     if scope is None:  # jax.enable_x64 is new in 0.8; from 0.5.1 (the floor) to 0.7 it was
         # jax.experimental.enable_x64, the same context manager (removed from there in 0.9)
         from jax.experimental import enable_x64 as scope
-    with scope(True):
+    with scope(enabled):
         yield
+
+
+def float64() -> contextlib.AbstractContextManager[None]:
+    """Context manager: JAX float64 (x64) on inside, the previous setting restored on exit."""
+    return _x64(True)
+
+
+def float32() -> contextlib.AbstractContextManager[None]:
+    """Context manager: JAX x64 off inside (float32 defaults, for the zoo's networks), the
+    previous setting restored on exit."""
+    return _x64(False)
 
 
 def uses_float64(fn: F) -> F:

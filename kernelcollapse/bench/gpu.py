@@ -50,6 +50,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from kernelcollapse.bench.limits import matmul_rate
+from kernelcollapse.bench.report import _f, _row
 from kernelcollapse.bench.suite import CANONICAL, SMOKE, Config, library_sweep, machine_info
 
 __all__ = ["TARGETS", "main", "run"]
@@ -180,10 +181,9 @@ def run(*, smoke: bool = False, max_seconds: float = DEFAULT_MAX_SECONDS,
     def left() -> float:
         return max_seconds - (time.perf_counter() - started)
 
-    def say(msg: str) -> None:
-        if progress:
-            print(f"[{time.perf_counter() - started:7.1f} s] {msg}", file=sys.stderr,
-                  flush=True)
+    from kernelcollapse.bench import _progress
+
+    say = _progress(progress)
 
     cfg = SMOKE if smoke else CANONICAL
     large_d = 24 if smoke else LARGE_D
@@ -308,8 +308,6 @@ def run(*, smoke: bool = False, max_seconds: float = DEFAULT_MAX_SECONDS,
 
 def targets(res: dict) -> list[dict]:
     """The three GPU targets of issue 19 with their measured values."""
-    from kernelcollapse.bench.report import _row
-
     rows = []
     steps = res["steps"]
     if "canonical" in steps:
@@ -327,10 +325,6 @@ def targets(res: dict) -> list[dict]:
                              "the float64 matmul rate", r["fraction_of_matmul"],
                              TARGETS["d2000_fraction"], higher=True))
     return rows
-
-
-def _f(x, digits=3) -> str:
-    return "-" if x is None else f"{x:.{digits}g}"
 
 
 def markdown(res: dict) -> str:

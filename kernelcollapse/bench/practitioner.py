@@ -100,18 +100,9 @@ def features(kind: str, images: np.ndarray, *, key: int = 0) -> np.ndarray:
 
 def _ridge(X, y, lam, weight=None):
     """Ridge with an unpenalised intercept, the library's normalisation, row weights."""
-    T = X.shape[0]
-    w = np.ones(T) if weight is None else weight
-    mx = (w @ X) / w.sum()
-    my = (w @ y) / w.sum()
-    Xc = X - mx
-    if lam == 0:  # least squares, minimum norm where the rows do not determine it
-        root = np.sqrt(w)[:, None]
-        coef = np.linalg.lstsq(Xc * root, (y - my) * root[:, 0], rcond=None)[0]
-        return coef, my - mx @ coef
-    G = (Xc * w[:, None]).T @ Xc / T + lam * np.eye(X.shape[1])
-    coef = np.linalg.solve(G, (Xc * w[:, None]).T @ (y - my) / T)
-    return coef, my - mx @ coef
+    from kernelcollapse.estimator import _weighted_ridge
+
+    return _weighted_ridge(X, y, lam, np.ones(X.shape[0]) if weight is None else weight, True)
 
 
 def _ridge_path(X, y, lams):

@@ -49,6 +49,8 @@ def compute(*, size: str = "quick", progress: bool = True, data_dir=None) -> lis
 
 
 def _plot(rows, path: Path) -> Path:
+    from kernelcollapse.bench.practitioner import TARGETS
+
     regimes = list(dict.fromkeys(r["regime"] for r in rows))
     tuners = ("cv", "recommend", "recommend_pilot")
     labels = {"cv": "cross-validation on the training labels", "recommend": "recommend",
@@ -61,8 +63,10 @@ def _plot(rows, path: Path) -> Path:
                     for g in regimes]
             ax.bar(x + (k - 1) * 0.27, vals, width=0.27, color=color, label=labels[tuner])
         ax.axhline(1.0, color="k", lw=0.8)
-        ax.axhline(1.1, color="tab:blue", lw=0.8, ls=":", label="target, recommend (1.10)")
-        ax.axhline(1.03, color="tab:green", lw=0.8, ls=":", label="target, with pilot (1.03)")
+        for tuner, color, what in (("recommend", "tab:blue", "recommend"),
+                                   ("recommend_pilot", "tab:green", "with pilot")):
+            target = TARGETS[tuner]
+            ax.axhline(target, color=color, lw=0.8, ls=":", label=f"target, {what} ({target:.2f})")
         ax.set_yscale("log")
         ax.set_xticks(x)
         ax.set_xticklabels(regimes, rotation=30, ha="right", fontsize=7)

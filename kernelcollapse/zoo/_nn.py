@@ -19,46 +19,21 @@ its checkpoint of generation ``g`` draws exactly what the uninterrupted chain dr
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from kernelcollapse._x64 import float32  # noqa: F401  (the networks' scope: _nn.float32)
+
 #: Version of the checkpoint layout (stored in each file; a mismatch refuses to resume).
 CHECKPOINT_FORMAT = 1
-
-
-# --------------------------------------------------------------------------- float32 scope
-
-
-@contextlib.contextmanager
-def float32() -> Iterator[None]:
-    """Context manager: JAX x64 off inside (float32 defaults), the previous setting restored."""
-    import jax
-
-    scope = getattr(jax, "enable_x64", None)
-    if scope is None:  # jax < 0.8: the same context manager lived in jax.experimental
-        from jax.experimental import enable_x64 as scope
-    with scope(False):
-        yield
-
-
-def uses_float32(fn: Callable) -> Callable:
-    """Decorator: run ``fn`` inside :func:`float32`."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with float32():
-            return fn(*args, **kwargs)
-
-    return wrapper
 
 
 def generation_key(words: np.ndarray, g: int, purpose: int):

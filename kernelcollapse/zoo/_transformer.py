@@ -129,8 +129,10 @@ def _programs(cfg) -> dict:
     import jax
     import jax.numpy as jnp
 
-    if cfg in _CACHE:
-        return _CACHE[cfg]
+    # only these fields shape the programs (sizes, rates and data caps do not)
+    key = ("programs", cfg.heads, cfg.block, cfg.beam_width)
+    if key in _CACHE:
+        return _CACHE[key]
     H, L = cfg.heads, cfg.block
 
     def loss(params, tokens, key):
@@ -153,7 +155,7 @@ def _programs(cfg) -> dict:
 
     prog = {"loss": loss, "step": step, "prefill": jax.jit(prefill),
             "nll": jax.jit(lambda p, x: token_nll(p, x, heads=H).mean(axis=1))}
-    _CACHE[cfg] = prog
+    _CACHE[key] = prog
     return prog
 
 
