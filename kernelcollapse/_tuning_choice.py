@@ -61,6 +61,7 @@ class Objective:
         self.sig2 = float(sigma) ** 2
         self.lo, self.hi = lo, hi
         self._decomposed: dict[float, tuple] = {}
+        self._best: dict[tuple, _Choice] = {}
         self.real = None
         if mask is not None and int((~mask).sum()) >= _MIN_REAL_ROWS:
             self.real = ~mask
@@ -105,6 +106,10 @@ class Objective:
         """Eigen-decomposition of ``Z' Omega Z / T`` for the weight ``w``, cached."""
         hit = self._decomposed.get(w)
         if hit is None:
+            # two T x k arrays a weight: keep weight 1 (every alternative is read there) and
+            # the weight being searched, not every weight tried
+            for old in [x for x in self._decomposed if x != 1.0]:
+                del self._decomposed[old]
             T = self.Z.shape[0]
             om = np.ones(T) if self.mask is None else np.where(self.mask, w, 1.0)
             Zw = self.Z * om[:, None]
@@ -219,6 +224,14 @@ class Objective:
         self.calibration = float(np.clip(1.0 + (b - 1.0) * (1.0 - se2 / gap), 0.0, 3.0))
 
     def best_lam(self, w: float) -> _Choice:
+        """The penalty of least estimated error at weight ``w`` (cached: the weight search
+        and the alternatives of :func:`kernelcollapse.recommend` ask for the same weights)."""
+        key = (w, self.calibration)
+        if key not in self._best:
+            self._best[key] = self._best_lam(w)
+        return self._best[key]
+
+    def _best_lam(self, w: float) -> _Choice:
         decades = math.log10(self.hi / self.lo)
         grid = np.geomspace(self.lo, self.hi, int(math.ceil(decades * _LAMS_PER_DECADE)) + 1)
         err = self.error(grid, w)

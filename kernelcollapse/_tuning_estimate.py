@@ -85,14 +85,20 @@ def estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask):
     teacher (``(1 + p c)^2 < 0.1``) get the power law fitted to the others.  Iterated with the
     chain they imply."""
     k = s.size
-    q = _binned(s, b**2 / s**2)  # first guess: as if the labels were clean and noiseless
-    c, var = _chain_moments(s, q, n, chain)
-    sig2 = sigma**2 if sigma is not None else _noise(s, b, A, Z, yc, rows, var, mask, chain)
     if mask is not None and int((~mask).sum()) - k - 1 >= _MIN_RESIDUAL_DOF:
+        # one least-squares fit of the real rows gives both (the chain plays no part)
         Zr, yr = Z[~mask], yc[~mask]
         G = Zr.T @ Zr
         z = np.linalg.solve(G, Zr.T @ yr)
+        if sigma is None:
+            r = yr - Zr @ z
+            sig2 = float(r @ r) / (yr.size - k)
+        else:
+            sig2 = sigma**2
         return _binned(s, z * z - sig2 * np.diag(np.linalg.inv(G))), math.sqrt(sig2)
+    q = _binned(s, b**2 / s**2)  # first guess: as if the labels were clean and noiseless
+    c, var = _chain_moments(s, q, n, chain)
+    sig2 = sigma**2 if sigma is not None else _noise(s, b, A, Z, yc, rows, var, mask, chain)
     p = float(A.trace() / s.sum())  # the synthetic share of the Gram (p, or the mask's)
     z = b / s
     # The chain's variance is ~ Sigma^-1 in the population basis; in the sample basis its
@@ -125,19 +131,14 @@ def _extrapolated(s: np.ndarray, q: np.ndarray, known: np.ndarray) -> np.ndarray
 
 
 def _noise(s, b, A, Z, yc, rows, var, mask, chain) -> float:
-    """``sigma^2`` of the labels, by the first that applies: the least-squares residual of the
-    real rows (a mask with at least ``k + 10`` of them), of every row when all are synthetic
+    """``sigma^2`` of the labels when a mask does not leave ``k + 10`` real rows (with that
+    many, :func:`estimate` reads it off their least-squares residual), by the first that
+    applies: the least-squares residual of every row when all are synthetic
     (their teacher is then the fixed ``w_n``), of every row less the chain's exact part for
     unbiased (least-squares) generators; otherwise the floor of the projections
     (:func:`_noise_floor`)."""
     k = s.size
-    n_real = rows if mask is None and np.all(A == 0) else (
-        int((~mask).sum()) if mask is not None else None)
-    if mask is not None and n_real - k - 1 >= _MIN_RESIDUAL_DOF:
-        Zr, yr = Z[~mask], yc[~mask]
-        coef, *_ = np.linalg.lstsq(Zr, yr, rcond=None)
-        r = yr - Zr @ coef
-        return float(r @ r) / (n_real - k)
+    n_real = None if mask is None else int((~mask).sum())
     dof = rows - k - 1
     all_synthetic = np.allclose(A, np.diag(s)) if mask is None else bool(mask.all())
     unbiased = chain["lam0"] == 0 and chain["T0"] > k + 1
