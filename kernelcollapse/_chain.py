@@ -40,6 +40,13 @@ from kernelcollapse import _spectral as _sp
 MODES = ("replace", "accumulate")
 
 
+def check_mode(mode) -> str:
+    """``mode`` if it is one of :data:`MODES`, else a ValueError naming it."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    return mode
+
+
 class Setting(NamedTuple):
     """One generator setting: the arguments every chain state depends on."""
 

@@ -147,9 +147,3 @@ def _solve_mixed(lam, T, p, w, spec):
             break
     out[pos] = np.exp(t)
     return out
-
-
-def lam_of_kappa(kappa, T, p, weight, spec: _sp.Spectrum) -> np.ndarray:
-    """The penalty whose effective regularisation is ``kappa`` (inverse of :func:`solve_kappa`)."""
-    f1, _ = _sp.degrees_of_freedom(np.asarray(kappa, dtype=np.float64), spec)
-    return kappa * gains(f1 / T, p, weight).lam_over_kappa

@@ -15,7 +15,7 @@ from kernelcollapse import _validate as v
 __all__ = ["BACKENDS", "CHOLESKY_MAX_LAMS", "MODES", "SAMPLERS", "MemoryEstimate", "chunk_size",
            "seed_bytes"]
 
-MODES = ("replace", "accumulate")
+MODES = _chain.MODES
 BACKENDS = ("jax", "numpy")
 SAMPLERS = ("auto", "rows")
 
@@ -133,8 +133,7 @@ def _plan(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0, p, mode, fresh, we
               "lam0": v.nonnegative("lam0", lam0), "p": v.probability("p", p),
               "fresh": v.probability("fresh", fresh), "weight": v.nonnegative("weight", weight),
               "sigma": v.nonnegative("sigma", sigma), "sigma0": v.nonnegative("sigma0", sigma0)}
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    _chain.check_mode(mode)
     seeds = v.integer("seeds", seeds, minimum=2)
     if seeds > 2**32:  # the per-seed keys count seeds in 32 bits
         raise ValueError(f"seeds must be at most 2**32, got {seeds}")

@@ -259,10 +259,10 @@ _MIN_SPACING = 1e-6
 _MAX_ITER = 40
 
 
-def _refine(evaluate, log_kappa, lam_grid, err, *, last=None, xtol):
+def _refine(evaluate, log_kappa, lam_grid, err, *, last, xtol):
     """Refine the grid minimum of each column of ``err`` (``(G, m)``, at the nodes
     ``log_kappa``, whose penalties are ``lam_grid``) in ``log kappa``.  A column's nodes end
-    at its row ``last`` (default ``G - 1``); rows after it repeat the last node.
+    at its row ``last``; rows after it repeat the last node.
 
     Each iteration evaluates the error at ``x - h, x, x + h`` for all ``m`` columns in one call
     (``evaluate(log_kappa, cols)`` returns the :class:`kernelcollapse._error.Parts` of the
@@ -273,9 +273,7 @@ def _refine(evaluate, log_kappa, lam_grid, err, *, last=None, xtol):
     points are evaluated; where the curvature is not positive a golden-section step into the
     larger side is taken instead.  The best point evaluated is kept.
     """
-    G, m = err.shape
-    cols = np.arange(m)
-    last = np.full(m, G - 1) if last is None else last
+    cols = np.arange(err.shape[1])
     i = np.minimum(np.argmin(err, axis=0), last)
     e_grid = err[i, cols]
     a = log_kappa[np.maximum(i - 1, 0), cols]

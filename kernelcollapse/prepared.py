@@ -28,6 +28,7 @@ __all__ = ["CollapseLimit", "ErrorDecomposition", "GeneratorMoments", "PreparedP
            "prepare"]
 
 MODES = _chain.MODES
+check_mode = _chain.check_mode
 # prepare() compresses spectra with more distinct eigenvalues than this to quadrature nodes,
 # checked to this relative error (kernelcollapse._quadrature).
 QUADRATURE_MIN_DISTINCT = 1 << 14
@@ -120,12 +121,6 @@ class _Grid(NamedTuple):
 def _out(x: np.ndarray, shape: tuple[int, ...]):
     x = x.reshape(shape)
     return x[()] if x.ndim == 0 else x
-
-
-def check_mode(mode) -> str:
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    return mode
 
 
 def prepare(eigvals: ArrayLike, w0: ArrayLike, *,
@@ -363,7 +358,7 @@ class PreparedProblem:
         def radius(q):
             return _chain.limit(self._sums, setting._replace(fresh=q)).contraction
 
-        if radius(0.0) < 1.0 or setting.sigma0 == 0 and _chain.is_exact(setting, self.d):
+        if radius(0.0) < 1.0:
             return 0.0
         lo, hi = 0.0, 1.0  # the contraction falls as the fresh fraction grows; it is 0 at 1
         for _ in range(60):

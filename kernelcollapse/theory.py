@@ -96,7 +96,7 @@ def kappa(lam: ArrayLike, eigvals: ArrayLike, T: ArrayLike) -> np.float64 | np.n
     Notes
     -----
     Solved by Newton's method in ``log kappa`` safeguarded by a bracket, all grid
-    points at once, from a start interpolated in a table of ``df1`` (for 256
+    points at once, from a start interpolated in a table of ``df1`` (for 32
     points or more); equal eigenvalues are merged first, so ``d = 10**6``
     isotropic directions cost as much as one.  Accurate to a few ulps of the equation for
     ``lam`` from 0 (or ``1e-12``) upwards.

@@ -121,6 +121,10 @@ DE_CASES = {
     "weighted-ridge": dict(T=100, T0=80, lam=0.02, lam0=0.05, p=0.5,
                            weight=np.array([[0.0], [0.5]])),
     "weighted-T<d": dict(T=40, T0=80, lam=0.02, p=0.5, weight=np.array([[0.2], [3.0]])),
+    # weighted least squares downstream (lam = 0), above d and interpolating below it
+    "weighted-LS-downstream": dict(T=100, T0=80, lam=0.0, p=0.5,
+                                   weight=np.array([[0.3], [2.0]])),
+    "weighted-interpolation": dict(T=40, T0=80, lam=0.0, p=0.5, weight=np.array([[0.3], [2.0]])),
 }
 
 
