@@ -51,7 +51,9 @@ ENV_SOLVER = "KERNELCOLLAPSE_DOWN_SOLVER"
 ENV_DEVICES = "KERNELCOLLAPSE_DEVICES"
 ENV_CACHE = "KERNELCOLLAPSE_COMPILATION_CACHE"
 
-SOLVERS = ("auto", "tridiagonal", "cholesky", "eigh")
+# The downstream solvers of kernelcollapse._simulator_jax (described there).
+DOWN_SOLVERS = ("tridiagonal", "cholesky", "eigh")
+SOLVERS = ("auto",) + DOWN_SOLVERS
 # Up to this many lam values the CPU downstream uses one Cholesky per lam, beyond it one
 # tridiagonal reduction (the reduction costs about 8 Choleskys on CPU).
 CHOLESKY_MAX_LAMS = 8

@@ -86,7 +86,7 @@ DOWN_SAMPLERS = ("wishart", "rows")
 #                  Choleskys on CPU; and the GPU's form: one batch of dense factorisations);
 #   "eigh":        one eigendecomposition G = V diag(mu) V' serves every lam (a division per
 #                  lam); a full eigh costs ~2.3 reductions on CPU, a variant for GPUs.
-DOWN_SOLVERS = ("tridiagonal", "cholesky", "eigh")
+# (the list: kernelcollapse._engine.DOWN_SOLVERS, where the choice is made)
 
 
 SEED_AXIS = "seeds"

@@ -12,11 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def ridge(X: np.ndarray, Y: np.ndarray, lam: float, m: int | None = None) -> np.ndarray:
-    """``(X^T X / m + lam I)^{-1} X^T Y / m`` (``m`` the rows of ``X`` unless given);
-    minimum-norm least squares when ``lam = 0``."""
-    rows, d = X.shape
-    m = rows if m is None else m
+def ridge(X: np.ndarray, Y: np.ndarray, lam: float) -> np.ndarray:
+    """``(X^T X / m + lam I)^{-1} X^T Y / m`` (``m`` the rows of ``X``); minimum-norm least
+    squares when ``lam = 0``."""
+    m, d = X.shape
     if lam == 0.0:
         return np.linalg.lstsq(X, Y, rcond=None)[0]
     return np.linalg.solve(X.T @ X / m + lam * np.eye(d), X.T @ Y / m)

@@ -353,14 +353,20 @@ def _chunk_runner(s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs, lay
     placed = dict(lanes=lay.lanes, mesh=lay.mesh)
     weights_static = dict(d=d, N=ch.N, gen_sampler=gen, **placed)
 
-    def errors_at(keys, W, job: _Job, down, rounds):
+    def errors_at(keys, W, job: _Job, down, rounds, drawn: dict):
         T_ = np.float64(job.T)
         lams = np.asarray(job.solve_lams, np.float64)
         solver = _engine.down_solver(lay.platform, lams.size)
         sigma = np.float64(job.sigma)
         if down == "wishart":  # two programs: the draws serve every T, the algebra every T >= d
-            W, L, h, complete = wishart_draws(keys, W, sqrt_s, w0, n_idx, sigma0, T_, T0_,
-                                              rounds=rounds, **weights_static)
+            # The draws depend on T, not on the job's noise, weight or synthetic rows: jobs of
+            # one T (consecutive, the jobs are sorted by T) share them.  One T is kept at a
+            # time, as the memory estimate assumes.
+            if (job.T, rounds) not in drawn:
+                drawn.clear()
+                drawn[job.T, rounds] = wishart_draws(keys, W, sqrt_s, w0, n_idx, sigma0, T_,
+                                                     T0_, rounds=rounds, **weights_static)
+            W, L, h, complete = drawn[job.T, rounds]
             if job.m == 0:  # no synthetic row: the teacher labels every row, whatever n
                 W = np.broadcast_to(w0, W.shape)
             err = wishart_errors(W, L, h, sqrt_s, w0, lams, sigma, T_, d=d,
@@ -386,13 +392,14 @@ def _chunk_runner(s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs, lay
                               has_fresh=ch.fresh_rows > 0, **placed)
         # Every job dispatched before any result is read: the device is not left idle while
         # Python prepares the next program.
-        pending = [errors_at(keys, W, job, down, _random.ROUNDS)
+        drawn: dict = {}
+        pending = [errors_at(keys, W, job, down, _random.ROUNDS, drawn)
                    for job, down in zip(jobs, downs)]
         for j, ((err, complete), job, down) in enumerate(zip(pending, jobs, downs)):
             rounds = _random.ROUNDS
             while not np.asarray(complete).all():  # rare (< 2e-7 per chi-square draw): the
                 rounds *= 8  # same draws, more candidates
-                err, complete = errors_at(keys, W, job, down, rounds)
+                err, complete = errors_at(keys, W, job, down, rounds, drawn)
             out[j][rows] = np.asarray(err)
 
     return run
