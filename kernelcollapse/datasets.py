@@ -127,6 +127,14 @@ def _shared_copy(split: str = "test") -> Path | None:
     return _SHARED_DIR if _complete(_SHARED_DIR, split) else None
 
 
+def _configured_or_shared(data_dir, split: str = "test"):
+    """``data_dir`` when given; with neither it nor ``$KERNELCOLLAPSE_DATA``, the shared copy
+    (:func:`_shared_copy`, ``None`` without one: the loader's own search)."""
+    if data_dir is None and not os.environ.get(ENV_VAR):
+        return _shared_copy(split)
+    return data_dir
+
+
 def cache_dir() -> Path:
     """The download cache: ``$XDG_CACHE_HOME/kernelcollapse/mnist`` or ``~/.cache/...``."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")

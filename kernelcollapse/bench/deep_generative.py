@@ -25,7 +25,7 @@ import numpy as np
 
 from kernelcollapse.bench.suite import machine_info
 
-__all__ = ["run", "markdown"]
+__all__ = ["run", "markdown", "save"]
 
 
 def _block(tree) -> None:
@@ -76,10 +76,9 @@ def _bench_vae(size: str, data_dir) -> dict:
 
 def _mnist_without_download(data_dir):
     from kernelcollapse import datasets
-    from kernelcollapse.zoo import vae
 
     env = os.environ.get(datasets.ENV_VAR)
-    for d in ([data_dir] if data_dir else [env] if env else []) + [vae._SHARED_MNIST]:
+    for d in ([data_dir] if data_dir else [env] if env else []) + [datasets._SHARED_DIR]:
         try:
             return datasets.mnist(d, split="test", download=False).images
         except FileNotFoundError:
@@ -197,6 +196,16 @@ def markdown(results: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def save(results: dict, out_dir) -> Path:
+    """Write ``deep_generative[_gpu].json`` and ``.md`` into ``out_dir``; the JSON's path."""
+    name = "deep_generative" + ("_gpu" if results["machine"]["platform"] == "gpu" else "")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{name}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (out_dir / f"{name}.md").write_text(markdown(results))
+    return out_dir / f"{name}.json"
 
 
 def main(argv=None) -> int:

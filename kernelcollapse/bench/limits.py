@@ -29,10 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+from kernelcollapse import _engine
 from kernelcollapse._x64 import uses_float64
 from kernelcollapse.bench.suite import Config, library_sweep
-
-CHOLESKY_MAX_LAMS = 8
 
 
 def chain_flops(*, d: int, T0: int, N: int) -> float:
@@ -50,7 +49,7 @@ def downstream_flops(*, d: int, T: int, Nn: int, L: int, solver: str | None = No
     once ``9 r^3`` (eigenvalues and vectors, the usual count) then as the tridiagonal
     route."""
     if solver is None:
-        solver = "tridiagonal" if L > CHOLESKY_MAX_LAMS else "cholesky"
+        solver = "tridiagonal" if L > _engine.CHOLESKY_MAX_LAMS else "cholesky"
     r = min(T, d)
     if T >= d:
         down = 2 * d**3 + 2 * d * d + 2 * d * d * Nn

@@ -213,13 +213,11 @@ def run(regimes=QUICK_REGIMES, *, reps: int = 20, key: int = 0, data_dir=None,
     with the list after each, so that a long run writes as it goes).  ``done``: results of an
     earlier run with the same ``reps`` and ``key`` (a regime's result is a function of them),
     reused for the regimes they cover instead of being computed again."""
-    previous = {tuple(r["regime"].values()): r for r in (done or [])}
     from kernelcollapse import datasets
     from kernelcollapse.realdata import parity_target
 
-    if data_dir is None and not os.environ.get(datasets.ENV_VAR):
-        data_dir = datasets._shared_copy("test")  # a checkout's ../shared copy, if any
-    mn = datasets.mnist(data_dir, split="test")
+    previous = {tuple(r["regime"].values()): r for r in (done or [])}
+    mn = datasets.mnist(datasets._configured_or_shared(data_dir, "test"), split="test")
     target = parity_target(mn.labels)
     cache: dict[str, np.ndarray] = {}
     results = []

@@ -94,15 +94,10 @@ def run(args: argparse.Namespace) -> int:
 
         return zoo_gmm.main(["--out", str(out / "zoo_gmm.json")])
     if args.deep:
-        import json
-
         from kernelcollapse.bench import deep_generative
 
         res = deep_generative.run(quick=not args.full_deep)
-        name = "deep_generative" + ("_gpu" if res["machine"]["platform"] == "gpu" else "")
-        out.mkdir(parents=True, exist_ok=True)
-        (out / f"{name}.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
-        (out / f"{name}.md").write_text(deep_generative.markdown(res))
+        deep_generative.save(res, out)
         print(deep_generative.markdown(res))
         return 0
     if args.optimize:

@@ -70,13 +70,13 @@ def register(subparsers) -> None:
 
 def load_matrix(path: Path) -> np.ndarray:
     """A numeric array from ``.npy`` or ``.csv`` (comma-separated, one optional header line)."""
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
+    from kernelcollapse.cli._common import load_npy
+
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        from kernelcollapse.cli._common import load_npy
-
-        return load_npy(path)
+        return load_npy(path)  # it says which file is missing or what is wrong with it
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
     if suffix != ".csv":
         raise ValueError(f"{path}: expected a .npy or .csv file, got suffix {suffix!r}")
     with path.open() as fh:

@@ -24,7 +24,6 @@ the pool error (which includes the downstream's own training points) and the hel
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -53,11 +52,7 @@ SPLIT_KEY = 0
 def _load(data_dir):
     from kernelcollapse import datasets
 
-    if data_dir is None and not os.environ.get(datasets.ENV_VAR):
-        # The project's shared copy beside the checkout, when nothing else is configured; None
-        # leaves the loader's own search (cache, then download).
-        data_dir = datasets._shared_copy("test")
-    return datasets.mnist(data_dir, split="test")
+    return datasets.mnist(datasets._configured_or_shared(data_dir, "test"), split="test")
 
 
 def _kernels(x_pool):

@@ -52,7 +52,6 @@ References
 
 from __future__ import annotations
 
-import os
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
@@ -77,8 +76,6 @@ ELBO_DRAWS = 4     # latent draws per held-out image in the ELBO estimate
 # Purposes of the per-generation keys (see _nn.generation_key).
 _INIT, _TRAIN, _SAMPLE, _ELBO = 0, 1, 2, 3
 
-# The project's shared copy of the MNIST test set (used when nothing else is configured).
-_SHARED_MNIST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
 
 
 class VAEConfig(NamedTuple):
@@ -296,9 +293,7 @@ def _as_images(name: str, value) -> np.ndarray:
 def _load_mnist(data_dir):
     from kernelcollapse import datasets
 
-    if data_dir is None and not os.environ.get(datasets.ENV_VAR):
-        if all((_SHARED_MNIST / f).is_file() for f in datasets.FILES["test"]):
-            data_dir = _SHARED_MNIST
+    data_dir = datasets._configured_or_shared(data_dir, "test")
     # A directory named by the caller is only read; the cache may download (the loader's
     # default), so a typo in data_dir fails at once instead of after a download attempt.
     return datasets.mnist(data_dir, split="test", download=data_dir is None).images
