@@ -36,6 +36,14 @@ from kernelcollapse._x64 import float32  # noqa: F401  (the networks' scope: _nn
 CHECKPOINT_FORMAT = 1
 
 
+def preset(sizes: dict, size: str) -> tuple:
+    """The entry of ``size`` in a table of presets (``VAE_SIZES``, ``LM_SIZES``), or a
+    ValueError naming the sizes there are."""
+    if size not in sizes:
+        raise ValueError(f"size must be one of {tuple(sizes)}, got {size!r}")
+    return sizes[size]
+
+
 def generation_key(words: np.ndarray, g: int, purpose: int):
     """The key of generation ``g`` for one ``purpose`` (a small int): a pure function of the
     chain's key words, so a resumed chain draws what the uninterrupted one drew."""

@@ -208,9 +208,7 @@ class LMChain(NamedTuple):
 
 def lm_config(size: str = "quick", **overrides: object) -> LMConfig:
     """The preset of ``size`` (``"tiny"``, ``"quick"``, ``"full"``) with ``overrides``."""
-    if size not in LM_SIZES:
-        raise ValueError(f"size must be one of {tuple(LM_SIZES)}, got {size!r}")
-    return _check_config(LM_SIZES[size][0]._replace(**overrides))
+    return _check_config(_nn.preset(LM_SIZES, size)[0]._replace(**overrides))
 
 
 def _check_config(cfg: LMConfig) -> LMConfig:
@@ -300,9 +298,8 @@ def pretrain_lm(*, size: str = "quick", config: LMConfig | None = None, key: Key
     -------
     LMBase
     """
-    if size not in LM_SIZES:
-        raise ValueError(f"size must be one of {tuple(LM_SIZES)}, got {size!r}")
-    cfg = _check_config(LM_SIZES[size][0] if config is None else config)
+    preset = _nn.preset(LM_SIZES, size)[0]
+    cfg = _check_config(preset if config is None else config)
     words = _base_words(key_data(key))
     vocab, blocks = _data(cfg, data_dir)
     fp = _nn.fingerprint({"model": "lm-base", **cfg._asdict(), "key": words.tolist()},
@@ -399,9 +396,7 @@ def simulate_lm(base: LMBase | None = None, *, setting: str = "A", size: str = "
     """
     if setting not in SETTINGS:
         raise ValueError(f"setting must be one of {tuple(SETTINGS)}, got {setting!r}")
-    if size not in LM_SIZES:
-        raise ValueError(f"size must be one of {tuple(LM_SIZES)}, got {size!r}")
-    preset, G0, R0 = LM_SIZES[size]
+    preset, G0, R0 = _nn.preset(LM_SIZES, size)
     if base is not None:
         if config is not None and _check_config(config) != base.config:
             raise ValueError("config differs from base.config: pass one of them")

@@ -156,9 +156,7 @@ class VAEChain(NamedTuple):
 
 def vae_config(size: str = "quick", **overrides: object) -> VAEConfig:
     """The preset of ``size`` (``"tiny"``, ``"quick"``, ``"full"``) with ``overrides``."""
-    if size not in VAE_SIZES:
-        raise ValueError(f"size must be one of {tuple(VAE_SIZES)}, got {size!r}")
-    return _check_config(VAE_SIZES[size][0]._replace(**overrides))
+    return _check_config(_nn.preset(VAE_SIZES, size)[0]._replace(**overrides))
 
 
 def _check_config(cfg: VAEConfig) -> VAEConfig:
@@ -366,11 +364,9 @@ def simulate_vae(images: ArrayLike | None = None, held_out: ArrayLike | None = N
     -------
     VAEChain
     """
-    if size not in VAE_SIZES:
-        raise ValueError(f"size must be one of {tuple(VAE_SIZES)}, got {size!r}")
-    cfg = _check_config(VAE_SIZES[size][0] if config is None else config)
-    G = _validate.integer("generations",
-                          VAE_SIZES[size][1] if generations is None else generations, minimum=1)
+    preset, G0 = _nn.preset(VAE_SIZES, size)
+    cfg = _check_config(preset if config is None else config)
+    G = _validate.integer("generations", G0 if generations is None else generations, minimum=1)
     words = key_data(key)
     train, test = _real_data(images, held_out, cfg, data_dir)
     if cfg.batch > train.shape[0]:
