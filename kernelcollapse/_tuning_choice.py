@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from kernelcollapse import _chain, _fit
+from kernelcollapse._tuning_estimate import chain_moments
 
 
 class _Choice(NamedTuple):
@@ -20,16 +21,19 @@ class _Choice(NamedTuple):
     error: float
 
 
+class _Blend(NamedTuple):
+    """The reference of the pilot blend: the estimate's own choice ``lam_0`` (weight 1)."""
+
+    error: float  # the estimate there
+    pilot: np.ndarray  # (m,) square errors of its fit on the pilot rows
+    r: np.ndarray  # (k,) s / (s + lam_0)
+    kappa: np.ndarray  # (k,) the estimate's variance per unit of r^2 (see use_pilot)
+
+
 # Penalties per decade of the grid each weight's leave-one-out curve is evaluated on, and
 # golden-section steps in log lam around its minimum (to 1e-3 relative).
 _LAMS_PER_DECADE = 6
 _LAM_STEPS = 18
-# Subsets of T0 rows on which the least-squares chain's covariance is measured.
-_CHAIN_SUBSETS = 16
-# The pilot recalibrates the theory's correction only when the correction spans this many
-# times the error's minimum over the penalties (measured on MNIST: 2 where it only added noise,
-# 7 and more where the chain dominated).
-_CALIBRATE_ABOVE = 4.0
 # Real rows from which the leave-one-out error on them alone decides (its relative standard
 # error is then below ~20% per penalty, and far smaller for differences between penalties).
 _MIN_REAL_ROWS = 50
@@ -51,10 +55,11 @@ class Objective:
     data decide the bias and variance of the fit (no plug-in spectrum there), the theory only
     what the synthetic targets change.  With a mask leaving at least 50 real rows the
     leave-one-out error is taken over the real rows only: it is then unbiased for the test
-    error plus the noise by itself, whatever the chain did."""
+    error plus the noise by itself, whatever the chain did.  Without them, a clean pilot is
+    blended in by :meth:`use_pilot`."""
 
     def __init__(self, prob, kw, Z, yc, mask, sigma, lo, hi, d: int, center: bool,
-                 pilot=None):
+                 pilot=None, inflation: float = 1.0):
         self.prob, self.kw, self.Z, self.yc, self.mask = prob, kw, Z, yc, mask
         self.center = center
         self.pilot = pilot  # (Zp, yp): clean rows in the sample basis, centred like yc
@@ -65,41 +70,18 @@ class Objective:
         self.real = None
         if mask is not None and int((~mask).sum()) >= _MIN_REAL_ROWS:
             self.real = ~mask
-        self.calibration = 1.0
+        self.blend: _Blend | None = None  # set by use_pilot
+        self.s = np.einsum("ij,ij->j", Z, Z) / Z.shape[0]
         setting = _chain.Setting(kw["T0"], kw["lam0"], kw["sigma0"], kw["fresh"], kw["mode"])
         # Least-squares generators on T0 > d + 1 rows (d the number of features): unbiased,
-        # with the exact variance sigma0^2 h_n Sigma^-1 (kernelcollapse._chain.exact_h).
+        # with the exact variance sigma0^2 h_n Sigma^-1 (kernelcollapse._chain.exact_h) for
+        # Gaussian rows, times the inflation of the user's rows (row_inflation, computed by
+        # recommend for the replace workflow; 1 otherwise).
         self.h = None
-        self.chain_var = None
-        self.s = np.einsum("ij,ij->j", Z, Z) / Z.shape[0]
-        T0 = int(round(setting.T0))
-        if (setting.lam0 == 0 and setting.mode == "replace" and setting.fresh == 0
-                and Z.shape[0] >= T0 + 10 and T0 > Z.shape[1] + 1):
-            # The chain's covariance n sigma0^2 E[(X'X)^-1] over T0 rows, measured on draws
-            # of the user's rows (the generators saw rows like them): features that are not
-            # Gaussian make it larger than the inverse-Wishart mean of the theory.  Draws of
-            # T0 of the T rows are not fresh rows (with replacement they repeat rows, which
-            # inflates the inverse; without, they vary less as T0 nears T), so the same draws
-            # are made from Gaussian rows of the same covariance, whose answer is known exactly
-            # (diag(1/s) / (T0 - k - 1)), and the measurement is divided by that procedure's
-            # own bias, direction by direction.
-            k = Z.shape[1]
-            rng = np.random.default_rng(0)  # a fixed resampling: a function of the data
-            gauss = rng.standard_normal(Z.shape) * np.sqrt(self.s)
-            acc, ref = np.zeros(k), np.zeros(k)
-            for _ in range(_CHAIN_SUBSETS):
-                idx = rng.choice(Z.shape[0], T0, replace=True)
-                if np.unique(idx).size <= k + 1:  # a singular draw: use the theory
-                    acc = None
-                    break
-                acc += np.diag(np.linalg.inv(Z[idx].T @ Z[idx]))
-                ref += np.diag(np.linalg.inv(gauss[idx].T @ gauss[idx]))
-            if acc is not None:
-                exact = 1.0 / (self.s * (T0 - k - 1))
-                self.chain_var = kw["n"] * setting.sigma0**2 * exact * acc / ref
         if setting.lam0 == 0 and setting.T0 > d + 1:
-            self.h = float(setting.sigma0**2 * _chain.exact_h(setting, d,
-                                                               np.array([kw["n"]]))[0])
+            self.h = inflation * float(setting.sigma0**2 * _chain.exact_h(
+                setting, d, np.array([kw["n"]]))[0])
+        self.inflation = inflation
         self.d = d
 
     def _decompose(self, w: float):
@@ -141,15 +123,6 @@ class Objective:
 
     def correction(self, lams, w: float, df=None) -> np.ndarray:
         prob, kw = self.prob, self.kw
-        if self.chain_var is not None and w == 1.0:
-            # Least-squares chain, its covariance C measured on the data (see __init__); with
-            # every row weighted alike E[R^-1 A] = p (I - lam R^-1) = p diag(s/(s + lam)) in
-            # the sample basis, so 2 p cross - p shift = p sum_j s_j C_jj (2 p s_j/(s_j + lam)
-            # - 1), the test covariance taken as the training one.
-            s = self.s
-            p = kw["p"]
-            frac = s[:, None] / (s[:, None] + lams[None, :])
-            return p * ((s * self.chain_var) @ (2.0 * p * frac - 1.0))
         if self.h is not None:
             # cross = p g sigma0^2 h df1(kappa), and df1(kappa) of the population is the fit's
             # own degrees of freedom tr(R^-1 X' Omega X / T) (leave-one-out identity), read off
@@ -165,13 +138,13 @@ class Objective:
                                S_rows)
         return 2.0 * g.p * parts.cross - g.p * parts.shift
 
-    def pilot_error(self, lams, w: float) -> np.ndarray:
-        """Mean square error of the fits on the clean pilot rows (an unbiased estimate of the
-        test error plus the noise)."""
+    def pilot_errors(self, lams, w: float) -> np.ndarray:
+        """Square errors of the fits on each clean pilot row, shape ``(m, len(lams))``: their
+        mean estimates the test error plus the noise without bias."""
         e, _, c, _, _, Q = self._decompose(w)
         Zp, yp = self.pilot
         coef = Q @ (c[:, None] / (e[:, None] + lams[None, :]))
-        return np.mean((yp[:, None] - Zp @ coef) ** 2, axis=0)
+        return (yp[:, None] - Zp @ coef) ** 2
 
     def error(self, lams, w: float):
         lams = np.atleast_1d(np.asarray(lams, dtype=np.float64))
@@ -180,53 +153,93 @@ class Objective:
             out = self.loo(lams, w, rows=self.real)
             if self.pilot is not None:  # and on the pilot rows, count for count
                 m = self.pilot[1].size
-                out = (n_real * out + m * self.pilot_error(lams, w)) / (n_real + m)
+                out = (n_real * out + m * self.pilot_errors(lams, w).mean(axis=0)) / (n_real + m)
             out = out - self.sig2
         else:
-            loo, df = self.loo(lams, w, dof=True)
-            out = loo - self.sig2 + self.calibration * self.correction(lams, w, df)
+            out = self._estimate(lams, w)
+            if self.blend is not None:
+                out = self._blended(lams, w, out)
         return out if out.size > 1 else float(out[0])
 
-    def calibrate(self) -> None:
-        """Scale the theory's correction so that the pilot's errors, less the leave-one-out
-        error, follow it over a grid of penalties (least squares with a free constant, the
-        noise).  A pilot of a hundred rows is noisy: the scale is used only when it is two
-        bootstrap standard errors (over the pilot rows) from 1, shrunk towards 1 by
-        ``1 - se^2 / (b - 1)^2`` (James-Stein), and kept in [0, 3]."""
+    def _estimate(self, lams, w: float) -> np.ndarray:
+        loo, df = self.loo(lams, w, dof=True)
+        return loo - self.sig2 + self.correction(lams, w, df)
+
+    def use_pilot(self) -> None:
+        r"""Blend the estimate with the clean pilot's errors (without real rows to validate on).
+
+        Both estimate the change of the test error from the estimate's own choice
+        :math:`\lambda_0`: the estimate with an error that the realised chain
+        :math:`\delta = \hat w_n - E\hat w_n` decides, the pilot with its sampling error.
+        They are combined with inverse-variance weights.  With :math:`r_j = s_j/(s_j+\lambda)`
+        and synthetic share ``p``, the estimate's error is :math:`p\sum_j s_j[\delta_j^2
+        (2pr_j - 1) - 2(1 - r_j)w_{0j}\delta_j + 2\xi_j\delta_j]` less its mean (``xi`` the
+        fit's noise part), whose variance for a change of penalty is, for independent Gaussian
+        :math:`\delta_j` of mean :math:`c_j w_{0j}` and variance :math:`v_j`,
+
+        .. math::  V(\lambda) = \sum_j (r_j(\lambda) - r_j(\lambda_0))^2\,\kappa_j,\quad
+                   \kappa_j = 4p^2 s_j^2 v_j[w_{0j}^2(1 + 2pc_j)^2 + 2p^2 v_j]
+                   + 4p^2 s_j \sigma^2 (c_j^2 w_{0j}^2 + v_j)/T.
+
+        Where the pilot disagrees with the estimate by more than both variances explain (the
+        model of the chain is off: rows less Gaussian than assumed, a chain not the one
+        described), ``V`` is scaled up until the squared disagreements over a grid of
+        penalties average to their variance (a method-of-moments fit, as in random-effects
+        meta-analysis), and never down.  Weights other than 1 take the variance of weight 1
+        at the same penalty (it only sets the blend's weights; both terms stay unbiased)."""
+        ref = self.best_lam(1.0)
+        s, q, kw = self.s, self.prob.w0**2, self.kw
+        T, k = self.Z.shape
+        if self.h is not None:  # unbiased least squares: s_j v_j = h in every direction
+            c, v = np.zeros(k), self.h / s
+        else:
+            c, v = chain_moments(s, q, kw["n"], kw, self.inflation)
+            v = v * ((T - k - 1) / T if T > k + 1 else 1.0)  # sample basis (estimate's shrink)
+        p = kw["p"]
+        kappa = (4.0 * p * p * s * s * v * (q * (1.0 + 2.0 * p * c) ** 2 + 2.0 * p * p * v)
+                 + 4.0 * p * p * s * self.sig2 * (c * c * q + v) / T)
+        self.blend = _Blend(ref.error, self.pilot_errors(np.array([ref.lam]), 1.0)[:, 0],
+                            s / (s + ref.lam), kappa)
         grid = np.geomspace(self.lo, self.hi, 41)
-        loo, df = self.loo(grid, 1.0, dof=True)
-        ok = np.isfinite(loo)
-        corr = self.correction(grid, 1.0, df)[ok]
-        if corr.size < 3 or np.ptp(corr) <= 0:
-            return
-        # Only where the synthetic targets dominate the choice (the correction spans several
-        # times the error's own minimum): elsewhere a hundred pilot rows move the choice more by
-        # their noise than by what they correct.
-        if np.ptp(corr) < _CALIBRATE_ABOVE * np.min(loo[ok] - self.sig2 + corr):
-            return
-        cc = corr - corr.mean()
-        e, _, c, _, _, Q = self._decompose(1.0)
-        Zp, yp = self.pilot
-        sq = (yp[:, None] - Zp @ (Q @ (c[:, None] / (e[:, None] + grid[None, :])))) ** 2
-        sq = sq[:, ok]
+        est = self._estimate(grid, 1.0)
+        ok = np.isfinite(est)
+        d_est, v_est, d_pilot, v_pilot = self._differences(grid[ok], 1.0, est[ok])
+        keep = v_est + v_pilot > 0
+        gap2, v_est, v_pilot = (d_pilot - d_est)[keep] ** 2, v_est[keep], v_pilot[keep]
 
-        def slope(rows):
-            diff = sq[rows].mean(axis=0) - loo[ok]
-            return float(cc @ (diff - diff.mean()) / (cc @ cc))
+        def excess(scale):  # decreasing in the scale
+            return float(np.mean(gap2 / (scale * v_est + v_pilot))) - 1.0
 
-        b = slope(np.arange(yp.size))
-        rng = np.random.default_rng(0)  # a fixed resampling: the result is a function of data
-        boot = [slope(rng.integers(0, yp.size, yp.size)) for _ in range(64)]
-        se2 = float(np.var(boot))
-        gap = (b - 1.0) ** 2
-        if gap <= 4.0 * se2:  # not two standard errors away from the theory's own scale
-            return
-        self.calibration = float(np.clip(1.0 + (b - 1.0) * (1.0 - se2 / gap), 0.0, 3.0))
+        if gap2.size and excess(1.0) > 0:
+            from scipy.optimize import brentq
+
+            hi = 2.0
+            while excess(hi) > 0 and hi < 1e12:
+                hi *= 4.0
+            scale = brentq(excess, 1.0, hi) if excess(hi) <= 0 else hi
+            self.blend = self.blend._replace(kappa=kappa * scale)
+
+    def _differences(self, lams, w: float, est):
+        """Changes from the reference penalty of the estimate and of the pilot's error, and
+        their variances."""
+        ref = self.blend
+        diff = self.pilot_errors(lams, w) - ref.pilot[:, None]
+        r = self.s[:, None] / (self.s[:, None] + lams[None, :])
+        v_est = ((r - ref.r[:, None]) ** 2 * ref.kappa[:, None]).sum(axis=0)
+        return est - ref.error, v_est, diff.mean(axis=0), diff.var(axis=0, ddof=1) / diff.shape[0]
+
+    def _blended(self, lams, w: float, est) -> np.ndarray:
+        d_est, v_est, d_pilot, v_pilot = self._differences(lams, w, est)
+        total = v_est + v_pilot
+        with np.errstate(invalid="ignore"):  # an untrusted (infinite) estimate stays so
+            d = np.where(total > 0, (v_pilot * d_est + v_est * d_pilot)
+                         / np.where(total > 0, total, 1.0), 0.0)
+        return np.where(np.isfinite(est), self.blend.error + d, np.inf)
 
     def best_lam(self, w: float) -> _Choice:
         """The penalty of least estimated error at weight ``w`` (cached: the weight search
         and the alternatives of :func:`kernelcollapse.recommend` ask for the same weights)."""
-        key = (w, self.calibration)
+        key = (w, self.blend is not None)
         if key not in self._best:
             self._best[key] = self._best_lam(w)
         return self._best[key]

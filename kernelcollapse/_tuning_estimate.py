@@ -48,15 +48,62 @@ def spectrum(Xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # ----------------------------------------------------------------------------------------------
 
 
-def _chain_moments(s, q, n, chain) -> tuple[np.ndarray, np.ndarray]:
-    """Mean offset ``c`` and variance ``v`` of ``w_n`` per sample direction (plug-in)."""
+def chain_moments(s, q, n, chain, inflation: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean offset ``c`` and variance ``v`` of ``w_n`` per sample direction (plug-in), the
+    variance times ``inflation`` (:func:`row_inflation`)."""
     prob = prepare(s, np.sqrt(q))
     setting = _chain.Setting(chain["T0"], chain["lam0"], chain["sigma0"], chain["fresh"],
                              chain["mode"])
     prob._check_chain(setting, np.array([n]))
     st = _chain.states(prob._spec, setting, [n])
     inv = prob._spec.inverse
-    return st.c[0, inv], st.v[0, inv]
+    return st.c[0, inv], inflation * st.v[0, inv]
+
+
+def row_inflation(Z: np.ndarray, s: np.ndarray, T0: float) -> float:
+    r"""How much larger ``E[(X'X)^-1]`` over ``T0`` rows like the user's is than over ``T0``
+    Gaussian rows of the same covariance (1 for Gaussian rows), for ``T > k``.
+
+    Rows ``x = sqrt(tau) Sigma^{1/2} g`` (a random scale ``tau`` per row, ``g`` standard
+    Gaussian: elliptical rows, the main way kernel features depart from Gaussian ones) have the
+    deterministic equivalent
+
+    .. math::  E[(X^\top X)^{-1}] \simeq \frac{\delta}{k}\,\Sigma^{-1}, \qquad
+               T_0\, E\Big[\frac{\tau\delta}{1 + \tau\delta}\Big] = k,
+
+    against :math:`\Sigma_x^{-1} / (T_0 - k)` for Gaussian rows of the covariance
+    :math:`\Sigma_x = E[\tau]\,\Sigma`.  The scales are read off the user's rows up to a
+    common factor by the leave-one-out identity :math:`x_i^\top (X_{-i}^\top X_{-i})^{-1} x_i
+    = H_{ii}/(1 - H_{ii}) = t_i \simeq \tau_i \delta_T`, so that with ``a`` the root of
+    ``mean(t a / (1 + t a)) = k / T0`` the ratio is ``a mean(t) (T0 - k) / k``.
+
+    ``Z``: the centred rows in the sample eigenbasis (``Z'Z/T = diag(s)``), shape ``(T, k)``.
+
+    References
+    ----------
+    N. El Karoui. *Concentration of measure and spectra of random matrices: applications to
+    correlation matrices, elliptical distributions and beyond.* Ann. Appl. Probab. 19(6),
+    2009 (the weighted Marchenko-Pastur equation, here at ``z = 0``).
+    """
+    from scipy.optimize import brentq
+
+    rows, k = Z.shape
+    lever = np.einsum("ij,ij->i", Z, Z / s) / rows
+    if rows < k + _MIN_RESIDUAL_DOF or not T0 > k or lever.max() >= 1.0 - 1e-9:
+        return 1.0  # no leave-one-out scales to read: Gaussian rows
+    t = lever / (1.0 - lever)
+    target = k / T0
+
+    def excess(a):  # increasing in a, from -target to the share of rows with t > 0, less it
+        return float(np.mean(t * a / (1.0 + t * a))) - target
+
+    if np.mean(t > 0) <= target:
+        return 1.0
+    hi = 1.0 / t.mean()
+    while excess(hi) <= 0:
+        hi *= 4.0
+    a = brentq(excess, 0.0, hi, xtol=1e-14 * hi, rtol=1e-12)
+    return float(a * t.mean() * (T0 - k) / k)
 
 
 def _binned(s: np.ndarray, q_raw: np.ndarray) -> np.ndarray:
@@ -71,7 +118,7 @@ def _binned(s: np.ndarray, q_raw: np.ndarray) -> np.ndarray:
     return out
 
 
-def estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask):
+def estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask, inflation: float = 1.0):
     """Teacher energies per direction and the noise.
 
     The noise first, from labels whose teacher is one fixed vector, so that no estimate of the
@@ -83,7 +130,7 @@ def estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask):
     the two teachers, exact in the sample basis given the design), ``v' = (T - k - 1) v / T``
     the chain's variance in the sample basis; directions where the chain has forgotten the
     teacher (``(1 + p c)^2 < 0.1``) get the power law fitted to the others.  Iterated with the
-    chain they imply."""
+    chain they imply.  ``inflation`` scales the chain's variance (:func:`row_inflation`)."""
     k = s.size
     if mask is not None and int((~mask).sum()) - k - 1 >= _MIN_RESIDUAL_DOF:
         # one least-squares fit of the real rows gives both (the chain plays no part)
@@ -97,7 +144,7 @@ def estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask):
             sig2 = sigma**2
         return _binned(s, z * z - sig2 * np.diag(np.linalg.inv(G))), math.sqrt(sig2)
     q = _binned(s, b**2 / s**2)  # first guess: as if the labels were clean and noiseless
-    c, var = _chain_moments(s, q, n, chain)
+    c, var = chain_moments(s, q, n, chain, inflation)
     sig2 = sigma**2 if sigma is not None else _noise(s, b, A, Z, yc, rows, var, mask, chain)
     p = float(A.trace() / s.sum())  # the synthetic share of the Gram (p, or the mask's)
     z = b / s
@@ -111,7 +158,7 @@ def estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask):
         gain = (1.0 + p * c) ** 2
         raw = (z * z - p * p * shrink * var - beta / (rows * s)) / np.maximum(gain, 1e-12)
         q = _extrapolated(s, _binned(s, raw), gain >= 0.1)
-        c, var = _chain_moments(s, q, n, chain)
+        c, var = chain_moments(s, q, n, chain, inflation)
     return q, math.sqrt(max(sig2, 0.0))
 
 

@@ -61,6 +61,8 @@ REGIMES = tuple(
         (500, 1500, 3, 0.5, 0.0), (2000, 600, 5, 0.5, 1e-3), (1000, 600, 5, 1.0, 1e-3),
         # the chain dominates: least-squares generators on T0 = 1.5 d rows, ten generations
         (2000, 600, 10, 1.0, 0.0), (2000, 600, 10, 0.5, 0.0),
+        # and the downstream rows are few (T = 2 d and 2.5 d): eight and twenty generations
+        (1000, 600, 8, 1.0, 0.0), (800, 600, 20, 1.0, 0.0),
     )) + tuple(Regime("raw", *r) for r in (
         (500, 1500, 3, 1.0, 1e-2), (2000, 1500, 3, 0.5, 1e-2), (1000, 600, 5, 1.0, 1e-2),
     ))
