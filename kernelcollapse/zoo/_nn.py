@@ -321,7 +321,7 @@ def check_meta(arrays: dict, path: Path, fp: str, g: int) -> None:
 
 class Checkpoints:
     """The checkpoints of one chain in ``directory``: ``gen_GGG.npz`` (the generation's
-    parameters, optimizer state and metrics) and ``gen_GGG_data.npz`` (the data it made,
+    parameters and metrics) and ``gen_GGG_data.npz`` (the data it made,
     which the next generation trains on; only the latest is kept, older ones are deleted once
     a later generation is saved, since a resume needs only the latest).
 

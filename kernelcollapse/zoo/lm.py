@@ -339,7 +339,6 @@ def _pretrain(cfg, vocab, blocks, words, fp, checkpoint_dir, progress) -> LMBase
         losses = np.asarray(losses)
         if path is not None:
             _nn.save_npz(path, {**_nn.tree_arrays("params", params),
-                                **_nn.tree_arrays("opt", opt_state),
                                 "metrics/pretrain_loss": losses, **_nn.meta_arrays(fp, 0)})
     return LMBase(params=params, vocabulary=vocab, train_blocks=blocks["train"],
                   validation_blocks=blocks["validation"], test_blocks=blocks["test"],
@@ -384,10 +383,11 @@ def simulate_lm(base: LMBase | None = None, *, setting: str = "A", size: str = "
     data_dir : path, optional
         Directory of the WikiText-2 sample.
     checkpoint_dir : path, optional
-        Each finished generation of run ``r`` is saved in ``run_R/gen_GGG.npz`` (parameters,
-        AdamW state, metrics) and ``run_R/gen_GGG_data.npz`` (the continuations it made); a
-        call with the same arguments resumes after the last saved generation with identical
-        results (bitwise on the same machine).
+        Each finished generation of run ``r`` is saved in ``run_R/gen_GGG.npz`` (parameters and
+        metrics; no optimizer state, since every generation fine-tunes the base model afresh)
+        and ``run_R/gen_GGG_data.npz`` (the continuations it made); a call with the same
+        arguments resumes after the last saved generation with identical results (bitwise on
+        the same machine).
     progress : bool
 
     Returns
@@ -492,7 +492,7 @@ def _run(base: LMBase, cfg: LMConfig, G, E, keep, words, ckpt, bar, progress) ->
             rec["real_ppl"] = sequence_perplexity(params0, original, cfg)
             rec["real_examples"] = np.array([text(b) for b in original[: cfg.examples]],
                                             dtype=str)
-        ckpt.save(g, {**_nn.tree_arrays("params", params), **_nn.tree_arrays("opt", opt_state),
+        ckpt.save(g, {**_nn.tree_arrays("params", params),
                       **{f"metrics/{k}": v for k, v in rec.items()}}, {"data": generated})
         recs.append(rec)
         bar.update(1)

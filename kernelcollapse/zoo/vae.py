@@ -352,11 +352,11 @@ def simulate_vae(images: ArrayLike | None = None, held_out: ArrayLike | None = N
     data_dir : path, optional
         Directory of the MNIST IDX files (when ``images`` is not given).
     checkpoint_dir : path, optional
-        Where each finished generation is saved (``gen_GGG.npz``: parameters, Adam state and
-        metrics; ``gen_GGG_data.npz``: its samples, the next training set).  A call with the
-        same arguments and directory resumes after the last saved generation and returns
-        what the uninterrupted chain returns (bitwise on the same machine); more
-        ``generations`` extend a finished chain.
+        Where each finished generation is saved (``gen_GGG.npz``: parameters and metrics;
+        ``gen_GGG_data.npz``: its samples, the next training set; no optimizer state, since
+        every generation starts afresh).  A call with the same arguments and directory
+        resumes after the last saved generation and returns what the uninterrupted chain
+        returns (bitwise on the same machine); more ``generations`` extend a finished chain.
     progress : bool
         Show tqdm progress bars (generations, epochs).
 
@@ -432,7 +432,6 @@ def _run(train, test, cfg, G, words, ckpt, progress) -> VAEChain:
                                       chunk=min(CHUNK, len(test))).astype(np.float64)
                 rec["latent_spread_real"] = np.float64(np.sqrt(real_mu.var(axis=0).mean()))
             ckpt.save(g, {**_nn.tree_arrays("params", params),
-                          **_nn.tree_arrays("opt", opt_state),
                           **{f"metrics/{k}": v for k, v in rec.items()}},
                       {"data": samples})
             records.append(rec)
