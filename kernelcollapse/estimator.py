@@ -184,8 +184,7 @@ class CollapseAwareRidge(RegressorMixin, BaseEstimator):
             if (mask is not None and mask.any()) or self.p not in (None, 0, 0.0):
                 raise ValueError("synthetic rows (a mask with True, or p > 0) need their "
                                  "generation n, and T0 and sigma0; n is None")
-            # more generator rows than training rows: no resampling of the rows for a chain
-            # that adds nothing
+            # (any T0 > d + 1 serves: the chain adds nothing)
             chain = dict(n=1, T0=float(10 * (rows + X.shape[1]) + 10), sigma0=0.0, lam0=0.0,
                          p=0.0, synthetic=None)
         else:
