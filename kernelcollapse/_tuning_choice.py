@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from kernelcollapse import _chain, _fit
-from kernelcollapse._tuning_estimate import chain_moments
+from kernelcollapse._tuning_estimate import chain_moments, sample_basis_shrink
 
 
 class _Choice(NamedTuple):
@@ -193,8 +193,9 @@ class Objective:
         if self.h is not None:  # unbiased least squares: s_j v_j = h in every direction
             c, v = np.zeros(k), self.h / s
         else:
+            # the moments estimate() ended on (its last iteration's q is prob's)
             c, v = chain_moments(s, q, kw["n"], kw, self.inflation)
-            v = v * ((T - k - 1) / T if T > k + 1 else 1.0)  # sample basis (estimate's shrink)
+            v = v * sample_basis_shrink(T, k)
         p = kw["p"]
         kappa = (4.0 * p * p * s * s * v * (q * (1.0 + 2.0 * p * c) ** 2 + 2.0 * p * p * v)
                  + 4.0 * p * p * s * self.sig2 * (c * c * q + v) / T)

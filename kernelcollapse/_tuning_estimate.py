@@ -60,6 +60,13 @@ def chain_moments(s, q, n, chain, inflation: float = 1.0) -> tuple[np.ndarray, n
     return st.c[0, inv], inflation * st.v[0, inv]
 
 
+def sample_basis_shrink(rows: int, k: int) -> float:
+    """The chain's variance is ~ Sigma^-1 in the population basis; in the sample basis its
+    diagonal is ``(T - k - 1) / T`` times ``1/s`` on average (the mean of an inverse Wishart
+    matrix), not ``1/s``: the sample's small eigenvalues are too small.  1 for ``T <= k + 1``."""
+    return (rows - k - 1) / rows if rows > k + 1 else 1.0
+
+
 def row_inflation(Z: np.ndarray, s: np.ndarray, T0: float) -> float:
     r"""How much larger ``E[(X'X)^-1]`` over ``T0`` rows like the user's is than over ``T0``
     Gaussian rows of the same covariance (1 for Gaussian rows), for ``T > k``.
@@ -148,10 +155,7 @@ def estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask, inflation: float = 1.0
     sig2 = sigma**2 if sigma is not None else _noise(s, b, A, Z, yc, rows, var, mask, chain)
     p = float(A.trace() / s.sum())  # the synthetic share of the Gram (p, or the mask's)
     z = b / s
-    # The chain's variance is ~ Sigma^-1 in the population basis; in the sample basis its
-    # diagonal is (T - k - 1) / T times 1/s on average (the mean of an inverse Wishart
-    # matrix), not 1/s: the sample's small eigenvalues are too small.
-    shrink = (rows - k - 1) / rows if rows > k + 1 else 1.0
+    shrink = sample_basis_shrink(rows, k)
     for _ in range(_ITERATIONS):
         S = c * c * q + var
         beta = sig2 + p * (1.0 - p) * float(s @ S)

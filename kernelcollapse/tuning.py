@@ -154,7 +154,7 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, si
     table): within a few percent of the best penalty in hindsight where cross-validation is 2-10
     times worse, and, with a mask, below the best unweighted penalty by choosing the weight.
     Where the chain dominates, the estimate from the labels alone scatters with the realised
-    chain (up to ~8% above the best there); a clean pilot of 100 rows brings it within 1%.
+    chain (up to ~10% above the best there); a clean pilot of 100 rows brings it within 1%.
 
     Parameters
     ----------
