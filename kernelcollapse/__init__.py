@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata as _metadata
 
+from kernelcollapse.exceptions import NoiseUnidentified, UnreliableRecommendation
 from kernelcollapse.optimize import (
     ExponentFit,
     OptimalLambda,
@@ -73,6 +74,7 @@ __all__ = [
     "ErrorDecomposition",
     "ExponentFit",
     "GeneratorMoments",
+    "NoiseUnidentified",
     "OptimalLambda",
     "OptimalWeight",
     "PreparedProblem",
@@ -80,6 +82,7 @@ __all__ = [
     "Recommendation",
     "ScalingLaw",
     "SimulationResult",
+    "UnreliableRecommendation",
     "collapse_limit",
     "critical_exponent",
     "df1",

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kernelcollapse import _chain, _fit
+from kernelcollapse import _chain
 from kernelcollapse._tuning_estimate import chain_moments, sample_basis_shrink
 
 
@@ -19,6 +19,14 @@ class _Choice(NamedTuple):
     lam: float
     weight: float
     error: float
+
+
+class Assessment(NamedTuple):
+    """What :meth:`Objective.assess` finds."""
+
+    regret: float  # expected excess error of the choice, relative (inf: no positive error)
+    pilot_rows: int  # clean rows that would bring it within 3%
+    error: float  # the estimated error at the choice
 
 
 class _Blend(NamedTuple):
@@ -40,6 +48,12 @@ _MIN_REAL_ROWS = 50
 # Weights tried: 0, then log-spaced from 1e-2 to max_weight; golden-section steps in between.
 _WEIGHTS_PER_DECADE = 4
 _WEIGHT_STEPS = 12
+# The assessment: penalties on its grid, draws of the estimate's error, the expected regret a
+# pilot's advice aims at, and the most rows it advises (doubling up to it).
+_ASSESS_POINTS = 41
+_DRAWS = 400
+_PILOT_TARGET = 0.03
+_MAX_PILOT_ADVICE = 1 << 20
 
 
 class Objective:
@@ -59,7 +73,7 @@ class Objective:
     blended in by :meth:`use_pilot`."""
 
     def __init__(self, prob, kw, Z, yc, mask, sigma, lo, hi, d: int, center: bool,
-                 pilot=None, inflation: float = 1.0):
+                 pilot=None, factor=None):
         self.prob, self.kw, self.Z, self.yc, self.mask = prob, kw, Z, yc, mask
         self.center = center
         self.pilot = pilot  # (Zp, yp): clean rows in the sample basis, centred like yc
@@ -73,15 +87,16 @@ class Objective:
         self.blend: _Blend | None = None  # set by use_pilot
         self.s = np.einsum("ij,ij->j", Z, Z) / Z.shape[0]
         setting = _chain.Setting(kw["T0"], kw["lam0"], kw["sigma0"], kw["fresh"], kw["mode"])
+        k = Z.shape[1]
+        self.factor = np.eye(k) if factor is None else factor
         # Least-squares generators on T0 > d + 1 rows (d the number of features): unbiased,
-        # with the exact variance sigma0^2 h_n Sigma^-1 (kernelcollapse._chain.exact_h) for
-        # Gaussian rows, times the inflation of the user's rows (row_inflation, computed by
-        # recommend for the replace workflow; 1 otherwise).
-        self.h = None
+        # with Cov(w_n - w0) Sigma = sigma0^2 h_n F (kernelcollapse._chain.exact_h), F the
+        # chain's covariance on rows like the user's in units of the Gaussian one (chain_rows,
+        # measured by recommend for the replace workflow; the identity otherwise).
+        self.K = None
         if setting.lam0 == 0 and setting.T0 > d + 1:
-            self.h = inflation * float(setting.sigma0**2 * _chain.exact_h(
-                setting, d, np.array([kw["n"]]))[0])
-        self.inflation = inflation
+            self.K = float(setting.sigma0**2 * _chain.exact_h(
+                setting, d, np.array([kw["n"]]))[0]) * self.factor
         self.d = d
 
     def _decompose(self, w: float):
@@ -99,15 +114,24 @@ class Objective:
             ZQ = self.Z @ Q
             # the intercept's own leverage (weighted mean), 0 without one
             icpt = om / om.sum() if self.center else np.zeros(T)
+            cross = None
+            if self.K is not None:
+                # tr(R^-1 A_w K) = sum_l u_l / (e_l + lam), A_w the synthetic rows' weighted
+                # Gram (a share p of the Gram without a mask)
+                if self.mask is None:
+                    A = self.kw["p"] * (self.Z.T @ self.Z) / T
+                else:
+                    Zs = self.Z[self.mask]
+                    A = w * (Zs.T @ Zs) / T
+                cross = np.einsum("lj,lj->l", Q.T @ A, (self.K @ Q).T)
             hit = (np.maximum(e, 0.0), ZQ, (ZQ * om[:, None]).T @ self.yc / T,
-                   (ZQ * ZQ) * om[:, None] / T, icpt, Q)
+                   (ZQ * ZQ) * om[:, None] / T, icpt, Q, cross)
             self._decomposed[w] = hit
         return hit
 
-    def loo(self, lams, w: float, *, dof: bool = False, rows=None):
-        """Leave-one-out error over ``rows`` (default all), and the fit's degrees of
-        freedom ``tr(H)`` with ``dof``."""
-        e, ZQ, c, H_parts, icpt, _ = self._decompose(w)
+    def loo(self, lams, w: float, *, rows=None):
+        """Leave-one-out error over ``rows`` (default all)."""
+        e, ZQ, c, H_parts, icpt, _, _ = self._decompose(w)
         inv = 1.0 / (e[:, None] + lams[None, :])  # (k, L)
         resid = self.yc[:, None] - ZQ @ (c[:, None] * inv)
         lever = H_parts @ inv
@@ -119,19 +143,16 @@ class Objective:
         # below 1e-7 is not trusted (it is the interpolating fit, never the tuned one).
         considered = free if rows is None else free[rows]
         out = np.where(np.min(considered, axis=0) > 1e-7, out, np.inf)
-        return (out, lever.sum(axis=0)) if dof else out
+        return out
 
-    def correction(self, lams, w: float, df=None) -> np.ndarray:
+    def correction(self, lams, w: float) -> np.ndarray:
         prob, kw = self.prob, self.kw
-        if self.h is not None:
-            # cross = p g sigma0^2 h df1(kappa), and df1(kappa) of the population is the fit's
-            # own degrees of freedom tr(R^-1 X' Omega X / T) (leave-one-out identity), read off
-            # the data: no plug-in spectrum.
-            if df is None:
-                _, df = self.loo(lams, w, dof=True)
-            p, T = kw["p"], self.Z.shape[0]
-            g = _fit.gains(df / T, p, w).g
-            return 2.0 * p * p * g * self.h * df - p * self.h * self.d
+        if self.K is not None:
+            # cross = E<w - w0, w_n - w0>_Sigma = tr(R^-1 A_w K) given the design, shift =
+            # E||w_n - w0||^2_Sigma = tr(K): no plug-in spectrum
+            e, *_, u = self._decompose(w)
+            cross = (u[None, :] / (e[None, :] + lams[:, None])).sum(axis=1)
+            return 2.0 * kw["p"] * cross - kw["p"] * float(np.trace(self.K))
         g = prob._grid(**{**kw, "lam": lams, "weight": w})
         gen, b_rows, S_rows = prob._generator_rows(g)
         parts = prob._evaluate(prob._kappa(g.lam, g.T, g.p, g.weight), g, gen, b_rows,
@@ -141,7 +162,7 @@ class Objective:
     def pilot_errors(self, lams, w: float) -> np.ndarray:
         """Square errors of the fits on each clean pilot row, shape ``(m, len(lams))``: their
         mean estimates the test error plus the noise without bias."""
-        e, _, c, _, _, Q = self._decompose(w)
+        e, _, c, _, _, Q, _ = self._decompose(w)
         Zp, yp = self.pilot
         coef = Q @ (c[:, None] / (e[:, None] + lams[None, :]))
         return (yp[:, None] - Zp @ coef) ** 2
@@ -162,8 +183,137 @@ class Objective:
         return out if out.size > 1 else float(out[0])
 
     def _estimate(self, lams, w: float) -> np.ndarray:
-        loo, df = self.loo(lams, w, dof=True)
-        return loo - self.sig2 + self.correction(lams, w, df)
+        return self.loo(lams, w) - self.sig2 + self.correction(lams, w)
+
+    def chain_kappa(self) -> np.ndarray:
+        """``kappa_j`` of :meth:`use_pilot`: the variance, per unit of ``(r_j - r_j')^2``, that
+        the realised chain gives the estimate's change between two penalties."""
+        s, q, kw = self.s, self.prob.w0**2, self.kw
+        T, k = self.Z.shape
+        if self.K is not None:  # unbiased least squares: s_j v_j = K_jj
+            c, v = np.zeros(k), np.diag(self.K) / s
+        else:
+            # the moments estimate() ended on (its last iteration's q is prob's)
+            c, v = chain_moments(s, q, kw["n"], kw, np.diag(self.factor))
+            v = v * sample_basis_shrink(T, k)
+        p = kw["p"]
+        return (4.0 * p * p * s * s * v * (q * (1.0 + 2.0 * p * c) ** 2 + 2.0 * p * p * v)
+                + 4.0 * p * p * s * self.sig2 * (c * c * q + v) / T)
+
+    def chain_spread(self) -> float:
+        """Relative standard deviation of the realised chain's energy ``||w_n - w0||^2_Sigma``
+        about its mean, ``sqrt(2 tr K^2) / tr K`` for a Gaussian ``w_n`` (``K = Cov Sigma``)."""
+        if self.K is not None:
+            K = self.K
+            return float(math.sqrt(2.0 * max(float(np.trace(K @ K)), 0.0)) / np.trace(K))
+        T, k = self.Z.shape
+        kw = self.kw
+        _, v = chain_moments(self.s, self.prob.w0**2, kw["n"], kw, np.diag(self.factor))
+        e = self.s * v
+        return float(math.sqrt(2.0 * float(e @ e)) / e.sum()) if e.sum() > 0 else 0.0
+
+    def cautious_lam(self, w: float, scale: float) -> _Choice:
+        """The penalty of least estimated error when the chain's part of the correction is
+        ``scale`` times the described one (``scale > 1``: a chain larger than described, the
+        side on which too small a penalty costs most), searched at and above the estimate's own
+        best, with its estimated error as described."""
+        best = self.best_lam(w)
+        if self.real is not None or self.blend is not None or self.kw["p"] == 0:
+            return best  # validation or pilot rows decide (or no chain): not the chain's model
+        decades = math.log10(self.hi / self.lo)
+        grid = np.geomspace(self.lo, self.hi, int(math.ceil(decades * _LAMS_PER_DECADE)) + 1)
+        # only penalties above the estimate's own best: the cautious side, whatever the sign
+        # of the correction's slope (a ridge chain's includes its generators' bias)
+        grid = np.r_[best.lam, grid[grid > best.lam]]
+        cautious = self.loo(grid, w) - self.sig2 + scale * self.correction(grid, w)
+        i = int(np.argmin(np.where(np.isfinite(cautious), cautious, np.inf)))
+        lam = float(grid[i])
+        return _Choice(lam, w, float(self.error(lam, w)))
+
+    def _row_errors(self, lams, w: float, rows=None) -> np.ndarray:
+        """Square leave-one-out residuals per row, shape ``(rows, len(lams))``."""
+        e, ZQ, c, H_parts, icpt, _, _ = self._decompose(w)
+        inv = 1.0 / (e[:, None] + lams[None, :])
+        resid = self.yc[:, None] - ZQ @ (c[:, None] * inv)
+        sq = (resid / (1.0 - H_parts @ inv - icpt[:, None])) ** 2
+        return sq if rows is None else sq[rows]
+
+    def assess(self, choice: _Choice, chain_rel_se: float = 0.0, *, key=0) -> Assessment:
+        r"""The expected excess error of the choice over the best penalty, given what the
+        estimate knows of its own uncertainty, and the clean rows that would settle it.
+
+        On a grid of penalties (and the choice), the estimated curve ``E_a`` is off by a
+        Gaussian error ``eps_a`` whose law the estimate knows: without validation rows
+        ``eps_a = sum_j r_ja sqrt(kappa_j) g_j`` (the realised chain, :meth:`chain_kappa`;
+        the part common to every penalty leaves the choice alone), plus the leave-one-out
+        curve's sampling error over the training rows, plus ``chain_rel_se`` times the
+        correction's change (the measured chain's scale), shrunk by a clean pilot's blend;
+        with validation rows their sampling error (a Gaussian multiplier bootstrap).
+        The regret is ``E[(E - eps)_choice - min_b (E - eps)_b]`` over draws of ``eps``,
+        relative to the estimated error.  ``pilot_rows``: the clean rows whose sampling
+        variance, blended in, would bring it within 3% (the training rows' own spread of
+        square errors standing in for theirs without a pilot)."""
+        w = choice.weight
+        grid = np.unique(np.r_[np.geomspace(self.lo, self.hi, _ASSESS_POINTS), choice.lam])
+        est = np.atleast_1d(self.error(grid, w))
+        ok = np.isfinite(est)
+        grid, est = grid[ok], est[ok]
+        at = int(np.argmin(np.abs(np.log(grid / choice.lam))))
+        scale = float(est[at])
+        if self.real is not None:
+            sq = self._row_errors(grid, w, self.real)
+            if self.pilot is not None:
+                sq = np.vstack([sq, self.pilot_errors(grid, w)])
+            rows_sq, count = sq - sq.mean(axis=0), sq.shape[0]
+            chain_part = None
+        else:
+            r = self.s[:, None] / (self.s[:, None] + grid[None, :])
+            kappa = self.chain_kappa() if self.blend is None else self.blend.kappa
+            chain_part = r * np.sqrt(np.maximum(kappa, 0.0))[:, None]  # (k, L)
+            corr = self.correction(grid, w) if chain_rel_se > 0 and self.K is not None else None
+            train = self._row_errors(grid, w)
+            train_sq = train - train.mean(axis=0)  # the leave-one-out curve's own sampling
+            sq = self.pilot_errors(grid, w) if self.pilot is not None else train
+            rows_sq = sq - sq.mean(axis=0)
+            count = sq.shape[0] if self.pilot is not None else 0
+
+        def regret(extra_rows: int) -> float:
+            """Expected relative regret with ``extra_rows`` more clean rows blended in."""
+            if scale <= 0:
+                return np.inf
+            rng = np.random.default_rng(key)  # the same draws for every extra_rows
+            g_rows = rng.standard_normal((_DRAWS, rows_sq.shape[0]))
+            rows_eps = g_rows @ rows_sq / rows_sq.shape[0]  # one row set's error, (B, L)
+            n_rows = count + extra_rows
+            if chain_part is None:
+                eps = rows_eps * math.sqrt(count / n_rows)
+            else:
+                eps = rng.standard_normal((_DRAWS, chain_part.shape[0])) @ chain_part
+                eps = eps + rng.standard_normal((_DRAWS, train_sq.shape[0])) @ train_sq / (
+                    train_sq.shape[0])
+                if corr is not None:
+                    eps = eps + chain_rel_se * rng.standard_normal((_DRAWS, 1)) * corr
+                eps = eps - eps[:, [at]]  # only changes between penalties matter
+                if n_rows > 0:
+                    pil = (rows_eps - rows_eps[:, [at]]) * math.sqrt(max(count, 1) / n_rows)
+                    v_c, v_p = eps.var(axis=0), pil.var(axis=0)
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        f = np.where(v_c + v_p > 0, v_p / (v_c + v_p), 1.0)
+                    eps = eps * np.sqrt(f)
+            truth = est[None, :] - eps
+            return float(np.mean(truth[:, at] - truth.min(axis=1)) / scale)
+
+        bound = regret(0)
+        need = 0
+        if not bound <= _PILOT_TARGET and np.isfinite(bound):
+            need = 1
+            while regret(need) > _PILOT_TARGET and need < _MAX_PILOT_ADVICE:
+                need *= 2
+            lo = need // 2  # then bisect: regret falls with the rows
+            while need - lo > max(1, need // 16):
+                mid = (lo + need) // 2
+                lo, need = (lo, mid) if regret(mid) <= _PILOT_TARGET else (mid, need)
+        return Assessment(bound, need, scale)
 
     def use_pilot(self) -> None:
         r"""Blend the estimate with the clean pilot's errors (without real rows to validate on).
@@ -188,17 +338,8 @@ class Objective:
         meta-analysis), and never down.  Weights other than 1 take the variance of weight 1
         at the same penalty (it only sets the blend's weights; both terms stay unbiased)."""
         ref = self.best_lam(1.0)
-        s, q, kw = self.s, self.prob.w0**2, self.kw
-        T, k = self.Z.shape
-        if self.h is not None:  # unbiased least squares: s_j v_j = h in every direction
-            c, v = np.zeros(k), self.h / s
-        else:
-            # the moments estimate() ended on (its last iteration's q is prob's)
-            c, v = chain_moments(s, q, kw["n"], kw, self.inflation)
-            v = v * sample_basis_shrink(T, k)
-        p = kw["p"]
-        kappa = (4.0 * p * p * s * s * v * (q * (1.0 + 2.0 * p * c) ** 2 + 2.0 * p * p * v)
-                 + 4.0 * p * p * s * self.sig2 * (c * c * q + v) / T)
+        kappa = self.chain_kappa()
+        s = self.s
         self.blend = _Blend(ref.error, self.pilot_errors(np.array([ref.lam]), 1.0)[:, 0],
                             s / (s + ref.lam), kappa)
         grid = np.geomspace(self.lo, self.hi, 41)

@@ -9,10 +9,12 @@ the sample eigenbasis of the centred features, ``Z = Xc V`` with ``Z'Z/T = diag(
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
 from kernelcollapse import _chain
+from kernelcollapse.exceptions import NoiseUnidentified
 from kernelcollapse.prepared import prepare
 
 # Directions per bin of the energy estimate (equal energy within a bin of similar eigenvalues):
@@ -26,10 +28,9 @@ _MIN_RESIDUAL_DOF = 10
 # smallest eigenvalue (on Gaussian data: fits that recovered sigma reached at least 0.3 of it,
 # collapsed fits 1e-4 and less).
 _FLOOR_SHOWS = 0.1
-
-
-class NoiseUnidentified(ValueError):
-    """The labels do not determine the noise (the caller may pass ``sigma`` instead)."""
+# Random subsets of the user's rows on which a least-squares generator's covariance is measured
+# (chain_rows): the trace's relative standard error falls as 1/sqrt of it.
+_SUBSETS = 24
 
 
 def spectrum(Xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -48,9 +49,10 @@ def spectrum(Xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # ----------------------------------------------------------------------------------------------
 
 
-def chain_moments(s, q, n, chain, inflation: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def chain_moments(s, q, n, chain, inflation=1.0) -> tuple[np.ndarray, np.ndarray]:
     """Mean offset ``c`` and variance ``v`` of ``w_n`` per sample direction (plug-in), the
-    variance times ``inflation`` (:func:`row_inflation`)."""
+    variance times ``inflation`` (a scalar or per direction: the diagonal of
+    :func:`chain_rows`'s factor)."""
     prob = prepare(s, np.sqrt(q))
     setting = _chain.Setting(chain["T0"], chain["lam0"], chain["sigma0"], chain["fresh"],
                              chain["mode"])
@@ -67,50 +69,92 @@ def sample_basis_shrink(rows: int, k: int) -> float:
     return (rows - k - 1) / rows if rows > k + 1 else 1.0
 
 
-def row_inflation(Z: np.ndarray, s: np.ndarray, T0: float) -> float:
-    r"""How much larger ``E[(X'X)^-1]`` over ``T0`` rows like the user's is than over ``T0``
-    Gaussian rows of the same covariance (1 for Gaussian rows), for ``T > k``.
+class ChainRows(NamedTuple):
+    """What the user's own rows say about a least-squares generator's covariance
+    (:func:`chain_rows`), relative to Gaussian rows of the same covariance."""
 
-    Rows ``x = sqrt(tau) Sigma^{1/2} g`` (a random scale ``tau`` per row, ``g`` standard
-    Gaussian: elliptical rows, the main way kernel features depart from Gaussian ones) have the
-    deterministic equivalent
+    factor: np.ndarray  # (k, k): F, with Cov(w_1 - w_0) Sigma = sigma0^2 F / (T0 - k - 1)
+    size: int  # the rows per subsample it was measured on (T0, or fewer: see extrapolated)
+    extrapolated: float  # the trace's scale from ``size`` rows to T0 (1: measured at T0)
+    rel_se: float  # relative standard error of tr(F) over the subsamples
+    measured: bool  # False: too few rows to measure (F = I, the Gaussian chain)
 
-    .. math::  E[(X^\top X)^{-1}] \simeq \frac{\delta}{k}\,\Sigma^{-1}, \qquad
-               T_0\, E\Big[\frac{\tau\delta}{1 + \tau\delta}\Big] = k,
 
-    against :math:`\Sigma_x^{-1} / (T_0 - k)` for Gaussian rows of the covariance
-    :math:`\Sigma_x = E[\tau]\,\Sigma`.  The scales are read off the user's rows up to a
-    common factor by the leave-one-out identity :math:`x_i^\top (X_{-i}^\top X_{-i})^{-1} x_i
-    = H_{ii}/(1 - H_{ii}) = t_i \simeq \tau_i \delta_T`, so that with ``a`` the root of
-    ``mean(t a / (1 + t a)) = k / T0`` the ratio is ``a mean(t) (T0 - k) / k``.
+def chain_rows(Z: np.ndarray, T0: int, *, key, subsets: int = _SUBSETS) -> ChainRows:
+    r"""The covariance of one least-squares generator fitted on ``T0`` rows like the user's,
+    measured on the user's rows (trusted core of :func:`kernelcollapse.tuning.recommend`).
 
-    ``Z``: the centred rows in the sample eigenbasis (``Z'Z/T = diag(s)``), shape ``(T, k)``.
+    A least-squares generator with an intercept on rows ``X_S`` (centred on their own mean)
+    adds ``(X_S^\top X_S)^{-1} X_S^\top \varepsilon`` to its predecessor, of covariance
+    ``sigma0^2 E[(X_S^\top X_S)^{-1}]`` whatever the rows' law.  A random subset ``S`` of
+    ``m`` of the user's ``T`` rows is ``m`` independent rows of that law, and the other rows
+    ``H`` are independent of them, so that
 
-    References
-    ----------
-    N. El Karoui. *Concentration of measure and spectra of random matrices: applications to
-    correlation matrices, elliptical distributions and beyond.* Ann. Appl. Probab. 19(6),
-    2009 (the weighted Marchenko-Pastur equation, here at ``z = 0``).
+    .. math::  \hat F = \frac{m - k - 1}{B} \sum_{b=1}^{B} (X_{S_b}^\top X_{S_b})^{-1}
+               \hat\Sigma_{H_b}, \qquad \hat\Sigma_H = \frac{X_H^\top X_H}{|H| - 1},
+
+    is unbiased for ``(m - k - 1) E[(X_S^\top X_S)^{-1}] \Sigma`` (about the identity for
+    Gaussian rows): the chain's covariance in units of the Gaussian one, as a matrix.
+    ``m = T0`` when ``T0 <= T - max(2, T / 10)`` (enough held-out rows for ``Sigma_H``).
+    Otherwise ``F`` is measured at the largest such ``m`` and at ``3 m / 4``, and the trace
+    follows the fit of ``tr(Sigma E[(X_m^\top X_m)^{-1}]) = a / (m - b)`` through both
+    (exact for Gaussian rows, ``a = k``, ``b = k + 1``; ``b`` larger for rows that need many
+    samples to fill every direction, such as discrete values), evaluated at ``T0``; ``F``'s
+    shape is that at ``m``.
+
+    ``Z``: the centred rows in the sample eigenbasis, shape ``(T, k)``.  ``key``: seed of the
+    subsets (a numpy seed).  The derivation and the estimator's variance are in
+    ``docs/theory/optimize.rst``.
     """
-    from scipy.optimize import brentq
+    rows, k = Z.shape
+    top = rows - max(2, -(-rows // 10))
+    if top < k + _MIN_RESIDUAL_DOF or not T0 > k + 1:
+        return ChainRows(np.eye(k), 0, 1.0, 0.0, False)
+    rng = np.random.default_rng(key)
+    m = int(min(T0, top))
+    F, rel_se = _subsampled(Z, m, subsets, rng)
+    scale = 1.0
+    if m < T0:
+        m2 = (3 * m) // 4
+        if m2 >= k + _MIN_RESIDUAL_DOF:
+            F2, _ = _subsampled(Z, m2, subsets, rng)
+            # f(m) = tr F(m) / (m - k - 1) = a / (m - b): two points give b
+            f1, f2 = np.trace(F) / (m - k - 1), np.trace(F2) / (m2 - k - 1)
+            b = (f2 * m2 - f1 * m) / (f2 - f1) if f2 > f1 else float(k + 1)
+            b = float(np.clip(b, -np.inf, m2 - 1.0))
+            scale = (m - b) / (T0 - b) * (T0 - k - 1) / (m - k - 1)
+        else:
+            scale = 1.0  # no second size: the factor at m, an overestimate at T0 > m
+    return ChainRows(F * scale, m, float(scale), rel_se, True)
+
+
+def _subsampled(Z, m: int, subsets: int, rng) -> tuple[np.ndarray, float]:
+    """``F`` at ``m`` rows per subset (:func:`chain_rows`) and the relative standard error of
+    its trace over the subsets."""
+    from scipy.linalg import cho_factor, cho_solve
 
     rows, k = Z.shape
-    lever = np.einsum("ij,ij->i", Z, Z / s) / rows
-    if rows < k + _MIN_RESIDUAL_DOF or not T0 > k or lever.max() >= 1.0 - 1e-9:
-        return 1.0  # no leave-one-out scales to read: Gaussian rows
-    t = lever / (1.0 - lever)
-    target = k / T0
-
-    def excess(a):  # increasing in a, from -target to the share of rows with t > 0, less it
-        return float(np.mean(t * a / (1.0 + t * a))) - target
-
-    if np.mean(t > 0) <= target:
-        return 1.0
-    hi = 1.0 / t.mean()
-    while excess(hi) <= 0:
-        hi *= 4.0
-    a = brentq(excess, 0.0, hi, xtol=1e-14 * hi, rtol=1e-12)
-    return float(a * t.mean() * (T0 - k) / k)
+    total, sums = Z.T @ Z, Z.sum(axis=0)
+    acc = np.zeros((k, k))
+    traces = np.empty(subsets)
+    for i in range(subsets):
+        perm = rng.permutation(rows)
+        # one Gram per subset, of the smaller side; the other is the total less it
+        small = perm[:m] if m <= rows - m else perm[m:]
+        G_small = Z[small].T @ Z[small]
+        G_S, G_H = (G_small, total - G_small) if m <= rows - m else (total - G_small, G_small)
+        sum_small = Z[small].sum(axis=0)
+        sum_S = sum_small if m <= rows - m else sums - sum_small
+        h = rows - m
+        mean_S, mean_H = sum_S / m, (sums - sum_S) / h
+        G_S = G_S - m * np.outer(mean_S, mean_S)
+        G_H = G_H - h * np.outer(mean_H, mean_H)
+        one = cho_solve(cho_factor(G_S), G_H / (h - 1))
+        acc += one
+        traces[i] = np.trace(one)
+    mean = float(traces.mean())
+    rel_se = float(traces.std(ddof=1) / math.sqrt(subsets) / mean) if mean > 0 else np.inf
+    return (m - k - 1) * acc / subsets, rel_se
 
 
 def _binned(s: np.ndarray, q_raw: np.ndarray) -> np.ndarray:
@@ -125,7 +169,7 @@ def _binned(s: np.ndarray, q_raw: np.ndarray) -> np.ndarray:
     return out
 
 
-def estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask, inflation: float = 1.0):
+def estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask, inflation=1.0):
     """Teacher energies per direction and the noise.
 
     The noise first, from labels whose teacher is one fixed vector, so that no estimate of the
@@ -137,7 +181,8 @@ def estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask, inflation: float = 1.0
     the two teachers, exact in the sample basis given the design), ``v' = (T - k - 1) v / T``
     the chain's variance in the sample basis; directions where the chain has forgotten the
     teacher (``(1 + p c)^2 < 0.1``) get the power law fitted to the others.  Iterated with the
-    chain they imply.  ``inflation`` scales the chain's variance (:func:`row_inflation`)."""
+    chain they imply.  ``inflation`` scales the chain's variance per direction (the diagonal
+    of :func:`chain_rows`'s factor)."""
     k = s.size
     if mask is not None and int((~mask).sum()) - k - 1 >= _MIN_RESIDUAL_DOF:
         # one least-squares fit of the real rows gives both (the chain plays no part)

@@ -18,6 +18,8 @@ NeurIPS 2024, arXiv:2402.07712 (Section 5: adaptive regularisation).
 
 from __future__ import annotations
 
+import math
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -25,7 +27,8 @@ from numpy.typing import ArrayLike
 
 from kernelcollapse import _validate as v
 from kernelcollapse._tuning_choice import Objective
-from kernelcollapse._tuning_estimate import estimate, row_inflation, spectrum
+from kernelcollapse._tuning_estimate import chain_rows, estimate, spectrum
+from kernelcollapse.exceptions import UnreliableRecommendation
 from kernelcollapse.optimize import _bounds, optimal_weight
 from kernelcollapse.prepared import check_mode, prepare
 
@@ -64,6 +67,20 @@ class Recommendation(NamedTuple):
         Fraction of synthetic rows used.
     at_bound : bool
         The recommended penalty lies at a bound of the search (widen ``lam_bounds``).
+    reliable : bool
+        Whether the estimate vouches for the choice: its expected excess error (``regret``)
+        is within 10%.  When False, :func:`recommend` warns
+        (:class:`kernelcollapse.exceptions.UnreliableRecommendation`) and ``lam`` is the safest
+        penalty instead (the least bound: minimax regret).
+    reliability : str
+        What was checked, and what would help when ``reliable`` is False.
+    regret : float
+        Expected excess test error of the estimate's own choice over the best penalty,
+        relative to its error, under the estimate's own uncertainty (the realised chain, the
+        measured chain's scale, the validation or pilot rows); ``inf`` when the estimated
+        error is not positive.
+    pilot_rows : int
+        Clean rows (real labels) that would bring ``regret`` within 3% (0: none needed).
     """
 
     lam: float
@@ -84,6 +101,14 @@ class Recommendation(NamedTuple):
     sigma_estimated: bool
     p: float
     at_bound: bool
+    reliable: bool = True
+    reliability: str = ""
+    regret: float = 0.0
+    pilot_rows: int = 0
+
+
+# The bound on the excess error within which a recommendation is vouched for.
+_RELIABLE_REGRET = 0.10
 
 
 def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, sigma0: float,
@@ -92,7 +117,7 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, si
               X_clean: ArrayLike | None = None, y_clean: ArrayLike | None = None,
               sigma: float | None = None, T: float | None = None, center: bool = True,
               signal: float = 1.0, lam_bounds: tuple[float, float] | None = None,
-              max_weight: float = 10.0) -> Recommendation:
+              max_weight: float = 10.0, key: int = 0) -> Recommendation:
     r"""Recommend the ridge penalty and the weight of the synthetic rows, from the training
     labels as they are.
 
@@ -240,11 +265,14 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, si
         Z = Xc @ V  # the rows in the sample eigenbasis: Z'Z/T = diag(s)
         b = Z.T @ yc / rows
         A = p * np.diag(s) if mask is None else Z[mask].T @ Z[mask] / rows
-        # Least-squares generators, each on T0 rows like these: their covariance is the
-        # Gaussian one times the rows' inflation (elliptical rows, read off the leverages).
-        inflation = (row_inflation(Z, s, T0)
-                     if lam0 == 0 and mode == "replace" and fresh == 0 else 1.0)
-        q, sigma = estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask, inflation)
+        # Least-squares generators, each on T0 rows like these: their covariance measured on
+        # the user's own rows, in units of the Gaussian one
+        measured = None
+        factor = np.eye(k)
+        if lam0 == 0 and mode == "replace" and fresh == 0:
+            measured = chain_rows(Z, int(T0), key=key)
+            factor = measured.factor
+        q, sigma = estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask, np.diag(factor))
         if pilot is not None:
             Xp, yp = pilot
             Zp = (Xp - mean) @ V
@@ -258,10 +286,27 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, si
     # The population's dimension: the data's rank when the rows determine it, else the columns.
     objective = Objective(prob, kw, Z, yc, mask, sigma, lo, hi, k if rows > cols else cols,
                            center, pilot=None if pilot is None else (Zp, yp),
-                           inflation=inflation)
+                           factor=factor)
     if pilot is not None and objective.real is None:
         objective.use_pilot()
     best = objective.best(max_weight)
+    chain_se = 0.0
+    if measured is not None and measured.measured:
+        # the subsets' scatter, and half the extrapolation to T0 (in log) as its uncertainty
+        chain_se = math.hypot(measured.rel_se, 0.5 * math.log(measured.extrapolated))
+    check = objective.assess(best, chain_se, key=key)
+    # rows too few to measure the chain on them leave its law assumed, not checked
+    unmeasured = (measured is not None and not measured.measured and objective.real is None
+                  and pilot is None)
+    reliable = bool(check.regret <= _RELIABLE_REGRET) and not unmeasured
+    note = _reliability_note(check, reliable, measured, objective, pilot, rows, k, best)
+    if not reliable:
+        # the chain as large as its realised spread and its measurement allow (z = 2):
+        # a penalty too small costs up to the chain's energy, one too large at most the signal
+        scale = 1.0 + 2.0 * math.hypot(objective.chain_spread(), chain_se)
+        best = objective.cautious_lam(best.weight, scale)
+        note = _reliability_note(check, reliable, measured, objective, pilot, rows, k, best)
+        warnings.warn(f"recommend: {note}", UnreliableRecommendation, stacklevel=2)
     ones = objective.best_lam(1.0)
     dropped = objective.best_lam(0.0) if mask is not None and 0 < mask.sum() < rows else None
     lam_clean = float(prob.optimal_lambda(**{**kw, "n": 0}, lam_bounds=lam_bounds).lam)
@@ -275,7 +320,43 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, si
         lam_dropped=dropped.lam if dropped else nan,
         error_dropped=dropped.error if dropped else nan, loss=at_clean - best.error,
         eigvals=s, w0=w0, sigma=float(sigma), sigma_estimated=estimated, p=p,
-        at_bound=bool(best.lam <= lo * (1 + 1e-9) or best.lam >= hi * (1 - 1e-9)))
+        at_bound=bool(best.lam <= lo * (1 + 1e-9) or best.lam >= hi * (1 - 1e-9)),
+        reliable=reliable, reliability=note, regret=float(check.regret),
+        pilot_rows=int(check.pilot_rows))
+
+
+def _reliability_note(check, reliable, measured, objective, pilot, rows, k, choice) -> str:
+    """One paragraph: what was checked, what it found, what would help."""
+    parts = []
+    if objective.real is not None:
+        parts.append(f"validated on the {int(objective.real.sum())} real rows"
+                     + (f" and {pilot[1].size} pilot rows" if pilot is not None else ""))
+    else:
+        parts.append("estimated from the labels with the described chain"
+                     + (f", blended with {pilot[1].size} pilot rows" if pilot is not None
+                        else ""))
+    if measured is not None:
+        if measured.measured:
+            how = ("at T0" if measured.extrapolated == 1.0 else
+                   f"on {measured.size} rows and extrapolated to T0 (x{measured.extrapolated:.3g})")
+            parts.append(f"the generators' covariance measured on these rows {how}: "
+                         f"{float(np.trace(measured.factor)) / k:.3g} times the Gaussian one")
+        else:
+            parts.append(f"too few rows ({rows}) to measure the generators' covariance on "
+                         f"them: the Gaussian one assumed")
+    if not np.isfinite(check.regret):
+        parts.append("the estimated test error at the choice is not positive: the labels "
+                     "carry less than the described chain adds (a chain not as described, or "
+                     "too few rows)")
+    else:
+        parts.append(f"expected excess error {100 * check.regret:.3g}% (vouched within "
+                     f"{100 * _RELIABLE_REGRET:.3g}%)")
+    if not reliable:
+        rows_advised = (f"about {check.pilot_rows} more clean rows" if check.pilot_rows > 0
+                        else "clean rows")
+        parts.append(f"the cautious penalty {choice.lam:.3g} is used instead; "
+                     f"{rows_advised} (X_clean, y_clean) would settle the choice")
+    return "; ".join(parts)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pytest
 
+from kernelcollapse.exceptions import UnreliableRecommendation
 from kernelcollapse.problems import power_law
 from kernelcollapse.tuning import recommend
 
@@ -128,10 +129,13 @@ def test_fallback_where_the_data_determine_no_penalty(case):
             recommend(X, y, **CHAIN)
     # ... and with sigma given the flat spectrum is tuned
     if case == "flat-spectrum":
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             est = _estimator(**CHAIN, sigma=0.5).fit(X, y)
         assert est.recommendation_ is not None
+        # 30 rows cannot vouch for the choice: said, and nothing else
+        assert all(issubclass(w.category, UnreliableRecommendation) for w in caught), caught
+        assert not est.recommendation_.reliable
 
 
 @needs_sklearn

@@ -18,7 +18,7 @@ import re
 import numpy as np
 import pytest
 
-from kernelcollapse._tuning_estimate import NoiseUnidentified
+from kernelcollapse.exceptions import NoiseUnidentified, UnreliableRecommendation
 from kernelcollapse.problems import power_law
 from kernelcollapse.tuning import recommend
 
@@ -346,20 +346,28 @@ def mixed():
 SEARCH_TOL = 1e-6 * SIGMA**2
 
 
-@pytest.mark.parametrize("masked", [True, False], ids=["mask", "p=1"])
-def test_alternatives_are_never_better_than_the_recommendation(mixed, masked):
+def test_alternatives_are_never_better_than_the_recommendation(mixed):
     X, y, mask = mixed
-    rec = recommend(X, y, n=3, T0=120, sigma0=0.5, **(dict(synthetic=mask) if masked else {}))
+    rec = recommend(X, y, n=3, T0=120, sigma0=0.5, synthetic=mask)
     assert rec.error <= rec.error_unweighted + SEARCH_TOL
     assert rec.error <= rec.error_cv + SEARCH_TOL
     assert rec.error <= rec.error_clean_choice + SEARCH_TOL
+    assert rec.error <= rec.error_dropped + SEARCH_TOL
     assert rec.loss == pytest.approx(rec.error_clean_choice - rec.error)
-    if masked:
-        assert rec.error <= rec.error_dropped + SEARCH_TOL
-        assert 0 < rec.p < 1 and np.isfinite(rec.lam_dropped)
-    else:
-        assert rec.weight == 1.0 and rec.lam == rec.lam_unweighted
-        assert math.isnan(rec.error_dropped) and math.isnan(rec.lam_dropped)
+    assert 0 < rec.p < 1 and np.isfinite(rec.lam_dropped)
+
+
+def test_a_chain_larger_than_the_labels_carry_is_flagged(mixed):
+    # Half the rows are synthetic; described as all synthetic (p = 1), the chain the
+    # correction subtracts exceeds what the labels hold, the estimated error is not positive,
+    # and the recommendation must say so and fall back to the cautious side of its own best.
+    X, y, _ = mixed
+    with pytest.warns(UnreliableRecommendation, match="not positive"):
+        rec = recommend(X, y, n=3, T0=120, sigma0=0.5, sigma=SIGMA)
+    assert not rec.reliable and rec.regret == math.inf
+    assert rec.weight == 1.0 and rec.lam >= rec.lam_unweighted
+    assert rec.error >= rec.error_unweighted - SEARCH_TOL  # the estimate's best is at weight 1
+    assert math.isnan(rec.error_dropped) and math.isnan(rec.lam_dropped)
 
 
 def test_error_dropped_is_nan_without_real_or_synthetic_rows(mixed):

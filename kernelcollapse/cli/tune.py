@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +137,7 @@ def _mask_from_file(path: Path) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> int:
     from kernelcollapse.cli._common import print_json, print_table
+    from kernelcollapse.exceptions import UnreliableRecommendation
     from kernelcollapse.tuning import recommend
 
     if args.y is not None and args.y_column is not None:
@@ -168,10 +170,12 @@ def run(args: argparse.Namespace) -> int:
     if args.y_clean is not None:
         y_clean = _vector(load_matrix(args.y_clean))
 
-    rec = recommend(X, y, n=args.n, T0=args.T0, sigma0=args.sigma0, lam0=args.lam0,
-                    mode=args.mode, fresh=args.fresh, p=args.p, synthetic=mask,
-                    X_clean=X_clean, y_clean=y_clean, sigma=args.sigma, T=args.T,
-                    center=args.center, signal=args.signal, max_weight=args.max_weight)
+    with warnings.catch_warnings():  # the note is printed below, with the result
+        warnings.simplefilter("ignore", UnreliableRecommendation)
+        rec = recommend(X, y, n=args.n, T0=args.T0, sigma0=args.sigma0, lam0=args.lam0,
+                        mode=args.mode, fresh=args.fresh, p=args.p, synthetic=mask,
+                        X_clean=X_clean, y_clean=y_clean, sigma=args.sigma, T=args.T,
+                        center=args.center, signal=args.signal, max_weight=args.max_weight)
     T = float(X.shape[0] if args.T is None else args.T)
     choices = {
         "recommended": (rec.lam, rec.weight, rec.error),
@@ -188,9 +192,12 @@ def run(args: argparse.Namespace) -> int:
         "sigma": rec.sigma, "sigma_estimated": rec.sigma_estimated,
         "lam": rec.lam, "weight": rec.weight, "sklearn_alpha": T * rec.lam,
         "predicted_error": rec.error, "loss_of_clean_theory": rec.loss,
-        "at_bound": rec.at_bound,
+        "at_bound": rec.at_bound, "reliable": rec.reliable, "regret": rec.regret,
+        "pilot_rows_advised": rec.pilot_rows,
     }
     if args.json:
+        summary["regret"] = _finite(rec.regret)
+        summary["reliability"] = rec.reliability
         summary["alternatives"] = {
             name: {"lam": _finite(lam), "sklearn_alpha": _finite(T * lam),
                    "weight": weight if math.isfinite(lam) else None,
@@ -211,6 +218,10 @@ def run(args: argparse.Namespace) -> int:
     if rec.at_bound:
         print("# note: the recommended penalty lies at a bound of the search (see lam_bounds "
               "in kernelcollapse.tuning.recommend)")
+    print(f"# {'reliable' if rec.reliable else 'NOT RELIABLE'}: {rec.reliability}")
+    if rec.pilot_rows:
+        print(f"# a clean pilot of {rec.pilot_rows} rows (--X-clean, --y-clean) would bring the "
+              "expected excess error within 3%")
     return 0
 
 
