@@ -27,6 +27,7 @@ class Assessment(NamedTuple):
     regret: float  # expected excess error of the choice, relative (inf: no positive error)
     pilot_rows: int  # clean rows that would bring it within 3%
     error: float  # the estimated error at the choice
+    safest: float  # the penalty of least regret at the draws' 90th percentile
 
 
 class _Blend(NamedTuple):
@@ -53,6 +54,7 @@ _WEIGHT_STEPS = 12
 _ASSESS_POINTS = 41
 _DRAWS = 400
 _PILOT_TARGET = 0.03
+_SAFE_QUANTILE = 0.9
 _MAX_PILOT_ADVICE = 1 << 20
 
 
@@ -73,7 +75,7 @@ class Objective:
     blended in by :meth:`use_pilot`."""
 
     def __init__(self, prob, kw, Z, yc, mask, sigma, lo, hi, d: int, center: bool,
-                 pilot=None, factor=None):
+                 pilot=None, factor=None, designs=None):
         self.prob, self.kw, self.Z, self.yc, self.mask = prob, kw, Z, yc, mask
         self.center = center
         self.pilot = pilot  # (Zp, yp): clean rows in the sample basis, centred like yc
@@ -89,6 +91,9 @@ class Objective:
         setting = _chain.Setting(kw["T0"], kw["lam0"], kw["sigma0"], kw["fresh"], kw["mode"])
         k = Z.shape[1]
         self.factor = np.eye(k) if factor is None else factor
+        # (B, k): diag F of single generator designs (chain_rows), or None: the chain's
+        # variance per direction drawn from them instead of fixed at its mean
+        self.designs = designs if designs is not None and len(designs) > 1 else None
         # Least-squares generators on T0 > d + 1 rows (d the number of features): unbiased,
         # with Cov(w_n - w0) Sigma = sigma0^2 h_n F (kernelcollapse._chain.exact_h), F the
         # chain's covariance on rows like the user's in units of the Gaussian one (chain_rows,
@@ -185,13 +190,17 @@ class Objective:
     def _estimate(self, lams, w: float) -> np.ndarray:
         return self.loo(lams, w) - self.sig2 + self.correction(lams, w)
 
-    def chain_kappa(self) -> np.ndarray:
+    def chain_kappa(self, spread=None) -> np.ndarray:
         """``kappa_j`` of :meth:`use_pilot`: the variance, per unit of ``(r_j - r_j')^2``, that
-        the realised chain gives the estimate's change between two penalties."""
+        the realised chain gives the estimate's change between two penalties.  ``spread``,
+        shape ``(B, k)``: the chain's variance per direction in units of its mean, one row per
+        draw of the generators' designs (least-squares chains); ``kappa`` is then ``(B, k)``."""
         s, q, kw = self.s, self.prob.w0**2, self.kw
         T, k = self.Z.shape
         if self.K is not None:  # unbiased least squares: s_j v_j = K_jj
             c, v = np.zeros(k), np.diag(self.K) / s
+            if spread is not None:
+                v = v * spread
         else:
             # the moments estimate() ended on (its last iteration's q is prob's)
             c, v = chain_moments(s, q, kw["n"], kw, np.diag(self.factor))
@@ -199,36 +208,6 @@ class Objective:
         p = kw["p"]
         return (4.0 * p * p * s * s * v * (q * (1.0 + 2.0 * p * c) ** 2 + 2.0 * p * p * v)
                 + 4.0 * p * p * s * self.sig2 * (c * c * q + v) / T)
-
-    def chain_spread(self) -> float:
-        """Relative standard deviation of the realised chain's energy ``||w_n - w0||^2_Sigma``
-        about its mean, ``sqrt(2 tr K^2) / tr K`` for a Gaussian ``w_n`` (``K = Cov Sigma``)."""
-        if self.K is not None:
-            K = self.K
-            return float(math.sqrt(2.0 * max(float(np.trace(K @ K)), 0.0)) / np.trace(K))
-        T, k = self.Z.shape
-        kw = self.kw
-        _, v = chain_moments(self.s, self.prob.w0**2, kw["n"], kw, np.diag(self.factor))
-        e = self.s * v
-        return float(math.sqrt(2.0 * float(e @ e)) / e.sum()) if e.sum() > 0 else 0.0
-
-    def cautious_lam(self, w: float, scale: float) -> _Choice:
-        """The penalty of least estimated error when the chain's part of the correction is
-        ``scale`` times the described one (``scale > 1``: a chain larger than described, the
-        side on which too small a penalty costs most), searched at and above the estimate's own
-        best, with its estimated error as described."""
-        best = self.best_lam(w)
-        if self.real is not None or self.blend is not None or self.kw["p"] == 0:
-            return best  # validation or pilot rows decide (or no chain): not the chain's model
-        decades = math.log10(self.hi / self.lo)
-        grid = np.geomspace(self.lo, self.hi, int(math.ceil(decades * _LAMS_PER_DECADE)) + 1)
-        # only penalties above the estimate's own best: the cautious side, whatever the sign
-        # of the correction's slope (a ridge chain's includes its generators' bias)
-        grid = np.r_[best.lam, grid[grid > best.lam]]
-        cautious = self.loo(grid, w) - self.sig2 + scale * self.correction(grid, w)
-        i = int(np.argmin(np.where(np.isfinite(cautious), cautious, np.inf)))
-        lam = float(grid[i])
-        return _Choice(lam, w, float(self.error(lam, w)))
 
     def _row_errors(self, lams, w: float, rows=None) -> np.ndarray:
         """Square leave-one-out residuals per row, shape ``(rows, len(lams))``."""
@@ -260,6 +239,12 @@ class Objective:
         grid, est = grid[ok], est[ok]
         at = int(np.argmin(np.abs(np.log(grid / choice.lam))))
         scale = float(est[at])
+        if scale <= 0 and self.pilot is not None:
+            # the pilot's mean square error is the test error plus the noise, without bias
+            scale = float(np.mean(self.pilot_errors(np.array([grid[at]]), w))) - self.sig2
+        # the regret is relative to the error; where its estimate is not positive, the pilot
+        # advice takes the variance of an unpenalised fit, sigma^2 k / T, as the error's scale
+        per = scale if scale > 0 else self.sig2 * self.Z.shape[1] / self.Z.shape[0]
         if self.real is not None:
             sq = self._row_errors(grid, w, self.real)
             if self.pilot is not None:
@@ -270,6 +255,16 @@ class Objective:
             r = self.s[:, None] / (self.s[:, None] + grid[None, :])
             kappa = self.chain_kappa() if self.blend is None else self.blend.kappa
             chain_part = r * np.sqrt(np.maximum(kappa, 0.0))[:, None]  # (k, L)
+            if self.designs is not None and self.K is not None and self.blend is None:
+                # the generators' designs drawn from the measured ones, n per chain: the
+                # chain's variance changes from one draw of them to another (heavily, for
+                # rows that fill some directions only in some samples)
+                mean = self.designs.mean(axis=0)
+                unit = np.where(mean > 0, self.designs / np.where(mean > 0, mean, 1.0), 1.0)
+                gens = np.random.default_rng([key, 1]).integers(
+                    unit.shape[0], size=(_DRAWS, int(self.kw["n"])))
+                chain_part = (r, np.sqrt(np.maximum(self.chain_kappa(
+                    unit[gens].mean(axis=1)), 0.0)))  # (k, L) and (B, k)
             corr = self.correction(grid, w) if chain_rel_se > 0 and self.K is not None else None
             train = self._row_errors(grid, w)
             train_sq = train - train.mean(axis=0)  # the leave-one-out curve's own sampling
@@ -279,8 +274,6 @@ class Objective:
 
         def regret(extra_rows: int) -> float:
             """Expected relative regret with ``extra_rows`` more clean rows blended in."""
-            if scale <= 0:
-                return np.inf
             rng = np.random.default_rng(key)  # the same draws for every extra_rows
             g_rows = rng.standard_normal((_DRAWS, rows_sq.shape[0]))
             rows_eps = g_rows @ rows_sq / rows_sq.shape[0]  # one row set's error, (B, L)
@@ -288,32 +281,42 @@ class Objective:
             if chain_part is None:
                 eps = rows_eps * math.sqrt(count / n_rows)
             else:
-                eps = rng.standard_normal((_DRAWS, chain_part.shape[0])) @ chain_part
+                if isinstance(chain_part, tuple):
+                    r_, root = chain_part  # a variance per draw: (B, k) times (k, L)
+                    eps = (rng.standard_normal(root.shape) * root) @ r_
+                else:
+                    eps = rng.standard_normal((_DRAWS, chain_part.shape[0])) @ chain_part
                 eps = eps + rng.standard_normal((_DRAWS, train_sq.shape[0])) @ train_sq / (
                     train_sq.shape[0])
                 if corr is not None:
                     eps = eps + chain_rel_se * rng.standard_normal((_DRAWS, 1)) * corr
                 eps = eps - eps[:, [at]]  # only changes between penalties matter
                 if n_rows > 0:
-                    pil = (rows_eps - rows_eps[:, [at]]) * math.sqrt(max(count, 1) / n_rows)
+                    # rows_eps: the error of a mean over rows_sq.shape[0] rows; over n_rows
+                    pil = (rows_eps - rows_eps[:, [at]]) * math.sqrt(rows_sq.shape[0] / n_rows)
                     v_c, v_p = eps.var(axis=0), pil.var(axis=0)
                     with np.errstate(invalid="ignore", divide="ignore"):
                         f = np.where(v_c + v_p > 0, v_p / (v_c + v_p), 1.0)
                     eps = eps * np.sqrt(f)
             truth = est[None, :] - eps
-            return float(np.mean(truth[:, at] - truth.min(axis=1)) / scale)
+            excess = truth - truth.min(axis=1, keepdims=True)  # (B, L): each penalty's regret
+            return float(np.mean(excess[:, at]) / per), excess
 
-        bound = regret(0)
+        relative, excess = regret(0)
+        # the safest penalty: least regret at the 90th percentile of the draws (minimax up to
+        # the draws' tail), which leans to the side where a wrong penalty costs least
+        safest = float(grid[int(np.argmin(np.quantile(excess, _SAFE_QUANTILE, axis=0)))])
+        bound = relative if scale > 0 else np.inf
         need = 0
-        if not bound <= _PILOT_TARGET and np.isfinite(bound):
+        if relative > _PILOT_TARGET and per > 0:
             need = 1
-            while regret(need) > _PILOT_TARGET and need < _MAX_PILOT_ADVICE:
+            while regret(need)[0] > _PILOT_TARGET and need < _MAX_PILOT_ADVICE:
                 need *= 2
             lo = need // 2  # then bisect: regret falls with the rows
             while need - lo > max(1, need // 16):
                 mid = (lo + need) // 2
-                lo, need = (lo, mid) if regret(mid) <= _PILOT_TARGET else (mid, need)
-        return Assessment(bound, need, scale)
+                lo, need = (lo, mid) if regret(mid)[0] <= _PILOT_TARGET else (mid, need)
+        return Assessment(bound, need, scale, safest)
 
     def use_pilot(self) -> None:
         r"""Blend the estimate with the clean pilot's errors (without real rows to validate on).

@@ -78,6 +78,9 @@ class ChainRows(NamedTuple):
     extrapolated: float  # the trace's scale from ``size`` rows to T0 (1: measured at T0)
     rel_se: float  # relative standard error of tr(F) over the subsamples
     measured: bool  # False: too few rows to measure (F = I, the Gaussian chain)
+    # (B, k): diag F of each subsample, one generator's design each: their spread is the
+    # chain's from one draw of the generators' rows to another (empty when not measured)
+    designs: np.ndarray = np.empty((0, 0))
 
 
 def chain_rows(Z: np.ndarray, T0: int, *, key, subsets: int = _SUBSETS) -> ChainRows:
@@ -112,12 +115,12 @@ def chain_rows(Z: np.ndarray, T0: int, *, key, subsets: int = _SUBSETS) -> Chain
         return ChainRows(np.eye(k), 0, 1.0, 0.0, False)
     rng = np.random.default_rng(key)
     m = int(min(T0, top))
-    F, rel_se = _subsampled(Z, m, subsets, rng)
+    F, rel_se, designs = _subsampled(Z, m, subsets, rng)
     scale = 1.0
     if m < T0:
         m2 = (3 * m) // 4
         if m2 >= k + _MIN_RESIDUAL_DOF:
-            F2, _ = _subsampled(Z, m2, subsets, rng)
+            F2, _, _ = _subsampled(Z, m2, subsets, rng)
             # f(m) = tr F(m) / (m - k - 1) = a / (m - b): two points give b
             f1, f2 = np.trace(F) / (m - k - 1), np.trace(F2) / (m2 - k - 1)
             b = (f2 * m2 - f1 * m) / (f2 - f1) if f2 > f1 else float(k + 1)
@@ -125,18 +128,19 @@ def chain_rows(Z: np.ndarray, T0: int, *, key, subsets: int = _SUBSETS) -> Chain
             scale = (m - b) / (T0 - b) * (T0 - k - 1) / (m - k - 1)
         else:
             scale = 1.0  # no second size: the factor at m, an overestimate at T0 > m
-    return ChainRows(F * scale, m, float(scale), rel_se, True)
+    return ChainRows(F * scale, m, float(scale), rel_se, True, designs * scale)
 
 
-def _subsampled(Z, m: int, subsets: int, rng) -> tuple[np.ndarray, float]:
-    """``F`` at ``m`` rows per subset (:func:`chain_rows`) and the relative standard error of
-    its trace over the subsets."""
+def _subsampled(Z, m: int, subsets: int, rng) -> tuple[np.ndarray, float, np.ndarray]:
+    """``F`` at ``m`` rows per subset (:func:`chain_rows`), the relative standard error of
+    its trace over the subsets, and each subset's diagonal of ``F``."""
     from scipy.linalg import cho_factor, cho_solve
 
     rows, k = Z.shape
     total, sums = Z.T @ Z, Z.sum(axis=0)
     acc = np.zeros((k, k))
     traces = np.empty(subsets)
+    diags = np.empty((subsets, k))
     for i in range(subsets):
         perm = rng.permutation(rows)
         # one Gram per subset, of the smaller side; the other is the total less it
@@ -152,9 +156,10 @@ def _subsampled(Z, m: int, subsets: int, rng) -> tuple[np.ndarray, float]:
         one = cho_solve(cho_factor(G_S), G_H / (h - 1))
         acc += one
         traces[i] = np.trace(one)
+        diags[i] = np.diag(one)
     mean = float(traces.mean())
     rel_se = float(traces.std(ddof=1) / math.sqrt(subsets) / mean) if mean > 0 else np.inf
-    return (m - k - 1) * acc / subsets, rel_se
+    return (m - k - 1) * acc / subsets, rel_se, (m - k - 1) * diags
 
 
 def _binned(s: np.ndarray, q_raw: np.ndarray) -> np.ndarray:

@@ -81,6 +81,7 @@ def _with(a, index, value):
 
 
 BAD_INPUT = [
+    pytest.param(dict(key=-1), r"key must be an integer >= 0, got -1", id="key-negative"),
     pytest.param(dict(synthetic=np.zeros(39, bool)),
                  r"synthetic must have shape \(40,\) to match X, got \(39,\)", id="mask-length"),
     pytest.param(dict(synthetic=np.zeros(40, int)),
@@ -544,3 +545,52 @@ def test_cli_tune_bad_input_is_one_line(table, capsys, extra, message):
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and err.startswith("kernelcollapse tune: error:")
     assert re.search(message, err), err
+
+
+# ----------------------------------------------------------------------------------------------
+# the verdict
+# ----------------------------------------------------------------------------------------------
+
+
+def test_tune_prints_the_verdict_and_the_pilot_advice(tmp_path, capsys):
+    """The command line says whether the choice is vouched for, and with --json gives the
+    same fields as the Recommendation (regret null where it is infinite)."""
+    from kernelcollapse.cli import main
+
+    X, y, _ = _draw(3, S60, W60, T=T_SIM, p=1.0, n=2, T0=200, sigma0=0.5)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    args = ["tune", str(tmp_path / "X.npy"), "--y", str(tmp_path / "y.npy"), "--n", "2",
+            "--T0", "200", "--sigma0", "0.5"]
+    rec = recommend(X, y, n=2, T0=200, sigma0=0.5)
+    assert main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["reliable"] == rec.reliable and out["pilot_rows_advised"] == rec.pilot_rows
+    assert out["reliability"] == rec.reliability and out["lam"] == rec.lam
+    assert out["regret"] == (rec.regret if math.isfinite(rec.regret) else None)
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    verdict = "# reliable: " if rec.reliable else "# NOT RELIABLE: "
+    assert verdict + rec.reliability in text
+    assert (f"a clean pilot of {rec.pilot_rows} rows" in text) == (rec.pilot_rows > 0)
+
+
+def test_a_pilot_of_the_advised_size_settles_the_choice():
+    """pilot_rows is what the estimate's own uncertainty needs: given that many clean rows,
+    the recommendation's regret is within 3% (by the same assessment), and with a tenth of
+    them it is not."""
+    chain = dict(n=5, T0=120, sigma0=0.5)
+    X, y, _ = _draw(11, S60, W60, T=T_SIM, p=1.0, **chain)
+    rec = recommend(X, y, **chain)
+    assert rec.pilot_rows > 10, rec  # a chain-dominated regime: the labels alone cannot settle
+
+    def with_pilot(m):
+        rng = np.random.default_rng([5, m])
+        Xp = rng.standard_normal((m, D_SIM)) * np.sqrt(S60)
+        yp = Xp @ W60 + SIGMA * rng.standard_normal(m)
+        return recommend(X, y, **chain, X_clean=Xp, y_clean=yp)
+
+    # the advice uses the training rows' spread of square errors for the pilot's: allow the
+    # real pilot's spread to differ by half (the regret falls about like 1 / rows)
+    assert with_pilot(2 * rec.pilot_rows).regret <= 0.03
+    assert with_pilot(max(2, rec.pilot_rows // 10)).regret > 0.03
