@@ -58,6 +58,15 @@ _SAFE_QUANTILE = 0.9
 _MAX_PILOT_ADVICE = 1 << 20
 
 
+def _resampled(rng, centred: np.ndarray) -> np.ndarray:
+    """The error ``eps = estimate - truth`` of a mean over rows, per penalty, in ``_DRAWS``
+    bootstrap draws: rows reweighted by Poisson(1) counts, so that the truth of a draw is a
+    resampled mean.  Unlike Gaussian multipliers it cannot carry a curve below what its
+    other rows give when one row's square error dominates it (near interpolation)."""
+    counts = rng.poisson(1.0, size=(_DRAWS, centred.shape[0])).astype(np.float64)
+    return -(counts @ centred) / np.maximum(counts.sum(axis=1), 1.0)[:, None]
+
+
 class Objective:
     r"""The estimated test error of the fit with penalty ``lam`` and synthetic weight ``w``:
 
@@ -190,17 +199,13 @@ class Objective:
     def _estimate(self, lams, w: float) -> np.ndarray:
         return self.loo(lams, w) - self.sig2 + self.correction(lams, w)
 
-    def chain_kappa(self, spread=None) -> np.ndarray:
+    def chain_kappa(self) -> np.ndarray:
         """``kappa_j`` of :meth:`use_pilot`: the variance, per unit of ``(r_j - r_j')^2``, that
-        the realised chain gives the estimate's change between two penalties.  ``spread``,
-        shape ``(B, k)``: the chain's variance per direction in units of its mean, one row per
-        draw of the generators' designs (least-squares chains); ``kappa`` is then ``(B, k)``."""
+        the realised chain gives the estimate's change between two penalties."""
         s, q, kw = self.s, self.prob.w0**2, self.kw
         T, k = self.Z.shape
         if self.K is not None:  # unbiased least squares: s_j v_j = K_jj
             c, v = np.zeros(k), np.diag(self.K) / s
-            if spread is not None:
-                v = v * spread
         else:
             # the moments estimate() ended on (its last iteration's q is prob's)
             c, v = chain_moments(s, q, kw["n"], kw, np.diag(self.factor))
@@ -208,6 +213,28 @@ class Objective:
         p = kw["p"]
         return (4.0 * p * p * s * s * v * (q * (1.0 + 2.0 * p * c) ** 2 + 2.0 * p * p * v)
                 + 4.0 * p * p * s * self.sig2 * (c * c * q + v) / T)
+
+    def _chain_draws(self, r: np.ndarray, key) -> np.ndarray:
+        r"""The realised chain's error of the estimated curve, ``(draws, penalties)``, for an
+        unbiased least-squares chain: ``delta = w_n - E w_n`` drawn with its full covariance
+        ``K Sigma^-1`` (the measured one: off the sample basis' diagonal too), scaled per draw
+        by the chain's spread over the generators' designs (``n`` of the measured ones), and
+        the estimate's error ``sum_j r_j 2p s_j (p delta_j^2 + (w_0j + xi_j) delta_j)`` less
+        its mean, ``xi`` the fit's noise part, exactly (not linearised as in ``kappa``)."""
+        rng = np.random.default_rng([key, 1])
+        T, k = self.Z.shape
+        p, s = self.kw["p"], self.s
+        cov = self.K / s[None, :]
+        e, U = np.linalg.eigh(0.5 * (cov + cov.T))
+        root = U * np.sqrt(np.maximum(e, 0.0))
+        delta = rng.standard_normal((_DRAWS, k)) @ root.T
+        if self.designs is not None:
+            traces = self.designs.sum(axis=1)
+            gens = rng.integers(traces.size, size=(_DRAWS, int(self.kw["n"])))
+            delta *= np.sqrt(traces[gens].mean(axis=1) / traces.mean())[:, None]
+        xi = rng.standard_normal((_DRAWS, k)) * np.sqrt(self.sig2 / (T * s))
+        u = 2.0 * p * s * (p * delta**2 + (self.prob.w0 + xi) * delta)
+        return (u - u.mean(axis=0)) @ r
 
     def _row_errors(self, lams, w: float, rows=None) -> np.ndarray:
         """Square leave-one-out residuals per row, shape ``(rows, len(lams))``."""
@@ -224,10 +251,11 @@ class Objective:
         On a grid of penalties (and the choice), the estimated curve ``E_a`` is off by a
         Gaussian error ``eps_a`` whose law the estimate knows: without validation rows
         ``eps_a = sum_j r_ja sqrt(kappa_j) g_j`` (the realised chain, :meth:`chain_kappa`;
-        the part common to every penalty leaves the choice alone), plus the leave-one-out
+        for a least-squares chain drawn exactly instead, :meth:`_chain_draws`; the part
+        common to every penalty leaves the choice alone), plus the leave-one-out
         curve's sampling error over the training rows, plus ``chain_rel_se`` times the
         correction's change (the measured chain's scale), shrunk by a clean pilot's blend;
-        with validation rows their sampling error (a Gaussian multiplier bootstrap).
+        with validation rows their sampling error (a Poisson bootstrap of the rows).
         The regret is ``E[(E - eps)_choice - min_b (E - eps)_b]`` over draws of ``eps``,
         relative to the estimated error.  ``pilot_rows``: the clean rows whose sampling
         variance, blended in, would bring it within 3% (the training rows' own spread of
@@ -239,12 +267,14 @@ class Objective:
         grid, est = grid[ok], est[ok]
         at = int(np.argmin(np.abs(np.log(grid / choice.lam))))
         scale = float(est[at])
+        # the regret is relative to the mean square error of predictions on new real rows,
+        # the test error plus the noise: what a practitioner measures on held-out data
+        per = max(scale, 0.0) + self.sig2
         if scale <= 0 and self.pilot is not None:
-            # the pilot's mean square error is the test error plus the noise, without bias
-            scale = float(np.mean(self.pilot_errors(np.array([grid[at]]), w))) - self.sig2
-        # the regret is relative to the error; where its estimate is not positive, the pilot
-        # advice takes the variance of an unpenalised fit, sigma^2 k / T, as the error's scale
-        per = scale if scale > 0 else self.sig2 * self.Z.shape[1] / self.Z.shape[0]
+            # the pilot's mean square error measures it without bias, whatever the estimate
+            per = float(np.mean(self.pilot_errors(np.array([grid[at]]), w)))
+            scale = per
+        chain_draws = None
         if self.real is not None:
             sq = self._row_errors(grid, w, self.real)
             if self.pilot is not None:
@@ -255,16 +285,8 @@ class Objective:
             r = self.s[:, None] / (self.s[:, None] + grid[None, :])
             kappa = self.chain_kappa() if self.blend is None else self.blend.kappa
             chain_part = r * np.sqrt(np.maximum(kappa, 0.0))[:, None]  # (k, L)
-            if self.designs is not None and self.K is not None and self.blend is None:
-                # the generators' designs drawn from the measured ones, n per chain: the
-                # chain's variance changes from one draw of them to another (heavily, for
-                # rows that fill some directions only in some samples)
-                mean = self.designs.mean(axis=0)
-                unit = np.where(mean > 0, self.designs / np.where(mean > 0, mean, 1.0), 1.0)
-                gens = np.random.default_rng([key, 1]).integers(
-                    unit.shape[0], size=(_DRAWS, int(self.kw["n"])))
-                chain_part = (r, np.sqrt(np.maximum(self.chain_kappa(
-                    unit[gens].mean(axis=1)), 0.0)))  # (k, L) and (B, k)
+            if self.K is not None and self.blend is None:
+                chain_draws = self._chain_draws(r, key)  # (B, L), exact in the draws
             corr = self.correction(grid, w) if chain_rel_se > 0 and self.K is not None else None
             train = self._row_errors(grid, w)
             train_sq = train - train.mean(axis=0)  # the leave-one-out curve's own sampling
@@ -275,19 +297,16 @@ class Objective:
         def regret(extra_rows: int) -> float:
             """Expected relative regret with ``extra_rows`` more clean rows blended in."""
             rng = np.random.default_rng(key)  # the same draws for every extra_rows
-            g_rows = rng.standard_normal((_DRAWS, rows_sq.shape[0]))
-            rows_eps = g_rows @ rows_sq / rows_sq.shape[0]  # one row set's error, (B, L)
+            rows_eps = _resampled(rng, rows_sq)  # one row set's error, (B, L)
             n_rows = count + extra_rows
             if chain_part is None:
                 eps = rows_eps * math.sqrt(count / n_rows)
             else:
-                if isinstance(chain_part, tuple):
-                    r_, root = chain_part  # a variance per draw: (B, k) times (k, L)
-                    eps = (rng.standard_normal(root.shape) * root) @ r_
+                if chain_draws is not None:
+                    eps = chain_draws.copy()
                 else:
                     eps = rng.standard_normal((_DRAWS, chain_part.shape[0])) @ chain_part
-                eps = eps + rng.standard_normal((_DRAWS, train_sq.shape[0])) @ train_sq / (
-                    train_sq.shape[0])
+                eps = eps + _resampled(rng, train_sq)
                 if corr is not None:
                     eps = eps + chain_rel_se * rng.standard_normal((_DRAWS, 1)) * corr
                 eps = eps - eps[:, [at]]  # only changes between penalties matter

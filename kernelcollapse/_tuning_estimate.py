@@ -78,8 +78,9 @@ class ChainRows(NamedTuple):
     extrapolated: float  # the trace's scale from ``size`` rows to T0 (1: measured at T0)
     rel_se: float  # relative standard error of tr(F) over the subsamples
     measured: bool  # False: too few rows to measure (F = I, the Gaussian chain)
-    # (B, k): diag F of each subsample, one generator's design each: their spread is the
-    # chain's from one draw of the generators' rows to another (empty when not measured)
+    # (B, k): diag F of each subsample, one generator's design each: the spread of their
+    # traces is the chain's from one draw of the generators' rows to another (empty when not
+    # measured)
     designs: np.ndarray = np.empty((0, 0))
 
 

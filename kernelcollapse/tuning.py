@@ -78,9 +78,10 @@ class Recommendation(NamedTuple):
         What was checked, and what would help when ``reliable`` is False.
     regret : float
         Expected excess test error of the estimate's own choice over the best penalty,
-        relative to its error, under the estimate's own uncertainty (the realised chain, the
-        measured chain's scale, the validation or pilot rows); ``inf`` when the estimated
-        error is not positive.
+        relative to the mean square error of predictions on new real rows, under the
+        estimate's own uncertainty (the realised chain, the measured chain's scale, the
+        validation or pilot rows); ``inf`` when the estimated error is not positive and no
+        pilot measures it.
     pilot_rows : int
         Clean rows (real labels) that would bring ``regret`` within 3% (0: none needed).
     """
@@ -185,7 +186,8 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, si
     The check: the estimate's own uncertainty (the realised chain, drawn over the measured
     generators' designs; the leave-one-out curve's sampling; the measured chain's scale; the
     validation or pilot rows) gives, over 400 draws, the expected regret of the choice over
-    the best penalty for this draw of the data, relative to its error (``regret``).  The
+    the best penalty for this draw of the data, relative to the mean square error of
+    predictions on new real rows (``regret``).  The
     recommendation is ``reliable`` when that is at most 25%, the estimated error is positive
     and the chain could be measured (or rows validate the choice); otherwise it warns
     (:class:`kernelcollapse.exceptions.UnreliableRecommendation`, once) and, without rows to
