@@ -25,6 +25,8 @@ import warnings
 
 import numpy as np
 
+from kernelcollapse._blas import uses_one_blas_thread
+
 __all__ = ["CollapseAwareRidge"]
 
 try:
@@ -147,6 +149,7 @@ class CollapseAwareRidge(RegressorMixin, BaseEstimator):
         tags.regressor_tags.poor_score = self.n is not None
         return tags
 
+    @uses_one_blas_thread
     def fit(self, X, y, synthetic=None, X_clean=None, y_clean=None):
         """Choose the penalty (and the synthetic-row weight) and fit.
 

@@ -32,6 +32,7 @@ from numpy.typing import ArrayLike
 
 from kernelcollapse import _keys
 from kernelcollapse import _validate as v
+from kernelcollapse._blas import uses_one_blas_thread
 from kernelcollapse._keys import Key
 from kernelcollapse._x64 import uses_float64
 
@@ -103,6 +104,7 @@ def polynomial(degree: int = 3, *, offset: float = 1.0, scale: float = 1.0) -> K
                   scale=v.real("scale", scale, low=0.0, low_open=True))
 
 
+@uses_one_blas_thread
 @uses_float64
 def median_bandwidth(x: ArrayLike, *, max_points: int = 1000, key: Key = 0) -> float:
     """Median heuristic: the median Euclidean distance between distinct points.
@@ -177,6 +179,7 @@ def _gram_core(kernel: Kernel, x, y):
     return _polynomial_gram(x, y, kernel.degree, kernel.offset, kernel.scale)
 
 
+@uses_one_blas_thread
 @uses_float64
 def gram(kernel: Kernel, x: ArrayLike, y: ArrayLike | None = None) -> np.ndarray:
     """Gram matrix ``K_ik = k(x_i, y_k)`` (jit-compiled, float64), as a numpy array.
@@ -229,6 +232,7 @@ def _spectrum_core(k_pool, labels, rtol):
     )
 
 
+@uses_one_blas_thread
 @uses_float64
 def empirical_spectrum(gram_matrix: ArrayLike, labels: ArrayLike, *,
                        rtol: float = 1e-10) -> EmpiricalSpectrum:

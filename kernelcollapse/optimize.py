@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from kernelcollapse import _validate as v
+from kernelcollapse._blas import uses_one_blas_thread
 
 __all__ = ["ExponentFit", "OptimalLambda", "OptimalWeight", "fit_exponent", "optimal_lambda",
            "optimal_weight"]
@@ -82,6 +83,7 @@ class ExponentFit(NamedTuple):
 # ----------------------------------------------------------------------------------------------
 
 
+@uses_one_blas_thread
 def optimal_lambda(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike,
                    n: ArrayLike, sigma: ArrayLike, sigma0: ArrayLike, lam0: ArrayLike = 0.0,
                    p: ArrayLike = 1.0, mode: str = "replace", fresh: ArrayLike = 0.0,
@@ -352,6 +354,7 @@ _WEIGHTS_PER_DECADE = 6
 _MIN_WEIGHT = 1e-3
 
 
+@uses_one_blas_thread
 def optimal_weight(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike,
                    n: ArrayLike, sigma: ArrayLike, sigma0: ArrayLike, p: ArrayLike,
                    lam0: ArrayLike = 0.0, mode: str = "replace", fresh: ArrayLike = 0.0,

@@ -23,6 +23,7 @@ from numpy.typing import ArrayLike
 from kernelcollapse import _chain, _error, _fit, _quadrature, _regimes
 from kernelcollapse import _spectral as _sp
 from kernelcollapse import _validate as v
+from kernelcollapse._blas import uses_one_blas_thread
 
 __all__ = ["CollapseLimit", "ErrorDecomposition", "GeneratorMoments", "PreparedProblem",
            "prepare"]
@@ -123,6 +124,7 @@ def _out(x: np.ndarray, shape: tuple[int, ...]):
     return x[()] if x.ndim == 0 else x
 
 
+@uses_one_blas_thread
 def prepare(eigvals: ArrayLike, w0: ArrayLike, *,
             quadrature: bool | None = None) -> PreparedProblem:
     """Validate and compress a problem once, for many evaluations of the theory.
@@ -214,6 +216,7 @@ class PreparedProblem:
     # test error
     # ------------------------------------------------------------------------------------------
 
+    @uses_one_blas_thread
     def test_error(self, *, T: ArrayLike, T0: ArrayLike, n: ArrayLike, lam: ArrayLike,
                    sigma: ArrayLike, sigma0: ArrayLike, lam0: ArrayLike = 0.0,
                    p: ArrayLike = 1.0, mode: str = "replace", fresh: ArrayLike = 0.0,
@@ -304,6 +307,7 @@ class PreparedProblem:
     # generator moments and the limit n -> infinity
     # ------------------------------------------------------------------------------------------
 
+    @uses_one_blas_thread
     def generator_moments(self, *, T0: float, n: ArrayLike, sigma0: float, lam0: float = 0.0,
                           mode: str = "replace", fresh: float = 0.0) -> GeneratorMoments:
         """Per-coordinate mean and variance of ``w_n``; see
@@ -323,6 +327,7 @@ class PreparedProblem:
             return GeneratorMoments(mean[0], var[0])
         return GeneratorMoments(mean, var)
 
+    @uses_one_blas_thread
     def collapse_limit(self, *, T0: float, sigma0: float, lam0: float = 0.0,
                        mode: str = "replace", fresh: float = 0.0, T: ArrayLike | None = None,
                        lam: ArrayLike | None = None, sigma: ArrayLike = 0.0, p: ArrayLike = 1.0,

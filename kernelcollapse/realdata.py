@@ -33,6 +33,7 @@ from numpy.typing import ArrayLike
 
 from kernelcollapse import _keys, theory
 from kernelcollapse import _validate as v
+from kernelcollapse._blas import uses_one_blas_thread
 from kernelcollapse._keys import Key
 from kernelcollapse._x64 import uses_float64
 from kernelcollapse.kernels import Kernel, empirical_spectrum, gram
@@ -117,6 +118,7 @@ def parity_target(labels: ArrayLike) -> np.ndarray:
     return np.where(labels % 2 == 0, 1.0, -1.0)
 
 
+@uses_one_blas_thread
 @uses_float64
 def kernel_data(kernel: Kernel, x_pool: ArrayLike, y_pool: ArrayLike, x_test: ArrayLike,
                 y_test: ArrayLike) -> KernelData:
@@ -194,6 +196,7 @@ def _simulate_core(Kp, Kt, y_pool, y_test, n, lam, lam0, sigma, sigma0, keys, *,
     return jax.lax.map(one_seed, keys)
 
 
+@uses_one_blas_thread
 @uses_float64
 def simulate_collapse(data: KernelData, *, T: int, T0: int, n: ArrayLike, lam: ArrayLike,
                       lam0: float, sigma: float, sigma0: float, seeds: int,
@@ -255,6 +258,7 @@ def simulate_collapse(data: KernelData, *, T: int, T0: int, n: ArrayLike, lam: A
                               pool=np.asarray(err_pool))
 
 
+@uses_one_blas_thread
 @uses_float64
 def theory_collapse(data: KernelData, *, T: int, T0: int, n: ArrayLike, lam: ArrayLike,
                     lam0: float, sigma: float, sigma0: float,

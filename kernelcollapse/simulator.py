@@ -14,6 +14,7 @@ from numpy.typing import ArrayLike
 
 from kernelcollapse import _engine, _keys
 from kernelcollapse import _validate as v
+from kernelcollapse._blas import uses_one_blas_thread
 from kernelcollapse._keys import Key
 from kernelcollapse._plan import (
     BACKENDS,
@@ -53,6 +54,7 @@ class SimulationResult(NamedTuple):
     errors: np.ndarray
 
 
+@uses_one_blas_thread
 @uses_float64
 def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, n: ArrayLike,
              lam: ArrayLike, sigma: ArrayLike, sigma0: ArrayLike, lam0: ArrayLike = 0.0,

@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from kernelcollapse import _validate as v
+from kernelcollapse._blas import uses_one_blas_thread
 from kernelcollapse._tuning_choice import Objective
 from kernelcollapse._tuning_estimate import chain_rows, estimate, spectrum
 from kernelcollapse.exceptions import UnreliableRecommendation
@@ -117,6 +118,7 @@ class Recommendation(NamedTuple):
 _RELIABLE_REGRET = 0.25
 
 
+@uses_one_blas_thread
 def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, sigma0: float,
               lam0: float = 0.0, mode: str = "replace", fresh: float = 0.0,
               p: float | None = None, synthetic: ArrayLike | None = None,
