@@ -3,10 +3,6 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-# JAX's CPU LAPACK and numpy share OpenBLAS; its threads on top of XLA's oversubscribe the
-# cores and made batched Choleskys ~1000x slower in our benchmarks. Override if you like.
-export OPENBLAS_NUM_THREADS ?= 1
-
 # Sphinx options of `make docs`: warnings are errors, as in tests/test_docs.py.
 DOCS_OPTS ?= -W --keep-going
 

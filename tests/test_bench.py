@@ -29,6 +29,10 @@ def test_quick_path_writes_results(tmp_path):
     assert {"machine", "config", "baseline", "limit", "theory", "growth", "cores",
             "targets"} <= set(data)
     assert {"cpu", "usable_cores", "jax", "devices", "gpu"} <= set(data["machine"])
+    # the thread pools as the environment left them, outside the library's own calls
+    pools = [p for p in data["machine"]["threadpools"] if p["user_api"] == "blas"]
+    assert pools and all(p["num_threads"] >= 1 for p in pools)
+    assert "thread pools found" in md_path.read_text()
     base = data["baseline"]
     assert {"numpy", "library", "warm_ratio", "agreement"} <= set(base)
     assert base["agreement"]["points"] == len(TINY.Ts) * len(TINY.ns) * TINY.n_lam

@@ -47,7 +47,7 @@ def built(tmp_path_factory):
     src = tmp / "src"
     shutil.copytree(DOCS, src, ignore=shutil.ignore_patterns("_build", "generated"))
     figures = os.environ.get("KERNELCOLLAPSE_DOCS_FIGURES") or str(tmp / "figures")
-    env = {**os.environ, "KERNELCOLLAPSE_DOCS_FIGURES": figures, "OPENBLAS_NUM_THREADS": "1"}
+    env = {**os.environ, "KERNELCOLLAPSE_DOCS_FIGURES": figures}
     out = tmp / "html"
     proc = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-d",

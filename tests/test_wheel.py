@@ -48,7 +48,6 @@ class Installed:
         # Nothing of this checkout on the path; the working directory is empty.
         self.env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
         self.env["PATH"] = f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
-        self.env.setdefault("OPENBLAS_NUM_THREADS", "1")
 
     def cli(self, *args, timeout=300):
         return _run([self.venv / "bin" / "kernelcollapse", *args], cwd=self.workdir,

@@ -152,12 +152,14 @@ def markdown(res: dict) -> str:
              f"- GPU: {'yes' if m['gpu'] else 'none (no GPU was available to this run)'}",
              f"- total benchmark time {res.get('total_s', 0):.0f} s"]
     env = {k: v for k, v in m.get("thread_env", {}).items() if v is not None}
-    lines.append(f"- thread settings: {env or 'none set (library defaults)'}")
-    if not env.get("OPENBLAS_NUM_THREADS"):
-        lines.append("- warning: OPENBLAS_NUM_THREADS unset. On an oversubscribed machine "
-                     "threaded OpenBLAS (used by numpy and by jax's CPU LAPACK calls) can be "
-                     "100x slower on 200 x 200 factorisations; compare with "
-                     "OPENBLAS_NUM_THREADS=1")
+    lines.append(f"- thread settings of the environment: {env or 'none set'}")
+    pools = m.get("threadpools")
+    if pools is not None:
+        found = "; ".join(f"{p['prefix']} {p['version']} ({p['internal_api']}, "
+                          f"{p['threading_layer']}): {p['num_threads']} threads"
+                          for p in pools) or "none found"
+        lines.append(f"- thread pools found (threadpoolctl): {found}; the library runs its "
+                     "own calls on one BLAS thread")
     if res.get("note"):
         lines.append(f"- note: {res['note']}")
     lines += ["", "## Targets", ""]

@@ -72,7 +72,9 @@ SMOKE = Config(d=12, T0=20, Ts=(8,), ns=(0, 1, 3), n_lam=10, seeds=3, cold=True,
 
 
 def machine_info() -> dict:
-    """CPU model, usable cores, load, Python, numpy and jax versions, jax device."""
+    """CPU model, usable cores, load, Python, numpy and jax versions, jax device, the thread
+    settings of the environment and the thread pools found (the library's calls limit BLAS to
+    one thread themselves, :mod:`kernelcollapse._blas`)."""
     import jax
 
     cpu = platform.processor() or platform.machine()
@@ -98,7 +100,18 @@ def machine_info() -> dict:
             "device": getattr(jax.devices()[0], "device_kind", str(jax.devices()[0])),
             "devices": [str(dev) for dev in jax.devices()],
             "gpu": jax.default_backend() == "gpu",
-            "thread_env": {k: os.environ.get(k) for k in _THREAD_ENV}}
+            "thread_env": {k: os.environ.get(k) for k in _THREAD_ENV},
+            "threadpools": threadpools()}
+
+
+def threadpools() -> list[dict]:
+    """The BLAS and OpenMP thread pools of this process as the user's environment left them
+    (threadpoolctl), scipy's LAPACK loaded first (jaxlib's CPU LAPACK runs on it)."""
+    import scipy.linalg.cython_lapack  # noqa: F401
+    from threadpoolctl import threadpool_info
+
+    keep = ("user_api", "internal_api", "prefix", "version", "num_threads", "threading_layer")
+    return [{k: lib.get(k) for k in keep} for lib in threadpool_info()]
 
 
 # Thread and engine settings that change how the work runs (recorded with the results).
