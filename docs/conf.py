@@ -89,6 +89,7 @@ kc_public_modules = [
     "kernelcollapse.optimize",
     "kernelcollapse.tuning",
     "kernelcollapse.estimator",
+    "kernelcollapse.exceptions",
     "kernelcollapse.datasets",
     "kernelcollapse.kernels",
     "kernelcollapse.realdata",
