@@ -10,8 +10,8 @@ generations (two latent coordinates); (b) their spread per generation,
 0.527, 0.468, 0.433; their network, on the full MNIST training set) and the spread of the
 held-out real images; (c) the ELBO of held-out real images under each generation.
 
-Sizes: ``tiny`` (seconds: a small network on 512 images), ``quick`` (a narrower network,
-fewer epochs, 4,000 images, 5 generations: minutes on CPU), ``full`` (the authors'
+Sizes: ``tiny`` (seconds: a small network on 512 images), ``quick`` (a narrow network,
+4 epochs, 1,000 images, 3 generations: under a minute on CPU), ``full`` (the authors'
 architecture and 30 epochs, 20 generations: a GPU is advised).  MNIST is read from
 ``$KERNELCOLLAPSE_DATA``, the project's shared copy or the download cache.
 

@@ -11,7 +11,8 @@ perplexity on real text per generation, mean and spread (min-max) over runs, and
 pretrained model.  Panels (b), (c): histograms of the per-block perplexity, under the
 generation-0 model, of the real training blocks and of the data each generation wrote.
 
-Sizes: ``tiny`` (seconds, a one-layer model), ``quick`` (minutes on CPU), ``full`` (a
+Sizes: ``tiny`` (seconds, a one-layer model), ``quick`` (one run of 3 generations
+per setting, under a minute on CPU), ``full`` (a
 4-layer model on the whole sample, 10 generations: a GPU is advised).  The WikiText-2 sample
 is read from ``$KERNELCOLLAPSE_WIKITEXT2`` or the project's shared copy.
 

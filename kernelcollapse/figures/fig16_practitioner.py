@@ -24,7 +24,7 @@ __all__ = ["NAME", "SIZES", "TITLE", "compute", "run"]
 NAME = "practitioner"
 TITLE = "Tuning on MNIST with synthetic labels: cross-validation vs recommend vs hindsight"
 
-SIZES = {"tiny": ("smoke", 2), "quick": ("quick", 8), "full": ("full", 20)}
+SIZES = {"tiny": ("smoke", 2), "quick": ("quick", 2), "full": ("full", 20)}
 
 
 def compute(*, size: str = "quick", progress: bool = True, data_dir=None) -> list[dict]:
