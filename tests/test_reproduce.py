@@ -75,6 +75,9 @@ def test_runs_all_in_order_and_prints_paths(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "[1/2] alpha" in text and "[2/2] beta" in text
     assert str(out / "alpha.png") in text and str(out / "beta.csv") in text
+    # the last lines say where the figures are: the absolute folder and the PNGs in it
+    assert f"output in {out.resolve()}" in text
+    assert "2 figures (PNG, each with its CSV): alpha.png, beta.png" in text
     manifest = json.loads((out / rp.MANIFEST).read_text())
     assert manifest["alpha"]["size"] == "quick"
     assert sorted(manifest["alpha"]["files"]) == ["alpha.csv", "alpha.png"]
