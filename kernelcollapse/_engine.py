@@ -59,6 +59,11 @@ SOLVERS = ("auto",) + DOWN_SOLVERS
 CHOLESKY_MAX_LAMS = 8
 # Seeds per vmapped group on a GPU: enough rows of work for its kernels at d ~ 200.
 GPU_LANES = 128
+# On CPU every thread runs at least this many chunks (when there are seeds enough): a jitted
+# call cannot be stopped, so Ctrl-C and the progress bar act between chunks, and a call's
+# chunks are kept a small fraction of it.  More chunks cost a dispatch each (well under a
+# millisecond) and do not change the numbers.
+CHUNKS_PER_THREAD = 32
 
 
 def _env_int(name: str, minimum: int) -> int | None:
@@ -172,6 +177,9 @@ def layout(seeds: int, per_seed: float, memory_budget: float, *,
         workers = max(1, min(threads(threads_requested), cap // unit,
                              math.ceil(seeds / unit)))
     per_chunk = max(unit, (cap // workers) // unit * unit)
+    if platform == "cpu":
+        per_chunk = min(per_chunk, max(unit, math.ceil(seeds / (workers * CHUNKS_PER_THREAD))
+                                       // unit * unit))
     n_chunks = math.ceil(seeds / per_chunk)
     n_chunks = workers * math.ceil(n_chunks / workers)  # every thread the same number
     chunk = unit * math.ceil(seeds / (n_chunks * unit))

@@ -61,7 +61,7 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
              p: ArrayLike = 1.0, mode: str = "replace", fresh: ArrayLike = 0.0,
              weight: ArrayLike = 1.0, seeds: int = 100, key: Key = 0, backend: str = "jax",
              sampler: str = "auto", memory_budget: float = 2 * 2**30,
-             threads: int | None = None) -> SimulationResult:
+             threads: int | None = None, progress: bool = False) -> SimulationResult:
     r"""Simulate model collapse: a chain of ridge generators, then a downstream ridge.
 
     The process of ``docs/theory/setting.rst``, in the eigenbasis of the covariance
@@ -177,6 +177,10 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
         program loops over the seeds, so a seed's numbers do not depend on its neighbours).
         On a GPU the seeds run as one batch instead, split across the GPUs when there are
         several (``KERNELCOLLAPSE_DEVICES``; the options are in :mod:`kernelcollapse._engine`).
+    progress : bool, default False
+        Show a tqdm progress bar on stderr, in seeds, advanced as each chunk of seeds ends
+        (the command line shows it unless ``--no-progress``).  It does not change the
+        results.
 
     Returns
     -------
@@ -193,6 +197,11 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
         interpolation, ``weight = 0`` with ``p = 1``, fresh rows with accumulate); on a request
         beyond ``memory_budget`` or the machine's memory, with the estimate and the limit.
         All before any work.
+    KeyboardInterrupt
+        On Ctrl-C: the chunks of seeds that are running finish (on CPU a call has at least
+        :data:`kernelcollapse._engine.CHUNKS_PER_THREAD` chunks per thread, so this takes a
+        small fraction of the call), the others are dropped, and no work of the call goes on
+        once it is raised.
 
     References
     ----------
@@ -208,12 +217,17 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
                  backend=backend, sampler=sampler, memory_budget=memory_budget)
     if threads is not None:
         threads = v.integer("threads", threads, minimum=1)
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True or False, got {progress!r}")
     shape, g, seeds = plan.shape, plan.g, plan.seeds
     seed_keys = _keys.seed_keys(key, seeds)
     errors = np.empty((g["n"].size, seeds))
-    for ch in plan.chains:
-        out = _run_chain(seed_keys, plan.s, plan.w0, ch.n_idx, ch.spec, ch.jobs, used=plan.used,
-                         backend=backend, memory_budget=plan.working_budget, threads=threads)
+    with _progress_bar(seeds * len(plan.chains), enabled=bool(progress)) as bar:
+        outs = [_run_chain(seed_keys, plan.s, plan.w0, ch.n_idx, ch.spec, ch.jobs,
+                           used=plan.used, backend=backend, memory_budget=plan.working_budget,
+                           threads=threads, on_seeds=bar.update)
+                for ch in plan.chains]
+    for ch, out in zip(plan.chains, outs):
         for j, job in enumerate(ch.jobs):
             jp = ch.pts[ch.job_of == j]
             i_n = np.searchsorted(ch.ns, g["n"][jp])
@@ -253,10 +267,21 @@ def check_simulation(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: Arr
                  sampler=sampler, memory_budget=memory_budget).memory
 
 
+def _progress_bar(total: int, *, enabled: bool):
+    """A tqdm bar on stderr over ``total`` seeds (disabled unless ``enabled``)."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc="simulate", unit="seed", leave=False,
+                file=sys.stderr)
+
+
 def _run_chain(seed_keys, s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, used: str,
-               backend: str, memory_budget: float, threads: int | None = None
-               ) -> list[np.ndarray]:
-    """Errors ``(Nn, L_job, seeds)`` of each job of one generator chain."""
+               backend: str, memory_budget: float, threads: int | None = None,
+               on_seeds=None) -> list[np.ndarray]:
+    """Errors ``(Nn, L_job, seeds)`` of each job of one generator chain; ``on_seeds(k)`` is
+    called (in the calling thread) as each chunk of ``k`` seeds ends."""
     d = s.shape[0]
     samplers = [_samplers(d, job.T, ch.T0, ch.N, ch.lam0, ch.mode, job.m, used, ch.fresh_rows)
                 for job in jobs]
@@ -267,17 +292,20 @@ def _run_chain(seed_keys, s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, used: s
     if backend == "numpy":
         from kernelcollapse._simulator_numpy import simulate_numpy
 
-        return [simulate_numpy(np.asarray(seed_keys), s, w0, job.solve_lams, n_idx, job.sigma,
+        errs = [simulate_numpy(np.asarray(seed_keys), s, w0, job.solve_lams, n_idx, job.sigma,
                                ch.sigma0, ch.lam0, T=job.T, T0=ch.T0, mode=ch.mode,
                                m_rows=job.m, m_fresh=ch.fresh_rows,
                                weight=job.weight if job.weighted else 1.0, drop=job.drop)
                 for job in jobs]
+        if on_seeds is not None:
+            on_seeds(seed_keys.shape[0])
+        return errs
     return _simulate_jax(seed_keys, s, w0, n_idx, ch, jobs, gen=gen, downs=downs,
-                         memory_budget=memory_budget, threads=threads)
+                         memory_budget=memory_budget, threads=threads, on_seeds=on_seeds)
 
 
 def _simulate_jax(seed_keys, s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs,
-                  memory_budget, threads=None):
+                  memory_budget, threads=None, on_seeds=None):
     """Errors ``(Nn, L_job, seeds)`` of each job with the samplers ``gen`` and ``downs`` (one
     per job) of :func:`_samplers`.  A ``rows`` generator chain is fitted once per seed for
     every job.  The seeds run in chunks (:func:`kernelcollapse._engine.layout`): on CPU several
@@ -297,34 +325,82 @@ def _simulate_jax(seed_keys, s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen,
     out = [np.empty((lay.n_chunks * lay.chunk, n_idx.size, job.lams.size)) for job in jobs]
     run = _chunk_runner(s, w0, n_idx, ch, jobs, gen=gen, downs=downs, lay=lay, out=out)
     chunks = [slice(i * lay.chunk, (i + 1) * lay.chunk) for i in range(lay.n_chunks)]
-    if lay.workers == 1:
-        for sl in chunks:
-            run(seed_keys[sl], sl)
-    else:
-        _in_threads(run, [(seed_keys[sl], sl) for sl in chunks], lay.workers)
+    _in_threads(run, [(seed_keys[sl], sl) for sl in chunks], lay.workers,
+                done=[min(sl.stop, seeds) - sl.start for sl in chunks], on_done=on_seeds)
     return [np.moveaxis(o[:seeds], 0, -1) for o in out]
 
 
-def _in_threads(fn, args: list, workers: int) -> None:
+# How often the waiting thread wakes up while chunks run (seconds): the bound on how late it
+# sees a Ctrl-C where the platform does not interrupt a lock wait.
+_POLL = 0.2
+
+
+def _in_threads(fn, args: list, workers: int, *, done: list | None = None,
+                on_done=None) -> None:
     """``fn(*a)`` for every ``a`` of ``args`` on ``workers`` threads, in the float64 scope (which
-    is per thread); the first exception is raised here, and on one (Ctrl-C included) the
-    chunks not started are dropped."""
-    from concurrent.futures import ThreadPoolExecutor
+    is per thread); ``on_done(done[i])`` is called here as task ``i`` ends.
+
+    The calling thread only waits, so it takes Ctrl-C at once even with one worker (a jitted
+    call in the calling thread would hold it until the call returns).  On an exception here or
+    in a task (Ctrl-C included) the tasks not started are dropped and the running ones are
+    awaited before it is raised: nothing of the call computes once it is raised (a sweep then
+    releases its results file), and no worker is left for the interpreter to join at exit.  A
+    further Ctrl-C during that wait is absorbed, the wait lasting one chunk at most."""
+    import concurrent.futures as cf
+    import threading
 
     from kernelcollapse._x64 import float64
 
+    stop = threading.Event()
+
     def task(a):
+        if stop.is_set():  # dropped between chunks
+            return
         with float64():
             fn(*a)
 
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kernelcollapse")
+    pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kernelcollapse")
+    futures = {pool.submit(task, a): i for i, a in enumerate(args)}
     try:
-        for f in [pool.submit(task, a) for a in args]:
-            f.result()
+        pending = set(futures)
+        while pending:
+            finished, pending = cf.wait(pending, timeout=_POLL,
+                                        return_when=cf.FIRST_COMPLETED)
+            for f in finished:
+                f.result()
+                if on_done is not None and done is not None:
+                    on_done(done[futures[f]])
     except BaseException:
+        stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
+        _await(futures)
+        try:
+            pool.shutdown(wait=True)  # the workers' last lines of Python
+        except KeyboardInterrupt:
+            pass
         raise
     pool.shutdown(wait=True)
+
+
+def _await(futures) -> None:
+    """Wait until every future is done, taking further Ctrl-Cs without leaving the wait.
+
+    The wait is on the futures, not a join of the threads: Python 3.11's ``Thread.join``,
+    interrupted, marks a thread that is still running as ended (bpo-45274), and the
+    interpreter then ends it at exit inside XLA, which aborts the process.  Once its task is
+    done a worker runs only the pool's own Python code, which ends by itself."""
+    import concurrent.futures as cf
+
+    while True:
+        try:
+            # done() and not cf.wait alone: wait never counts a future cancelled before it
+            # ran (no worker notifies it), and would wait for it forever.
+            pending = [f for f in futures if not f.done()]
+            if not pending:
+                return
+            cf.wait(pending, timeout=_POLL)
+        except KeyboardInterrupt:
+            continue
 
 
 def _chunk_runner(s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs, lay, out):

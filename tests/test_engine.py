@@ -128,10 +128,16 @@ def test_gpu_form_runs_on_cpu(monkeypatch, lanes, solver):
 
 
 def test_layout():
+    # Few seeds: one seed per chunk, however much memory (Ctrl-C acts between chunks).
     lay = _engine.layout(50, 1e6, 1e12, threads_requested=2)
-    assert (lay.lanes, lay.workers, lay.chunk, lay.n_chunks) == (1, 2, 25, 2)
-    lay = _engine.layout(3, 1e6, 1e12, threads_requested=2)  # one chunk padded
-    assert (lay.workers, lay.chunk, lay.n_chunks) == (2, 2, 2)
+    assert (lay.lanes, lay.workers, lay.chunk, lay.n_chunks) == (1, 2, 1, 50)
+    lay = _engine.layout(3, 1e6, 1e12, threads_requested=2)
+    assert (lay.workers, lay.chunk, lay.n_chunks) == (2, 1, 3)
+    # Many seeds: 32 chunks per thread, of 6400 / 64 seeds, well within the budget.
+    lay = _engine.layout(6400, 1e6, 1e12, threads_requested=2)
+    assert (lay.workers, lay.chunk, lay.n_chunks) == (2, 100, 64)
+    lay = _engine.layout(6401, 1e6, 1e12, threads_requested=2)  # the last chunk padded
+    assert lay.chunk * lay.n_chunks >= 6401 and lay.n_chunks >= 64 and lay.chunk <= 101
     lay = _engine.layout(50, 1e6, 10.5e6, threads_requested=2)  # 10 seeds in memory at once
     assert lay.workers == 2 and lay.chunk <= 5 and lay.chunk * lay.n_chunks >= 50
     assert lay.n_chunks % 2 == 0  # every thread the same number of chunks

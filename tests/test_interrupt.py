@@ -3,6 +3,7 @@ no traceback; for ``sweep`` and ``reproduce`` also with a real SIGINT in a proce
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sweep_child
 from test_sweep import CONFIG
@@ -142,3 +144,159 @@ def test_real_sigint_during_reproduce(tmp_path):
     assert _one_line(proc.stderr).startswith("kernelcollapse reproduce: interrupted; 1 figure "
                                              "saved in")
     assert (out / "alpha.png").exists() and not (out / "beta.png").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Ctrl-C inside a real simulation: the seed loop stops between chunks of seeds
+# ---------------------------------------------------------------------------------------------
+
+_SIM = dict(T=[[20], [40]], T0=30, n=[0, 3], lam=[1e-2, 1e-1], sigma=0.5, sigma0=1.0, key=3)
+
+
+def _eigvals():
+    from kernelcollapse import theory
+
+    return theory.power_law(12, 1.5, 0.5)
+
+
+def _kernelcollapse_threads():
+    import threading
+
+    return [t for t in threading.enumerate() if t.name.startswith("kernelcollapse")]
+
+
+def _sigint_after_first_chunk(monkeypatch, *, slow_rest: float = 0.0):
+    """Ctrl-C (a real SIGINT to this process) as the first chunk of seeds ends; the later
+    chunks sleep ``slow_rest`` seconds first, so that one is running at that moment.  Returns
+    the list of chunks that ran and the chunks running at each moment it is read."""
+    import threading
+
+    runner = simulator._chunk_runner
+    ran, running = [], []
+    guard = threading.Lock()
+
+    def chunk_runner(*args, **kwargs):
+        run = runner(*args, **kwargs)
+
+        def counted(keys, rows):
+            with guard:
+                running.append(rows.start)
+            try:
+                if rows.start > 0:
+                    time.sleep(slow_rest)
+                run(keys, rows)
+                ran.append(rows.start)
+            finally:
+                with guard:
+                    running.remove(rows.start)
+
+        return counted
+
+    class Bar:
+        def __init__(self, *args, **kwargs):
+            self.interrupted = False
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, k):
+            if not self.interrupted:
+                self.interrupted = True
+                signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(simulator, "_chunk_runner", chunk_runner)
+    monkeypatch.setattr(simulator, "_progress_bar", Bar)
+    return ran, running
+
+
+def test_api_interrupt_stops_between_chunks_and_leaves_no_worker(monkeypatch):
+    monkeypatch.setenv("KERNELCOLLAPSE_THREADS", "2")
+    s, w = _eigvals()
+    ran, running = _sigint_after_first_chunk(monkeypatch, slow_rest=0.5)
+    with pytest.raises(KeyboardInterrupt):
+        simulator.simulate(s, w, seeds=200, **_SIM)
+    # The chunk running at the Ctrl-C ended before simulate raised; the rest never started.
+    assert not running and not _kernelcollapse_threads()
+    assert 1 <= len(ran) <= 3, ran  # of 2 * 32 chunks
+
+
+def test_sweep_keeps_its_lock_until_the_simulation_stops(tmp_path, monkeypatch):
+    from kernelcollapse import _lock
+
+    monkeypatch.setenv("KERNELCOLLAPSE_THREADS", "2")
+    _, running = _sigint_after_first_chunk(monkeypatch, slow_rest=0.5)
+    at_release = []
+    unlock = _lock._unlock
+    monkeypatch.setattr(_lock, "_unlock", lambda fd: (at_release.append(list(running)),
+                                                      unlock(fd)))
+    path = tmp_path / "c.toml"
+    path.write_text(CONFIG.format(ext="jsonl").replace("seeds = 3", "seeds = 200"))
+    with pytest.raises(sweep.SweepInterrupted):
+        sweep.run_sweep(sweep.load_config(path), progress=False)
+    assert at_release == [[]]
+
+
+def test_interrupt_and_progress_machinery_leave_the_numbers_unchanged(monkeypatch):
+    from kernelcollapse import _engine
+
+    s, w = _eigvals()
+    reference = simulator.simulate(s, w, seeds=40, threads=1, **_SIM).errors
+    monkeypatch.setattr(_engine, "CHUNKS_PER_THREAD", 1)  # one chunk per thread
+    for threads in (1, 2):
+        got = simulator.simulate(s, w, seeds=40, threads=threads, **_SIM).errors
+        np.testing.assert_array_equal(got, reference)
+    monkeypatch.setattr(_engine, "CHUNKS_PER_THREAD", 32)
+    got = simulator.simulate(s, w, seeds=40, threads=2, progress=True, **_SIM).errors
+    np.testing.assert_array_equal(got, reference)
+
+
+def _last_line(err: str) -> str:
+    """The last line of stderr, after the progress bar's carriage returns."""
+    return err.replace("\r", "\n").strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("sigints", [1, 2])
+def test_real_sigint_stops_a_long_simulate_at_once(sigints):
+    """A simulation of minutes (20000 seeds) stops soon after Ctrl-C, also when Ctrl-C comes
+    twice.  The signal comes once 1000 seeds are done, past the compilation (which cannot be
+    interrupted)."""
+    import re
+    import select
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kernelcollapse", "simulate", "--d", "100", "--T", "200,400",
+         "--T0", "200", "--n", "0,1,5,20", "--lam", "log:1e-3:1:8", "--seeds", "20000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        seen = b""
+        began = time.monotonic()
+        deadline = began + 300
+        while max((int(k) for k in re.findall(rb"(\d+)/20000 \[", seen)), default=0) < 1000:
+            assert proc.poll() is None, seen
+            assert time.monotonic() < deadline, seen
+            if select.select([proc.stderr], [], [], 1.0)[0]:
+                seen += os.read(proc.stderr.fileno(), 4096)
+        start = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        if sigints == 2:  # while the running chunks finish
+            time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()  # no stray simulation when the test fails
+        proc.wait()
+    # Not a timing bound but a count of seeds: the old seed loop ran the 19000 left (the
+    # chunks in flight were the whole call), 19 times the work of reaching here, compilation
+    # included; now only the chunks in flight, a few hundred seeds, finish.
+    assert time.monotonic() - start < start - began
+    err = (seen + err).decode()
+    # A second Ctrl-C may land while the interpreter exits, past its signal handlers: then the
+    # process ends by SIGINT, which a shell reports as 130 too.
+    expected = (EXIT_INTERRUPTED, -signal.SIGINT) if sigints == 2 else (EXIT_INTERRUPTED,)
+    assert proc.returncode in expected, err
+    assert "Traceback" not in err and out == b""
+    assert _last_line(err) == ("kernelcollapse simulate: interrupted; nothing was saved "
+                               "(results are printed at the end); run the command again")

@@ -28,6 +28,8 @@ def register(subparsers) -> None:
     s.add_argument("--backend", choices=("jax", "numpy"), default="jax")
     s.add_argument("--memory-budget", type=float, default=2 * 2**30,
                    help="bytes of working memory (default 2 GiB)")
+    s.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bar (on stderr, in seeds)")
     parser.set_defaults(func=run)
 
 
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     cols = grid_columns(args)
     res = simulate(eigvals, w0, sigma=args.sigma, sigma0=args.sigma0, mode=args.mode,
                    seeds=args.seeds, key=args.key, backend=args.backend,
-                   memory_budget=args.memory_budget, **cols)
+                   memory_budget=args.memory_budget, progress=args.progress, **cols)
     table = {**cols, "mean": res.mean, "stderr": res.stderr}
     header = dict(d=int(np.size(eigvals)), sigma=args.sigma, sigma0=args.sigma0, mode=args.mode,
                   seeds=args.seeds, key=args.key)
