@@ -18,8 +18,11 @@ __all__ = ["check_chain", "check_chain_covered", "check_covered", "check_downstr
 
 
 def _first(mask, **cols) -> str:
+    """The columns at the first point of ``mask``; a scalar column (one setting for every
+    point, as the chain's callers pass ``fresh``) stands for every point."""
     i = int(np.flatnonzero(mask)[0])
-    return ", ".join(f"{k}={plain(v[i])}" for k, v in cols.items())
+    return ", ".join(f"{k}={plain(np.broadcast_to(v, np.shape(mask))[i])}"
+                     for k, v in cols.items())
 
 
 def _near_interpolation(rows, d: int):

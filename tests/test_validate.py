@@ -172,3 +172,33 @@ def test_empty_grids_refused_by_the_api_and_the_cli_naming_the_argument(capsys):
             assert info.value.code == 2
             err = capsys.readouterr().err
             assert f"argument {option}: expected at least one number" in err, err
+
+
+def test_fresh_rows_with_accumulate_refused_in_one_line_everywhere(tmp_path, capsys):
+    """The refusal's own message raised ``TypeError: 'float' object is not subscriptable``
+    where ``fresh`` is one setting for the whole chain (recommend, generator_moments, tune)."""
+    from kernelcollapse.cli import main
+
+    expected = ("fresh real rows per generation are defined for mode='replace' only, got "
+                "mode='accumulate' with fresh=0.1")
+    s, w = kc.power_law(d=20, beta=1.5, r=0.5)
+    X = np.random.default_rng(0).standard_normal((60, 20))
+    y = X[:, 0]
+    calls = [
+        lambda: kc.generator_moments(s, w, T0=100, n=3, sigma0=0.5, mode="accumulate",
+                                     fresh=0.1),
+        lambda: kc.prepare(s, w).test_error(T=50, T0=100, n=[1, 3], lam=0.1, sigma=0.5,
+                                            sigma0=0.5, mode="accumulate", fresh=0.1),
+        lambda: kc.recommend(X, y, n=3, T0=100, sigma0=0.5, p=0.4, mode="accumulate",
+                             fresh=0.1),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError) as info:
+            call()
+        assert str(info.value) == expected
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    assert main(["tune", str(tmp_path / "X.npy"), "--y", str(tmp_path / "y.npy"), "--n", "3",
+                 "--T0", "100", "--sigma0", "0.5", "--mode", "accumulate",
+                 "--fresh", "0.1"]) == 2
+    assert capsys.readouterr().err == f"kernelcollapse tune: error: {expected}\n"
