@@ -43,4 +43,8 @@ def int_list(text: str) -> np.ndarray:
     values = number_list(text)
     if not np.all(values == np.round(values)):
         raise ValueError(f"expected integers, got {text!r}")
+    # Past 2**63 the cast to int64 wraps round (1e30 became -9.2e18); float64 holds every
+    # integer exactly up to 2**53.
+    if np.any(np.abs(values) > 2**53):
+        raise ValueError(f"expected integers of at most 2**53 = {2**53} in size, got {text!r}")
     return values.astype(np.int64)

@@ -145,8 +145,16 @@ def frequencies(name: str, value) -> np.ndarray:
     return _checked(name, value, _outside_unit, "be frequencies in [0, 1]")
 
 
+# The largest integer-valued array entry accepted: integers pass through float64, which holds
+# every integer up to 2**53 exactly, and beyond 2**63 the cast to int64 wraps round (2**70
+# generations became 0, the clean error).
+MAX_INTEGER = 2**53
+
+
 def _integers(name: str, value, *, minimum: int, expected: str) -> np.ndarray:
     arr = _checked(name, value, lambda a: (a < minimum) | (a != np.round(a)), f"be {expected}")
+    _checked(name, arr, lambda a: a > MAX_INTEGER,
+             f"be {expected} of at most 2**53 = {MAX_INTEGER}")
     return arr.astype(np.int64)
 
 

@@ -202,3 +202,36 @@ def test_fresh_rows_with_accumulate_refused_in_one_line_everywhere(tmp_path, cap
                  "--T0", "100", "--sigma0", "0.5", "--mode", "accumulate",
                  "--fresh", "0.1"]) == 2
     assert capsys.readouterr().err == f"kernelcollapse tune: error: {expected}\n"
+
+
+@pytest.mark.parametrize("n", [2**53 + 2, 2**63, 2**64, 2**70, 1e30])
+def test_generation_counts_beyond_float64_integers_refused(n, capsys):
+    """From 2**63 on the cast to int64 wrapped round: n = 2**70 gave the clean error (n = 0)
+    with collapse 0.0, and the CLI's ``--n 1e30`` reported "got -9.2e+18"."""
+    from kernelcollapse.cli import main
+
+    s, w = kc.isotropic(50)
+    kw = dict(T=100, T0=200, sigma=0.5, sigma0=1.0)
+    calls = [
+        lambda: kc.test_error(s, w, n=n, lam=1e-2, **kw),
+        lambda: kc.prepare(s, w).test_error(n=[0, n], lam=1e-2, **kw),
+        lambda: kc.exact_ols_error(50, n=n, **kw),
+        lambda: kc.simulate(s, w, n=[0, n], lam=1e-2, seeds=2, **kw),
+        lambda: kc.optimal_lambda(s, w, n=n, **kw),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"^n must be a non-negative integer of at most "
+                                             r"2\*\*53 = 9007199254740992, got "):
+            call()
+    with pytest.raises(SystemExit):
+        main(["theory", "--n", f"0,{n:.0f}" if isinstance(n, float) else f"0,{n}"])
+    err = capsys.readouterr().err
+    assert "argument --n: expected integers of at most 2**53 = 9007199254740992" in err
+    assert "-9.2" not in err
+
+
+def test_generation_counts_up_to_2_53_still_computed():
+    s, w = kc.isotropic(50)
+    kw = dict(T=100, T0=200, lam=1e-2, sigma=0.5, sigma0=1.0)
+    one, big = (kc.test_error(s, w, n=n, **kw).collapse for n in (1, 2**53))
+    assert big == pytest.approx(2**53 * one, rel=1e-12)
