@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 __all__ = [
     "as_float_array",
     "check_finite",
+    "directory_path",
+    "file_path",
     "frequencies",
     "generation_indices",
     "integer",
@@ -308,3 +312,45 @@ def broadcast(**arrays: np.ndarray) -> tuple[tuple[int, ...], dict[str, np.ndarr
                          "(3, 2) grid"
                          ) from None
     return shape, {k: np.broadcast_to(a, shape).ravel() for k, a in arrays.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths to write to
+# ---------------------------------------------------------------------------------------------
+
+
+def _blocking_ancestor(path: Path) -> Path | None:
+    """The nearest existing ancestor of ``path`` that is not a directory (then nothing can be
+    created below it), or ``None``."""
+    for parent in path.parents:
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
+
+
+def file_path(name: str, path: str | os.PathLike, *, example: str = "results.jsonl") -> Path:
+    """``path`` as a file to create or append to: ValueError naming ``name`` when it is a
+    directory or lies below a file, before anything is created beside it (a lock file)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{name} must be a file, got the directory {path}; give a file in it, "
+                         f"e.g. {path / example}")
+    blocker = _blocking_ancestor(path)
+    if blocker is not None:
+        raise ValueError(f"{name} must be a file in a directory, got {path}, but {blocker} is a "
+                         "file")
+    return path
+
+
+def directory_path(name: str, path: str | os.PathLike) -> Path:
+    """``path`` as a directory to create or write into: ValueError naming ``name`` when it (or
+    an ancestor) is a file."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{name} must be a directory (created when missing), got the file "
+                         f"{path}; give another path")
+    blocker = _blocking_ancestor(path)
+    if blocker is not None:
+        raise ValueError(f"{name} must be a directory (created when missing), got {path}, but "
+                         f"{blocker} is a file")
+    return path

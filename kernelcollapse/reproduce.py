@@ -24,6 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple
 
+from kernelcollapse import _validate as v
 from kernelcollapse.figures import check_size
 
 __all__ = ["FigureScript", "ReproduceInterrupted", "ReproduceResult", "data_help", "discover",
@@ -201,14 +202,15 @@ def reproduce(out_dir: str | os.PathLike, *, size: str = "quick",
     Raises
     ------
     ValueError
-        ``size`` invalid, or an ``only`` entry that matches no figure (the message lists them).
+        ``size`` invalid, an ``only`` entry that matches no figure (the message lists them),
+        or ``out_dir`` a file (or below one).
     FileNotFoundError
         ``fig_dir`` given but not a directory.
     ReproduceInterrupted
         Ctrl-C (a KeyboardInterrupt), saying which figures are saved.
     """
     size = check_size(size)
-    out_dir = Path(out_dir)
+    out_dir = v.directory_path("out_dir (--out)", out_dir)
     scripts = discover(None if fig_dir is None else find_figure_dir(fig_dir))
     if not scripts:
         raise FileNotFoundError(f"no figure scripts {FIGURE_GLOB} in {fig_dir}")

@@ -380,7 +380,8 @@ def run_sweep(config: dict, *, output: str | os.PathLike | None = None,
     Raises
     ------
     ValueError, TypeError
-        A bad config value (naming the key) or point (naming it).
+        A bad config value (naming the key) or point (naming it); ``output`` a directory
+        or below a file (before its lock file is made).
     ResultsFileError
         The results file fails the checks (file name, line, what to do); nothing is written.
     FileInUseError
@@ -390,7 +391,8 @@ def run_sweep(config: dict, *, output: str | os.PathLike | None = None,
     """
     from tqdm.auto import tqdm
 
-    output = Path(output if output is not None else config.get("output", "sweep.jsonl"))
+    output = v.file_path("output", output if output is not None
+                         else config.get("output", "sweep.jsonl"))
     fmt = _results.file_format(output, config.get("format"))
     if max_points is not None:
         max_points = v.integer("max_points", max_points, minimum=0)

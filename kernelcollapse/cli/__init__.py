@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EXIT_BROKEN_PIPE", "EXIT_INTERRUPTED", "build_parser", "main"]
 
 # Order is the order of ``kernelcollapse --help``.
 _COMMANDS = (
@@ -60,6 +60,25 @@ def build_parser() -> argparse.ArgumentParser:
 EXIT_INTERRUPTED = 130
 
 
+# Exit status when the reader of stdout has gone: 128 + SIGPIPE, as for a process the signal
+# ends (what ``yes | head`` reports).
+EXIT_BROKEN_PIPE = 141
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: the interpreter's last flush at exit would raise (and print)
+    the broken pipe again."""
+    import os
+
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def _nothing_saved(args: argparse.Namespace, exc: KeyboardInterrupt) -> str:
     return "nothing was saved (results are printed at the end); run the command again"
 
@@ -71,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+    except BrokenPipeError:
+        # The reader left (``| head``): no more to say, and nothing to say it to.
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except (ValueError, TypeError, FileNotFoundError) as exc:
         # Bad input is the user's to fix: say what, without a traceback.
         print(f"kernelcollapse {args.command}: error: {exc}", file=sys.stderr)
