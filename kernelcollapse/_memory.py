@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["available", "check", "describe"]
+__all__ = ["available", "check", "check_machine", "describe"]
 
 
 def describe(nbytes: float) -> str:
@@ -63,3 +63,13 @@ def check(what: str, *, held: float, per_unit: float, unit: str, budget: float,
     if free is not None and held > free:
         raise ValueError(f"{what} needs about {describe(held)} for its results, beyond the "
                          f"{describe(free)} of memory available on this machine; {hint}")
+
+
+def check_machine(what: str, nbytes: float, hint: str) -> None:
+    """Refuse (ValueError) a request of about ``nbytes`` bytes beyond the memory available on
+    the machine, before it allocates: the calls without a ``memory_budget`` (the theory, the
+    optimizer, the built-in problems) would otherwise grow until the kernel kills them."""
+    free = available()
+    if free is not None and nbytes > free:
+        raise ValueError(f"{what} needs about {describe(nbytes)} of memory, beyond the "
+                         f"{describe(free)} available on this machine; {hint}")

@@ -19,20 +19,23 @@ def number_list(text: str) -> np.ndarray:
     """Parse ``"0.1,1,10"``, ``"log:1e-4:10:20"`` (log-spaced) or ``"lin:0:1:5"`` (linear) into
     a non-empty float64 array (an empty list is an error: a grid without points)."""
     text = text.strip()
+    spaced = text.startswith(("log:", "lin:"))
     try:
-        if text.startswith(("log:", "lin:")):
+        if spaced:
             kind, a, b, k = text.split(":")
             a, b, k = float(a), float(b), int(k)
-            if kind == "log":
-                if a <= 0 or b <= 0:
-                    raise ValueError
-                values = np.logspace(math.log10(a), math.log10(b), k)
-            else:
-                values = np.linspace(a, b, k)
+            if k < 0 or (kind == "log" and (a <= 0 or b <= 0)):
+                raise ValueError
         else:
             values = np.array([float(v) for v in text.split(",") if v.strip()], dtype=np.float64)
     except ValueError:
         raise ValueError(f"expected {_FORMS}, got {text!r}") from None
+    if spaced:
+        from kernelcollapse import _memory
+
+        _memory.check_machine(repr(text), 8 * k, "give a smaller COUNT")
+        values = (np.logspace(math.log10(a), math.log10(b), k) if kind == "log"
+                  else np.linspace(a, b, k))
     if values.size == 0:
         raise ValueError(f"expected at least one number ({_FORMS}), got {text!r}")
     return values

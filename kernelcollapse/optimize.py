@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from kernelcollapse import _memory
 from kernelcollapse import _validate as v
 from kernelcollapse._blas import uses_one_blas_thread
 
@@ -171,6 +172,11 @@ def _optimal_lambda(prob, *, T, T0, n, sigma, sigma0, lam0=0.0, p=1.0, mode="rep
     return OptimalLambda(*(x.reshape(g.shape) for x in (lam, error) + flags))
 
 
+# Peak bytes per coarse search node and point (tracemalloc: about 285), with room: the nodes,
+# their errors and penalties, and the evaluation's parts (tests/test_memory_guard.py).
+BYTES_PER_NODE = 320
+
+
 def _coarse_nodes(prob, evaluate, g, *, lo: float, hi: float, ppd: int):
     """The coarse search nodes in ``log kappa`` with their errors and penalties, each of shape
     ``(rows, m)``, ordered in every column, and each column's last row (the rows after it
@@ -187,8 +193,12 @@ def _coarse_nodes(prob, evaluate, g, *, lo: float, hi: float, ppd: int):
     ends = np.log(prob._kappa(np.repeat([lo, hi], m), np.tile(g.T, 2), np.tile(g.p, 2),
                               np.tile(g.weight, 2))).reshape(2, m)
     span = ends[1].max() - ends[0].min()
-    common = np.linspace(ends[0].min(), ends[1].max(),
-                         max(3, int(math.ceil(span / math.log(10.0) * ppd)) + 1))
+    rows = max(3, int(math.ceil(span / math.log(10.0) * ppd)) + 1)
+    _memory.check_machine(f"optimal_lambda with points_per_decade = {ppd} ({rows + 2} search "
+                          f"nodes for each of {m} points)", BYTES_PER_NODE * (rows + 2) * m,
+                          "use a smaller points_per_decade (the default 8, refined by a "
+                          "parabolic search, finds the optimum to xtol)")
+    common = np.linspace(ends[0].min(), ends[1].max(), rows)
     inside = (common[:, None] > ends[0]) & (common[:, None] < ends[1])
     nodes = np.sort(np.vstack([ends[0], np.where(inside, common[:, None], np.inf), ends[1]]),
                     axis=0)

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from kernelcollapse import _chain, _error, _fit, _quadrature, _regimes
+from kernelcollapse import _chain, _error, _fit, _memory, _quadrature, _regimes
 from kernelcollapse import _spectral as _sp
 from kernelcollapse import _validate as v
 from kernelcollapse._blas import uses_one_blas_thread
@@ -169,7 +169,21 @@ def prepare(eigvals: ArrayLike, w0: ArrayLike, *,
     s, w = v.spectrum(eigvals, w0)
     if quadrature is not None and not isinstance(quadrature, (bool, np.bool_)):
         raise TypeError(f"quadrature must be True, False or None, got {quadrature!r}")
+    per_dim = PREPARE_BYTES_PER_DIM[quadrature is False]
+    _memory.check_machine(f"the theory for d = {s.size} dimensions", per_dim * s.size,
+                          "use a smaller spectrum (the quadrature keeps about a thousand nodes "
+                          "of a smooth one: fewer, binned eigenvalues give the same sums)")
     return PreparedProblem(s, w, quadrature=quadrature)
+
+
+# Peak bytes per dimension of the theory on a spectrum of distinct eigenvalues, its input
+# included (tracemalloc at d = 10**6: 127-141 compressed to quadrature nodes, 304 with the exact
+# sums), with room; the check before any work compares it with the machine's memory
+# (tests/test_memory_guard.py checks the bounds).  Keyed by "exact sums".
+PREPARE_BYTES_PER_DIM = {False: 160, True: 320}
+# generator_moments, per generation and dimension (the mean and variance, the chain's states on
+# the distinct eigenvalues and their expansion to every coordinate).
+MOMENTS_BYTES_PER_ENTRY = 64
 
 
 class PreparedProblem:
@@ -319,6 +333,10 @@ class PreparedProblem:
                              f"{n.shape}")
         ns = np.atleast_1d(n)
         self._check_chain(setting, ns)
+        # The moments are per generation and coordinate: several (n, d) arrays.
+        _memory.check_machine(f"generator_moments for {ns.size} generations x d = {self.d}",
+                              MOMENTS_BYTES_PER_ENTRY * ns.size * self.d,
+                              "ask for fewer generations n at once")
         st = _chain.states(self._spec, setting, ns)
         inv = self._spec.inverse
         mean = st.m[:, inv] * self.w0

@@ -6,9 +6,19 @@ from typing import NamedTuple
 
 import numpy as np
 
+from kernelcollapse import _memory
 from kernelcollapse import _validate as v
 
 __all__ = ["Problem", "isotropic", "power_law"]
+
+
+# Peak bytes per dimension while building each problem (tracemalloc: 16 and 52), with room:
+# the results and power_law's temporaries (tests/test_memory_guard.py checks the bounds).
+_BYTES_PER_DIM = {"isotropic": 24, "power_law": 64}
+
+
+def _check_memory(name: str, d: int) -> None:
+    _memory.check_machine(f"{name}(d={d})", _BYTES_PER_DIM[name] * d, "use a smaller d")
 
 
 class Problem(NamedTuple):
@@ -42,6 +52,7 @@ def isotropic(d: int, *, norm: float = 1.0) -> Problem:
     """
     d = v.integer("d", d, minimum=1)
     norm = v.scalar("norm", norm, check=v.positive)
+    _check_memory("isotropic", d)
     return Problem(np.ones(d), np.full(d, np.sqrt(norm / d)))
 
 
@@ -83,6 +94,7 @@ def power_law(d: int, beta: float, r: float, *, norm: float = 1.0) -> Problem:
     beta = v.scalar("beta", beta, check=v.positive)
     r = v.scalar("r", r, check=v.positive)
     norm = v.scalar("norm", norm, check=v.positive)
+    _check_memory("power_law", d)
     from scipy.special import zeta  # here: scipy.special takes ~0.2 s to import
 
     j = np.arange(1, d + 1, dtype=np.float64)

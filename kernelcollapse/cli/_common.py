@@ -43,13 +43,20 @@ def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
                    help=".npy file of teacher coefficients in the eigenbasis (with --eigvals)")
 
 
-def load_problem(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
-    from kernelcollapse import theory
+def load_problem(args: argparse.Namespace, *,
+                 theory_bytes_per_dim: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The problem of the arguments; a built-in one is refused before it is built when it and
+    ``theory_bytes_per_dim`` per dimension (what the command does with it) exceed the
+    machine's memory: each step's own check would come after the problem's allocation."""
+    from kernelcollapse import _memory, problems, theory
 
     if args.eigvals is not None or args.w0 is not None:
         if args.eigvals is None or args.w0 is None:
             raise ValueError("--eigvals and --w0 must be given together")
         return load_npy(args.eigvals, "--eigvals"), load_npy(args.w0, "--w0")
+    if isinstance(args.d, int) and args.d > 0:
+        per_dim = problems._BYTES_PER_DIM[args.spectrum] + theory_bytes_per_dim
+        _memory.check_machine(f"--d {args.d}", per_dim * args.d, "use a smaller --d")
     if args.spectrum == "isotropic":
         return tuple(theory.isotropic(args.d))
     return tuple(theory.power_law(args.d, args.beta, args.r))

@@ -15,6 +15,9 @@ from kernelcollapse.cli._common import (
 )
 
 GRID = ("T", "T0", "n", "lam", "lam0", "p", "fresh", "weight")
+# Peak bytes per grid point of a theory command, its table or JSON text included (tracemalloc:
+# about 0.8 KiB for the table, 3.9 KiB for --json, which builds the whole text).
+GRID_BYTES_PER_POINT = 4096
 
 
 def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +50,11 @@ def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
 def grid_columns(args: argparse.Namespace) -> dict[str, np.ndarray]:
     """The outer product of the list-valued process arguments, one flat column each: passed
     to the library as equal-length 1-D arrays (numpy broadcasting makes them points)."""
+    from kernelcollapse import _memory
+
+    points = int(np.prod([np.size(getattr(args, name)) for name in GRID], dtype=object))
+    _memory.check_machine(f"the grid of {points} points (the product of the lists' lengths)",
+                          GRID_BYTES_PER_POINT * points, "give fewer or shorter lists")
     mesh = np.meshgrid(*(getattr(args, name) for name in GRID), indexing="ij")
     return {name: m.ravel() for name, m in zip(GRID, mesh)}
 
@@ -65,8 +73,9 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kernelcollapse import theory
+    from kernelcollapse.prepared import PREPARE_BYTES_PER_DIM
 
-    eigvals, w0 = load_problem(args)
+    eigvals, w0 = load_problem(args, theory_bytes_per_dim=PREPARE_BYTES_PER_DIM[False])
     cols = grid_columns(args)
     res = theory.test_error(eigvals, w0, sigma=args.sigma, sigma0=args.sigma0, mode=args.mode,
                             **cols)
