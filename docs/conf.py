@@ -2,7 +2,8 @@
 
 Nothing here reaches the network: no intersphinx inventories are fetched, the theme is the
 default (alabaster), and the figure gallery is computed locally at size "tiny" (see
-``_ext/kc_gallery.py``).  MathJax is loaded by the *reader's* browser, not at build time.
+``_ext/kc_gallery.py``).  MathJax is served with the pages (``_ext/kc_mathjax.py``, from the
+``sphinx-mathjax-offline`` package): the equations render without a network too.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "kc_mathjax",
     "numpydoc",
     "kc_gallery",
     "kc_cli",

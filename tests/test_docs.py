@@ -121,3 +121,21 @@ def test_no_reference_to_the_private_theory_notes():
     bad = [f"{f.relative_to(ROOT)}:{i}" for f in files
            for i, line in enumerate(f.read_text().splitlines(), 1) if pattern.search(line)]
     assert not bad, bad
+
+
+def test_pages_load_no_remote_script_and_math_renders_offline(built):
+    """The pages loaded MathJax from a CDN: offline, every equation showed as raw LaTeX."""
+    pages = list(built.rglob("*.html"))
+    with_math = 0
+    for page in pages:
+        html = page.read_text()
+        for src in re.findall(r"<script[^>]*\bsrc=\"([^\"]*)\"", html):
+            assert "//" not in src, (page, src)  # no http(s)://, no protocol-relative //
+        for href in re.findall(r"<link[^>]*\bhref=\"([^\"]*)\"", html):
+            assert not re.match(r"(https?:)?//", href), (page, href)
+        if "tex-svg.js" in html:
+            with_math += 1
+            script = re.search(r"<script[^>]*\bsrc=\"([^\"]*tex-svg\.js)\"", html).group(1)
+            assert (page.parent / script).resolve().is_file(), (page, script)
+    assert with_math >= 10  # the theory pages at least
+    assert (built / "_static" / "mathjax" / "input" / "tex" / "extensions").is_dir()
