@@ -27,8 +27,15 @@ def number_list(text: str) -> np.ndarray:
             if k < 0 or (kind == "log" and (a <= 0 or b <= 0)):
                 raise ValueError
         else:
-            values = np.array([float(v) for v in text.split(",") if v.strip()], dtype=np.float64)
-    except ValueError:
+            items = text.split(",")
+            if any(v.strip() for v in items) and not all(v.strip() for v in items):
+                # "0.1,,0.2" lost its empty item in silence: a typo, or a value left out
+                raise ValueError(f"an empty item in the list {text!r}: write numbers between "
+                                 "the commas (e.g. '0.1,0.2')")
+            values = np.array([float(v) for v in items if v.strip()], dtype=np.float64)
+    except ValueError as exc:
+        if str(exc).startswith("an empty item"):
+            raise
         raise ValueError(f"expected {_FORMS}, got {text!r}") from None
     if spaced:
         from kernelcollapse import _memory

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 __all__ = ["EXIT_BROKEN_PIPE", "EXIT_INTERRUPTED", "build_parser", "main"]
@@ -28,11 +29,16 @@ _COMMANDS = (
 
 
 class _Parser(argparse.ArgumentParser):
-    """No abbreviated options: with them ``--seed 3`` silently meant ``--seeds 3``."""
+    """No abbreviated options: with them ``--seed 3`` silently meant ``--seeds 3``.  A list that
+    starts with a negative number is a value: argparse took ``--means -2,2`` (the help's own
+    format) for an unknown option ``-2,2``, and only ``--means=-2,2`` worked."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        # argparse's own test (Python <= 3.12: ``-2`` or ``-.5`` only); no option of ours
+        # looks like a number, so anything that starts like one is an argument.
+        self._negative_number_matcher = re.compile(r"^-\.?\d[\d.,eE+\-:]*$")
 
 
 def build_parser() -> argparse.ArgumentParser:

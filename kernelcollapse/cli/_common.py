@@ -34,9 +34,13 @@ def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("problem (spectrum and teacher)")
     g.add_argument("--spectrum", choices=("isotropic", "power_law"), default="isotropic",
                    help="built-in spectrum (default: isotropic)")
-    g.add_argument("--d", type=int, default=100, help="dimension (default: 100)")
-    g.add_argument("--beta", type=float, default=2.0, help="power-law decay s_j = j^-beta")
-    g.add_argument("--r", type=float, default=0.5, help="power-law source exponent")
+    # Defaults None, filled in by load_problem: an option the problem does not use is refused
+    # there, not dropped in silence.
+    g.add_argument("--d", type=int, default=None, help="dimension (default: 100)")
+    g.add_argument("--beta", type=float, default=None,
+                   help="power-law decay s_j = j^-beta (default 2; --spectrum power_law)")
+    g.add_argument("--r", type=float, default=None,
+                   help="power-law source exponent (default 0.5; --spectrum power_law)")
     g.add_argument("--eigvals", type=Path, default=None,
                    help=".npy file of covariance eigenvalues (overrides --spectrum)")
     g.add_argument("--w0", type=Path, default=None,
@@ -53,7 +57,23 @@ def load_problem(args: argparse.Namespace, *,
     if args.eigvals is not None or args.w0 is not None:
         if args.eigvals is None or args.w0 is None:
             raise ValueError("--eigvals and --w0 must be given together")
+        unused = [f"--{k}" for k in ("d", "beta", "r") if getattr(args, k) is not None]
+        if args.spectrum != "isotropic":
+            unused.insert(0, "--spectrum")
+        if unused:
+            names = ", ".join(unused)
+            raise ValueError(f"{names}: for the built-in spectra, which --eigvals/--w0 replace; "
+                             f"drop {names} (d is the length of the files)")
         return load_npy(args.eigvals, "--eigvals"), load_npy(args.w0, "--w0")
+    if args.spectrum == "isotropic":
+        unused = [f"--{k}" for k in ("beta", "r") if getattr(args, k) is not None]
+        if unused:
+            names = ", ".join(unused)
+            raise ValueError(f"{names}: for --spectrum power_law only, not the isotropic "
+                             f"spectrum (the default); add --spectrum power_law or drop {names}")
+    args.d = 100 if args.d is None else args.d
+    args.beta = 2.0 if args.beta is None else args.beta
+    args.r = 0.5 if args.r is None else args.r
     if isinstance(args.d, int) and args.d > 0:
         per_dim = problems._BYTES_PER_DIM[args.spectrum] + theory_bytes_per_dim
         _memory.check_machine(f"--d {args.d}", per_dim * args.d, "use a smaller --d")
