@@ -84,6 +84,11 @@ def _non_number(value) -> list:
     return []
 
 
+def _has_complex(value) -> bool:
+    return any(isinstance(x, (complex, np.complexfloating))
+               or (isinstance(x, (list, tuple)) and _has_complex(x)) for x in value)
+
+
 def as_float_array(name: str, value) -> np.ndarray:
     """``value`` as a float64 array, or a TypeError naming ``name``; strings, booleans and
     ``None`` are refused, in lists too (not read as numbers)."""
@@ -92,8 +97,12 @@ def as_float_array(name: str, value) -> np.ndarray:
     if found:
         where = "" if found[0] is value else " (in a list)"
         raise TypeError(f"{what}, got {found[0]!r}{where}")
+    # Complex numbers: numpy would keep the real part with only a warning.
+    if isinstance(value, (complex, np.complexfloating)) or (
+            isinstance(value, (list, tuple)) and _has_complex(value)):
+        raise TypeError(f"{what} (real), got a complex number")
     if isinstance(value, np.ndarray) and (
-            value.dtype.kind in "USb"
+            value.dtype.kind in "USbc"
             or (value.dtype.kind == "O" and _non_number(value.ravel().tolist()))):
         raise TypeError(f"{what}, got an array of dtype {value.dtype}")
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -11,6 +12,9 @@ from kernelcollapse import _validate as v
 
 __all__ = ["Problem", "isotropic", "power_law"]
 
+
+# -log10 of the smallest normal float64 (2.2e-308), rounded down.
+_MIN_LOG10 = 307
 
 # Peak bytes per dimension while building each problem (tracemalloc: 16 and 52), with room:
 # the results and power_law's temporaries (tests/test_memory_guard.py checks the bounds).
@@ -94,6 +98,13 @@ def power_law(d: int, beta: float, r: float, *, norm: float = 1.0) -> Problem:
     beta = v.scalar("beta", beta, check=v.positive)
     r = v.scalar("r", r, check=v.positive)
     norm = v.scalar("norm", norm, check=v.positive)
+    # s_d = d^-beta must be a normal float64: past it the eigenvalues round to 0 and the teacher
+    # energy / s is 0/0 (NaN coefficients, with only a numpy warning).
+    if beta * math.log10(d) > _MIN_LOG10:
+        raise ValueError(f"beta must be <= {_MIN_LOG10 / math.log10(d):.6g} for d = {d} (s_d = "
+                         f"d^-beta = 10^-{beta * math.log10(d):.4g} is below the smallest "
+                         f"float64, 10^-{_MIN_LOG10}), got {v.plain(beta)}; use a smaller beta "
+                         "or d")
     _check_memory("power_law", d)
     from scipy.special import zeta  # here: scipy.special takes ~0.2 s to import
 

@@ -235,3 +235,24 @@ def test_generation_counts_up_to_2_53_still_computed():
     kw = dict(T=100, T0=200, lam=1e-2, sigma=0.5, sigma0=1.0)
     one, big = (kc.test_error(s, w, n=n, **kw).collapse for n in (1, 2**53))
     assert big == pytest.approx(2**53 * one, rel=1e-12)
+
+
+@pytest.mark.parametrize("eigvals", [np.array([1 + 1j, 2.0]), np.array([1 + 0j, 2.0]),
+                                     [1 + 0j, 2.0], [[1.0, 2j]]])
+def test_complex_eigenvalues_refused_like_a_complex_sigma(eigvals):
+    """Complex eigenvalues were cast to their real part (a ComplexWarning at most)."""
+    with pytest.raises(TypeError, match=r"^eigvals must be a number or an array of numbers"):
+        kc.test_error(eigvals, np.ones(2), T=10, T0=20, n=1, lam=0.1, sigma=0.5, sigma0=1.0)
+    with pytest.raises(TypeError, match=r"^sigma must be a number or an array of numbers"):
+        kc.test_error(np.ones(2), np.ones(2), T=10, T0=20, n=1, lam=0.1, sigma=0.5 + 0j,
+                      sigma0=1.0)
+
+
+def test_power_law_beyond_float64_refused():
+    """power_law(d=1000, beta=1000) returned NaN coefficients with a warning."""
+    with pytest.raises(ValueError, match=r"^beta must be <= 102\.333 for d = 1000 \(s_d = "
+                                         r"d\^-beta = 10\^-3000 is below the smallest float64"):
+        kc.power_law(1000, 1000, 0.5)
+    s, w = kc.power_law(1000, 102.3, 0.5)
+    assert np.all(s > 0) and np.all(np.isfinite(w))
+    assert kc.power_law(1, 1e6, 0.5).eigvals[0] == 1.0  # d = 1: s_1 = 1 for any beta
