@@ -220,7 +220,9 @@ def test_api_interrupt_stops_between_chunks_and_leaves_no_worker(monkeypatch):
         simulator.simulate(s, w, seeds=200, **_SIM)
     # The chunk running at the Ctrl-C ended before simulate raised; the rest never started.
     assert not running and not _kernelcollapse_threads()
-    assert 1 <= len(ran) <= 3, ran  # of 2 * 32 chunks
+    # Of 2 * 32 chunks: the one whose end raised it, the two running then, and on a loaded
+    # machine one more per worker started before the waiting thread ran its handler.
+    assert 1 <= len(ran) <= 5, ran
 
 
 def test_sweep_keeps_its_lock_until_the_simulation_stops(tmp_path, monkeypatch):
