@@ -84,7 +84,7 @@ class Objective:
     blended in by :meth:`use_pilot`."""
 
     def __init__(self, prob, kw, Z, yc, mask, sigma, lo, hi, d: int, center: bool,
-                 pilot=None, factor=None, designs=None):
+                 pilot=None, factor=None, designs=None, chain_scale=1.0):
         self.prob, self.kw, self.Z, self.yc, self.mask = prob, kw, Z, yc, mask
         self.center = center
         self.pilot = pilot  # (Zp, yp): clean rows in the sample basis, centred like yc
@@ -103,6 +103,9 @@ class Objective:
         # (B, k): diag F of single generator designs (chain_rows), or None: the chain's
         # variance per direction drawn from them instead of fixed at its mean
         self.designs = designs if designs is not None and len(designs) > 1 else None
+        # ridge generators: the theory's correction times the measured ratio of one fit's
+        # move on rows like the user's to the theory's (ridge_rows; 1 otherwise)
+        self.chain_scale = float(chain_scale)
         # Least-squares generators on T0 > d + 1 rows (d the number of features): unbiased,
         # with Cov(w_n - w0) Sigma = sigma0^2 h_n F (kernelcollapse._chain.exact_h), F the
         # chain's covariance on rows like the user's in units of the Gaussian one (chain_rows,
@@ -171,7 +174,7 @@ class Objective:
         gen, b_rows, S_rows = prob._generator_rows(g)
         parts = prob._evaluate(prob._kappa(g.lam, g.T, g.p, g.weight), g, gen, b_rows,
                                S_rows)
-        return 2.0 * g.p * parts.cross - g.p * parts.shift
+        return self.chain_scale * (2.0 * g.p * parts.cross - g.p * parts.shift)
 
     def pilot_errors(self, lams, w: float) -> np.ndarray:
         """Square errors of the fits on each clean pilot row, shape ``(m, len(lams))``: their
@@ -287,7 +290,7 @@ class Objective:
             chain_part = r * np.sqrt(np.maximum(kappa, 0.0))[:, None]  # (k, L)
             if self.K is not None and self.blend is None:
                 chain_draws = self._chain_draws(r, key)  # (B, L), exact in the draws
-            corr = self.correction(grid, w) if chain_rel_se > 0 and self.K is not None else None
+            corr = self.correction(grid, w) if chain_rel_se > 0 else None
             train = self._row_errors(grid, w)
             train_sq = train - train.mean(axis=0)  # the leave-one-out curve's own sampling
             sq = self.pilot_errors(grid, w) if self.pilot is not None else train

@@ -132,35 +132,103 @@ def chain_rows(Z: np.ndarray, T0: int, *, key, subsets: int = _SUBSETS) -> Chain
     return ChainRows(F * scale, m, float(scale), rel_se, True, designs * scale)
 
 
+def _splits(Z, m: int, subsets: int, rng):
+    """``(G_S, Sigma_H)`` of ``subsets`` random splits of the rows: the Gram of ``m`` rows
+    centred on their own mean (a generator with an intercept) and the covariance of the
+    others (independent of them)."""
+    rows, k = Z.shape
+    total, sums = Z.T @ Z, Z.sum(axis=0)
+    h = rows - m
+    for _ in range(subsets):
+        perm = rng.permutation(rows)
+        # one Gram per subset, of the smaller side; the other is the total less it
+        small = perm[:m] if m <= h else perm[m:]
+        G_small = Z[small].T @ Z[small]
+        G_S, G_H = (G_small, total - G_small) if m <= h else (total - G_small, G_small)
+        sum_small = Z[small].sum(axis=0)
+        sum_S = sum_small if m <= h else sums - sum_small
+        mean_S, mean_H = sum_S / m, (sums - sum_S) / h
+        yield G_S - m * np.outer(mean_S, mean_S), (G_H - h * np.outer(mean_H, mean_H)) / (h - 1)
+
+
 def _subsampled(Z, m: int, subsets: int, rng) -> tuple[np.ndarray, float, np.ndarray]:
     """``F`` at ``m`` rows per subset (:func:`chain_rows`), the relative standard error of
     its trace over the subsets, and each subset's diagonal of ``F``."""
     from scipy.linalg import cho_factor, cho_solve
 
-    rows, k = Z.shape
-    total, sums = Z.T @ Z, Z.sum(axis=0)
+    k = Z.shape[1]
     acc = np.zeros((k, k))
     traces = np.empty(subsets)
     diags = np.empty((subsets, k))
-    for i in range(subsets):
-        perm = rng.permutation(rows)
-        # one Gram per subset, of the smaller side; the other is the total less it
-        small = perm[:m] if m <= rows - m else perm[m:]
-        G_small = Z[small].T @ Z[small]
-        G_S, G_H = (G_small, total - G_small) if m <= rows - m else (total - G_small, G_small)
-        sum_small = Z[small].sum(axis=0)
-        sum_S = sum_small if m <= rows - m else sums - sum_small
-        h = rows - m
-        mean_S, mean_H = sum_S / m, (sums - sum_S) / h
-        G_S = G_S - m * np.outer(mean_S, mean_S)
-        G_H = G_H - h * np.outer(mean_H, mean_H)
-        one = cho_solve(cho_factor(G_S), G_H / (h - 1))
+    for i, (G_S, Sigma_H) in enumerate(_splits(Z, m, subsets, rng)):
+        one = cho_solve(cho_factor(G_S), Sigma_H)
         acc += one
         traces[i] = np.trace(one)
         diags[i] = np.diag(one)
     mean = float(traces.mean())
     rel_se = float(traces.std(ddof=1) / math.sqrt(subsets) / mean) if mean > 0 else np.inf
     return (m - k - 1) * acc / subsets, rel_se, (m - k - 1) * diags
+
+
+class RidgeRows(NamedTuple):
+    """What the user's own rows say about one ridge generator (:func:`ridge_rows`)."""
+
+    ratio: float  # measured E||w_1 - w_0||^2_Sigma over the theory's, at ``size`` rows
+    size: int  # rows per subset it was measured on (T0, or fewer when the rows are few)
+    rel_se: float  # relative standard error of the measured energy over the subsets
+    measured: bool  # False: too few rows, or nothing to measure (ratio 1, the theory's)
+    energy: float = float("nan")  # the measured E||w_1 - w_0||^2_Sigma
+    theory: float = float("nan")  # the theory's, for Gaussian rows of the same covariance
+
+
+def ridge_rows(Z: np.ndarray, T0: int, lam0: float, sigma0: float, q: np.ndarray, *, key,
+               subsets: int = _SUBSETS) -> RidgeRows:
+    r"""How far one ridge generator fitted on ``T0`` rows like the user's moves from its
+    teacher, measured on the user's rows, against the deterministic-equivalent theory the
+    chain's formulas use (trusted core of :func:`kernelcollapse.tuning.recommend`).
+
+    A ridge generator with an intercept on rows ``X_S`` (centred on their own mean, ``G_S =
+    X_S^	op X_S``, ``M = (G_S + m \lambda_0 I)^{-1}``) fitted to ``X_S w_0 + arepsilon``
+    moves by ``w_1 - w_0 = -m\lambda_0 M w_0 + M X_S^	op arepsilon``, so that, for a
+    teacher of energies ``q`` per direction with independent signs,
+
+    .. math::  E\|w_1 - w_0\|^2_\Sigma = E\Big[(m\lambda_0)^2 \sum_l q_l (M \Sigma M)_{ll}
+               + \sigma_0^2 \operatorname{tr}(\Sigma M G_S M)\Big].
+
+    Both terms are linear in ``Sigma``: with the covariance of the other rows ``Sigma_H``
+    (independent of ``S``) in its place, the mean over random subsets is unbiased whatever
+    the rows' law.  ``ratio`` is that mean over the theory's value for ``m - 1`` rows (one
+    taken by the intercept), ``m = min(T0, T - max(2, T / 10))``: 1 for Gaussian rows up to
+    the deterministic equivalent's finite-size error, larger for rows whose ridge fits
+    scatter more than Gaussian ones.  ``Z``: the centred rows in the sample eigenbasis, shape
+    ``(T, k)``.  ``key``: seed of the subsets.  The derivation is in
+    ``docs/theory/optimize.rst``.
+    """
+    rows, k = Z.shape
+    top = rows - max(2, -(-rows // 10))
+    m = int(min(T0, top))
+    if m < _MIN_RESIDUAL_DOF or not (sigma0 > 0 or np.any(q > 0)):
+        return RidgeRows(1.0, 0, 0.0, False)
+    s = np.einsum("ij,ij->j", Z, Z) / rows
+    rng = np.random.default_rng([key, 2])
+    energies = np.empty(subsets)
+    pen = m * lam0
+    for i, (G_S, Sigma_H) in enumerate(_splits(Z, m, subsets, rng)):
+        g, U = np.linalg.eigh(G_S)
+        g = np.maximum(g, 0.0)
+        P = U / (g + pen)[None, :]  # M = P U'
+        A = U.T @ Sigma_H @ U
+        bias = pen**2 * float(q @ np.einsum("la,ab,lb->l", P, A, P))
+        noise = sigma0**2 * float(np.diag(A) @ (g / (g + pen) ** 2))
+        energies[i] = bias + noise
+    measured = float(energies.mean())
+    chain = dict(T0=m - 1, lam0=lam0, sigma0=sigma0, fresh=0.0, mode="replace")
+    c, v = chain_moments(s, q, 1, chain)
+    theory = float(s @ (c * c * q + v))
+    if not (theory > 0 and measured > 0):
+        return RidgeRows(1.0, 0, 0.0, False)
+    rel_se = float(energies.std(ddof=1) / math.sqrt(subsets) / measured)
+    return RidgeRows(measured / theory, m, rel_se, True, measured, theory)
 
 
 def _binned(s: np.ndarray, q_raw: np.ndarray) -> np.ndarray:

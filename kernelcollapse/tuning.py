@@ -28,7 +28,7 @@ from numpy.typing import ArrayLike
 from kernelcollapse import _validate as v
 from kernelcollapse._blas import uses_one_blas_thread
 from kernelcollapse._tuning_choice import Objective
-from kernelcollapse._tuning_estimate import chain_rows, estimate, spectrum
+from kernelcollapse._tuning_estimate import chain_rows, estimate, ridge_rows, spectrum
 from kernelcollapse.exceptions import UnreliableRecommendation
 from kernelcollapse.optimize import _bounds, optimal_weight
 from kernelcollapse.prepared import check_mode, prepare
@@ -151,8 +151,10 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, si
     ``m = T0`` rows, ``Sigma_H`` the covariance of the rows held out, unbiased whatever the
     rows' law (:func:`kernelcollapse._tuning_estimate.chain_rows`; extrapolated from fewer
     rows when ``T0`` is close to ``T``; the identity on Gaussian rows, tens on discrete-valued
-    designs).  Other generators use the theory on
-    the plug-in problem below.  With a mask that
+    designs).  Ridge generators use the theory on the plug-in problem below, scaled by the
+    ratio of one generator's move ``E ||w_1 - w_0||^2_Sigma`` measured on subsets of the
+    user's rows to the theory's (:func:`kernelcollapse._tuning_estimate.ridge_rows`, in the
+    replace workflow; 1 on Gaussian rows).  With a mask that
     leaves at least 50 real rows, the leave-one-out error over the real rows alone is used
     instead: it estimates the test error without any model of the chain.
 
@@ -294,12 +296,21 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, si
         A = p * np.diag(s) if mask is None else Z[mask].T @ Z[mask] / rows
         # Least-squares generators, each on T0 rows like these: their covariance measured on
         # the user's own rows, in units of the Gaussian one
-        measured = None
+        measured = ridge = None
         factor = np.eye(k)
         if lam0 == 0 and mode == "replace" and fresh == 0:
             measured = chain_rows(Z, int(T0), key=key)
             factor = measured.factor
-        q, sigma = estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask, np.diag(factor))
+        q, sigma_hat = estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask, np.diag(factor))
+        if lam0 > 0 and mode == "replace" and fresh == 0 and sigma0 > 0:
+            # Ridge generators: one fit's move from its teacher measured on these rows against
+            # the theory's; the chain's variance and its correction are scaled by the ratio
+            ridge = ridge_rows(Z, int(T0), lam0, sigma0, q, key=key)
+            if ridge.measured and ridge.ratio != 1.0:
+                factor = ridge.ratio * np.eye(k)
+                q, sigma_hat = estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask,
+                                        np.diag(factor))
+        sigma = sigma_hat
         if pilot is not None:
             Xp, yp = pilot
             Zp = (Xp - mean) @ V
@@ -314,7 +325,8 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, si
     objective = Objective(prob, kw, Z, yc, mask, sigma, lo, hi, k if rows > cols else cols,
                            center, pilot=None if pilot is None else (Zp, yp),
                            factor=factor,
-                           designs=None if measured is None else measured.designs)
+                           designs=None if measured is None else measured.designs,
+                           chain_scale=1.0 if ridge is None else ridge.ratio)
     if pilot is not None and objective.real is None:
         objective.use_pilot()
     best = objective.best(max_weight)
@@ -322,19 +334,23 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, si
     if measured is not None and measured.measured:
         # the subsets' scatter, and half the extrapolation to T0 (in log) as its uncertainty
         chain_se = math.hypot(measured.rel_se, 0.5 * math.log(measured.extrapolated))
+    elif ridge is not None and ridge.measured:
+        # the subsets' scatter, and half the correction's scaling (in log): the ratio is
+        # measured for one fit's whole move, the chain's bias and variance parts share it
+        chain_se = math.hypot(ridge.rel_se, 0.5 * math.log(ridge.ratio))
     check = objective.assess(best, chain_se, key=key)
     # rows too few to measure the chain on them leave its law assumed, not checked
     unmeasured = (measured is not None and not measured.measured and objective.real is None
                   and pilot is None)
     reliable = bool(check.regret <= _RELIABLE_REGRET) and not unmeasured
-    note = _reliability_note(check, reliable, measured, objective, pilot, rows, k, best)
+    note = _reliability_note(check, reliable, measured, objective, pilot, rows, k, best, ridge)
     if not reliable and objective.real is None and objective.blend is None:
         # no rows to validate on: the penalty whose regret is smallest in the bad draws of
         # the estimate's own uncertainty, not its point estimate
         best = best._replace(lam=check.safest,
                              error=float(objective.error(check.safest, best.weight)))
     if not reliable:
-        note = _reliability_note(check, reliable, measured, objective, pilot, rows, k, best)
+        note = _reliability_note(check, reliable, measured, objective, pilot, rows, k, best, ridge)
         warnings.warn(f"recommend: {note}", UnreliableRecommendation, stacklevel=2)
     ones = objective.best_lam(1.0)
     dropped = objective.best_lam(0.0) if mask is not None and 0 < mask.sum() < rows else None
@@ -354,7 +370,8 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, si
         pilot_rows=int(check.pilot_rows))
 
 
-def _reliability_note(check, reliable, measured, objective, pilot, rows, k, choice) -> str:
+def _reliability_note(check, reliable, measured, objective, pilot, rows, k, choice,
+                      ridge=None) -> str:
     """One paragraph: what was checked, what it found, what would help."""
     parts = []
     if objective.real is not None:
@@ -373,6 +390,10 @@ def _reliability_note(check, reliable, measured, objective, pilot, rows, k, choi
         else:
             parts.append(f"too few rows ({rows}) to measure the generators' covariance on "
                          f"them: the Gaussian one assumed")
+    if ridge is not None and ridge.measured:
+        at = "T0" if ridge.size == int(objective.kw["T0"]) else f"{ridge.size} rows"
+        parts.append(f"one ridge generator's move measured on these rows at {at}: "
+                     f"{ridge.ratio:.3g} times the theory's")
     if not np.isfinite(check.regret):
         parts.append("the estimated test error at the choice is not positive: the labels "
                      "carry less than the described chain adds (a chain not as described, or "
