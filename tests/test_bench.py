@@ -162,3 +162,21 @@ def test_practitioner_benchmark_resumes_without_redoing_finished_regimes(tmp_pat
     P.main(tmp_path, size="smoke", progress=None)
     assert computed == list(regimes)  # other repetitions: not the same results
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_missed_target_says_what_this_run_measured():
+    """The report's line for a missed target quotes the run's load and, for the cores, how many
+    cores the every-core run kept busy (numbers from the results, not typed in)."""
+    from kernelcollapse.bench import report
+
+    res = {"machine": {"usable_cores": 2, "load_average_1_5_15": [2.85, 3.5, 2.6],
+                       "load_average_at_end": [4.37, 3.7, 2.9]},
+           "cores": {"d": 2000, "speedup": 1.25,
+                     "runs": [{"cores": 1, "passes": [{"cpu_per_wall": 0.99}]},
+                              {"cores": 2, "passes": [{"cpu_per_wall": 0.95},
+                                                      {"cpu_per_wall": 0.82}]}]}}
+    (row,) = report.targets(res)
+    assert row["key"] == "core_speedup" and not row["met"]
+    text = report._this_run(row, res)
+    assert "2.9 at the start and 4.4 at the end on 2 usable cores" in text
+    assert "the 2-core run kept 0.95, 0.82 cores busy" in text

@@ -122,6 +122,23 @@ def _row(key: str, what: str, value: float, target: float, *, higher: bool) -> d
             "higher_is_better": higher, "met": bool(met), "shortfall_factor": factor}
 
 
+def _this_run(target: dict, res: dict) -> str:
+    """What this run measured that bears on a missed target (from the JSON): the load and, for
+    the cores, how many cores each pass of the every-core run kept busy."""
+    m = res.get("machine", {})
+    start, end = m.get("load_average_1_5_15"), m.get("load_average_at_end")
+    parts = []
+    if start and end:
+        parts.append(f"In this run the 1-minute load average was {start[0]:.1f} at the start "
+                     f"and {end[0]:.1f} at the end on {m.get('usable_cores')} usable cores")
+    runs = res.get("cores", {}).get("runs", [])
+    if target["key"] == "core_speedup" and runs:
+        busy = ", ".join(_f(p["cpu_per_wall"], 2) for p in runs[-1]["passes"])
+        parts.append(f"the {runs[-1]['cores']}-core run kept {busy} cores busy (cpu/wall of "
+                     "its passes)")
+    return ("; ".join(parts) + ". ") if parts else ""
+
+
 def _f(x, digits=3) -> str:
     if x is None:
         return "-"
@@ -177,7 +194,8 @@ def markdown(res: dict) -> str:
         lines += ["", "### Missed targets: why, and what would close them", ""]
         for t in missed:
             lines.append(f"- **{t['what']}**: {_f(t['value'])} against {_f(t['target'])} "
-                         f"({t['shortfall_factor']:.2f}x short). {WHY[t['key']]}")
+                         f"({t['shortfall_factor']:.2f}x short). {_this_run(t, res)}"
+                         f"{WHY[t['key']]}")
 
     b = res["baseline"]
     lines += ["", "## 1. Baseline ratio (canonical sweep)", "",
