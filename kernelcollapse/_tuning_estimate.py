@@ -103,8 +103,9 @@ def chain_rows(Z: np.ndarray, T0: int, *, key, subsets: int = _SUBSETS) -> Chain
     Otherwise ``F`` is measured at the largest such ``m`` and at ``3 m / 4``, and the trace
     follows the fit of ``tr(Sigma E[(X_m^\top X_m)^{-1}]) = a / (m - b)`` through both
     (exact for Gaussian rows, ``a = k``, ``b = k + 1``; ``b`` larger for rows that need many
-    samples to fill every direction, such as discrete values), evaluated at ``T0``; ``F``'s
-    shape is that at ``m``.
+    samples to fill every direction, such as discrete values), evaluated at ``T0``; where
+    ``3 m / 4 < k + 10``, ``b`` comes from the one point with ``a = k`` (the large-``m``
+    limit); ``F``'s shape is that at ``m``.
 
     ``Z``: the centred rows in the sample eigenbasis, shape ``(T, k)``.  ``key``: seed of the
     subsets (a numpy seed).  The derivation and the estimator's variance are in
@@ -128,7 +129,12 @@ def chain_rows(Z: np.ndarray, T0: int, *, key, subsets: int = _SUBSETS) -> Chain
             b = float(np.clip(b, -np.inf, m2 - 1.0))
             scale = (m - b) / (T0 - b) * (T0 - k - 1) / (m - k - 1)
         else:
-            scale = 1.0  # no second size: the factor at m, an overestimate at T0 > m
+            # no second size: b from the one point with a = k, which the law of large numbers
+            # fixes (m E[(X_m'X_m)^-1] -> Sigma^-1), instead of the factor at m: rows that
+            # barely fill every direction there (m close to k) make it an overestimate at T0
+            f1 = np.trace(F) / (m - k - 1)
+            b = float(np.clip(m - k / f1, -np.inf, m - 1.0)) if f1 > 0 else float(k + 1)
+            scale = (m - b) / (T0 - b) * (T0 - k - 1) / (m - k - 1)
     return ChainRows(F * scale, m, float(scale), rel_se, True, designs * scale)
 
 
