@@ -96,6 +96,8 @@ class _Planned(NamedTuple):
     spec: _Chain
     jobs: list
     job_of: np.ndarray
+    gen: str  # the generators' sampler (kernelcollapse._simulator_jax), shared by the jobs
+    downs: list  # each job's downstream sampler
 
 
 class _Plan(NamedTuple):
@@ -178,22 +180,30 @@ def _plan(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0, p, mode, fresh, we
             jp = pts[job_of == j]
             lams = np.unique(g["lam"][jp])
             job_list.append(_job(int(T_j), int(m_j), float(w_j), float(sigma_j), lams))
-        planned.append(_Planned(pts, ns, n_idx, spec, job_list, job_of))
-        per_seed = max(per_seed, _chain_seed_bytes(d, n_idx, spec, job_list, used, backend))
+        samplers = [_samplers(d, job.T, spec.T0, spec.N, spec.lam0, spec.mode, job.m, used,
+                              spec.fresh_rows) for job in job_list]
+        gen = samplers[0][0]  # the generators' sampler does not depend on the downstream
+        downs = [down for _, down in samplers]
+        planned.append(_Planned(pts, ns, n_idx, spec, job_list, job_of, gen, downs))
+        per_seed = max(per_seed, _chain_seed_bytes(d, n_idx, spec, job_list, gen, downs,
+                                                   backend))
         gathered = max(gathered, sum(n_idx.size * job.lams.size for job in job_list))
     held = _held_bytes(T_all.size, seeds, int(gathered))
     _memory.check(what, held=held, per_unit=per_seed, unit="seed", budget=memory_budget,
                   hint=_HINT, unit_hint=_SEED_HINT)
+    for ch in planned:  # every chain's stream, before any is computed
+        for job, down in zip(ch.jobs, ch.downs):
+            _check_stream(d, job.T if down == "rows" else 0,
+                          ch.spec.T0 if ch.gen != "law" else 0, ch.spec.N)
     return _Plan(s, w0, shape, g, seeds, used, planned,
                  MemoryEstimate(held, per_seed, memory_budget), memory_budget - held)
 
 
-def _chain_seed_bytes(d: int, n_idx, ch: _Chain, jobs: list, used: str, backend: str) -> float:
+def _chain_seed_bytes(d: int, n_idx, ch: _Chain, jobs: list, gen: str, downs: list,
+                      backend: str) -> float:
     """Peak working memory of one seed of a chain (the largest of its jobs)."""
     out = 0.0
-    for job in jobs:
-        gen, down = _samplers(d, job.T, ch.T0, ch.N, ch.lam0, ch.mode, job.m, used,
-                              ch.fresh_rows)
+    for job, down in zip(jobs, downs):
         size = seed_bytes(d, job.T, ch.T0, ch.N, n_idx.size, job.lams.size, gen=gen, down=down)
         if backend == "numpy":  # it draws every generation's rows of a seed at once
             size += 8.0 * ch.N * ch.T0 * (d + 1)

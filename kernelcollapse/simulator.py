@@ -22,10 +22,9 @@ from kernelcollapse._plan import (
     SAMPLERS,
     MemoryEstimate,
     _Chain,
-    _check_stream,
     _Job,
     _plan,
-    _samplers,
+    _Planned,
     chunk_size,
     seed_bytes,
 )
@@ -223,9 +222,9 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
     seed_keys = _keys.seed_keys(key, seeds)
     errors = np.empty((g["n"].size, seeds))
     with _progress_bar(seeds * len(plan.chains), enabled=bool(progress)) as bar:
-        outs = [_run_chain(seed_keys, plan.s, plan.w0, ch.n_idx, ch.spec, ch.jobs,
-                           used=plan.used, backend=backend, memory_budget=plan.working_budget,
-                           threads=threads, on_seeds=bar.update)
+        outs = [_run_chain(seed_keys, plan.s, plan.w0, ch, backend=backend,
+                           memory_budget=plan.working_budget, threads=threads,
+                           on_seeds=bar.update)
                 for ch in plan.chains]
     for ch, out in zip(plan.chains, outs):
         for j, job in enumerate(ch.jobs):
@@ -277,18 +276,13 @@ def _progress_bar(total: int, *, enabled: bool):
                 file=sys.stderr)
 
 
-def _run_chain(seed_keys, s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, used: str,
-               backend: str, memory_budget: float, threads: int | None = None,
-               on_seeds=None) -> list[np.ndarray]:
-    """Errors ``(Nn, L_job, seeds)`` of each job of one generator chain; ``on_seeds(k)`` is
-    called (in the calling thread) as each chunk of ``k`` seeds ends."""
-    d = s.shape[0]
-    samplers = [_samplers(d, job.T, ch.T0, ch.N, ch.lam0, ch.mode, job.m, used, ch.fresh_rows)
-                for job in jobs]
-    gen = samplers[0][0]  # the generators' sampler does not depend on the downstream
-    downs = [down for _, down in samplers]
-    for job, down in zip(jobs, downs):
-        _check_stream(d, job.T if down == "rows" else 0, ch.T0 if gen != "law" else 0, ch.N)
+def _run_chain(seed_keys, s, w0, ch: _Planned, *, backend: str, memory_budget: float,
+               threads: int | None = None, on_seeds=None) -> list[np.ndarray]:
+    """Errors ``(Nn, L_job, seeds)`` of each job of one planned generator chain (its samplers
+    and stream limits decided by the plan); ``on_seeds(k)`` is called (in the calling thread)
+    as each chunk of ``k`` seeds ends."""
+    n_idx, jobs, gen, downs = ch.n_idx, ch.jobs, ch.gen, ch.downs
+    ch = ch.spec
     if backend == "numpy":
         from kernelcollapse._simulator_numpy import simulate_numpy
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from _tolerance import check_against_theory
 
-from kernelcollapse import simulator, theory
+from kernelcollapse import _plan, simulator, theory
 from kernelcollapse.problems import isotropic, power_law
 from kernelcollapse.simulator import simulate
 
@@ -253,8 +253,8 @@ def test_law_sampler_matches_rows(kw, gen, down):
     d = 10
     lam0 = kw.get("lam0", 0.0)
     m_rows = int(np.floor(kw.get("p", 1.0) * kw["T"] + 0.5))
-    assert simulator._samplers(d, kw["T"], kw["T0"], 3, lam0, "replace", m_rows,
-                               "auto") == (gen, down)
+    assert _plan._samplers(d, kw["T"], kw["T0"], 3, lam0, "replace", m_rows,
+                           "auto") == (gen, down)
     args = dict(n=[[0], [1], [3]], lam=[0.0 if kw["T"] > d else 1e-3, 0.3], sigma=0.5,
                 sigma0=0.7, seeds=3000, **kw)
     fast = simulate(S_SMALL, W_SMALL, key=21, **args)
@@ -409,3 +409,21 @@ def test_progress_on_stderr_in_the_cli_opt_in_in_the_api(capsys):
     assert "simulate:" in err and "/8 [" in err and "simulate:" not in out
     assert main([*argv, "--no-progress"]) == 0
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("T0", [2**31, [4, 2**31]])
+def test_check_simulation_refuses_what_simulate_refuses_before_any_chain(T0, monkeypatch):
+    """The random stream's limit (T0 (d + 1) numbers per block) is part of the plan: the check
+    refuses it, and simulate refuses it before computing any chain (with T0 = [4, 2**31] the
+    first chain used to be computed before the second was refused)."""
+    from kernelcollapse.simulator import check_simulation
+
+    args = dict(T=4, T0=T0, lam0=0.1, n=1, lam=0.1, sigma=0.1, sigma0=0.1, seeds=2,
+                memory_budget=1e13)
+    with pytest.raises(ValueError, match=r"T0 \* \(d \+ 1\) = 4294967296 is too large"):
+        check_simulation(*isotropic(1), **args)
+    ran = []
+    monkeypatch.setattr(simulator, "_run_chain", lambda *a, **k: ran.append(1))
+    with pytest.raises(ValueError, match=r"T0 \* \(d \+ 1\) = 4294967296 is too large"):
+        simulate(*isotropic(1), **args)
+    assert not ran
