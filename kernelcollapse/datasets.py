@@ -1,17 +1,25 @@
 """Real data sets: the MNIST loader (checksummed IDX files) and a seeded pool/held-out split.
 
-Where the files are looked for, in order:
+A data directory (``data_dir=``, the command line's ``--data-dir``, the environment variable
+``KERNELCOLLAPSE_DATA``) is the folder holding ``mnist/`` (and ``wikitext2/``), like the project's
+``shared/data/``; a folder holding the MNIST files directly is accepted too (what
+``KERNELCOLLAPSE_DATA`` used to mean), ``<dir>/mnist/`` being looked in first.  Where the files
+are looked for, in order:
 
 1. ``data_dir`` when given (only there);
-2. otherwise the directory in the environment variable ``KERNELCOLLAPSE_DATA`` (when set), then
-   the cache directory ``$XDG_CACHE_HOME/kernelcollapse/mnist`` (``~/.cache/kernelcollapse/mnist``
-   when ``XDG_CACHE_HOME`` is unset).
+2. otherwise ``$KERNELCOLLAPSE_DATA`` (when set), then the cache directory
+   ``$XDG_CACHE_HOME/kernelcollapse/mnist`` (``~/.cache/kernelcollapse/mnist`` when
+   ``XDG_CACHE_HOME`` is unset).
 
 When the files are in none of them and ``download=True``, they are downloaded from the public
-mirrors in :data:`MIRRORS` into ``data_dir`` (when given) or the cache directory.  Every file is
-checked against its SHA-256 sum in :data:`SHA256` before it is parsed, whether it was found or
-downloaded; a mismatch raises :class:`ChecksumError`.  Without the files and without a network the
-loader raises :class:`FileNotFoundError` naming ``KERNELCOLLAPSE_DATA`` and the expected files.
+mirrors in :data:`MIRRORS` into ``data_dir`` itself (when given) or the cache directory.  Every
+file is checked against its SHA-256 sum in :data:`SHA256` before it is parsed, whether it was found
+or downloaded; a mismatch raises :class:`ChecksumError`.  Without the files and without a network
+the loader raises :class:`FileNotFoundError` naming the folders it looked in, the expected files,
+``--data-dir``, ``data_dir=`` and ``KERNELCOLLAPSE_DATA``.
+
+The figure scripts, the zoo's VAE and the docs also use the project's copy in ``shared/data/``
+beside a source checkout when nothing is configured; an installed package has no such copy.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from kernelcollapse import _keys
+from kernelcollapse import _datapath, _keys
 from kernelcollapse import _validate as v
 from kernelcollapse._keys import Key
 
@@ -44,7 +52,7 @@ __all__ = [
     "split_pool",
 ]
 
-ENV_VAR = "KERNELCOLLAPSE_DATA"
+ENV_VAR = _datapath.ENV_VAR
 
 #: File names of each split (images, labels): the canonical gzipped IDX distribution.
 FILES = {
@@ -110,9 +118,8 @@ class Split(NamedTuple):
     y_test: np.ndarray
 
 
-# The project's shared copy beside a source checkout: <checkout>/../shared/data/mnist (this file
-# is <checkout>/kernelcollapse/datasets.py).
-_SHARED_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+# The project's shared copy beside a source checkout (only used from a checkout: see _datapath).
+_SHARED_DIR = _datapath.SHARED_ROOT / "mnist"
 
 
 def _complete(directory: Path, split: str) -> bool:
@@ -123,8 +130,9 @@ def _complete(directory: Path, split: str) -> bool:
 def _shared_copy(split: str = "test") -> Path | None:
     """The shared copy beside the source checkout when it holds the files of ``split``, else
     ``None``; for the figure scripts and the docs, which use it when nothing is configured
-    (the loader itself searches only the places listed in the module docstring)."""
-    return _SHARED_DIR if _complete(_SHARED_DIR, split) else None
+    (the loader itself searches only the places listed in the module docstring).  From an
+    installed package ``None``: the same relative path would point inside the environment."""
+    return _SHARED_DIR if _datapath.in_checkout() and _complete(_SHARED_DIR, split) else None
 
 
 def _configured_or_shared(data_dir, split: str = "test"):
@@ -209,9 +217,8 @@ def _missing_error(split: str, searched: list[Path], failures: list[str]) -> Fil
     where = ", ".join(str(p) for p in searched)
     reason = ("; download failed: " + " | ".join(failures)) if failures else ""
     return FileNotFoundError(
-        f"MNIST {split} files not found ({names}) in {where}{reason}. Download them from "
-        f"{MIRRORS[0]} (or {MIRRORS[1]}) into a directory and set the environment variable "
-        f"{ENV_VAR} to it, or pass data_dir=..."
+        f"MNIST {split} files not found ({names}); looked in {where}{reason}. Download them "
+        f"from {MIRRORS[0]} (or {MIRRORS[1]}) into DIR/mnist/. {_datapath.how_to_set('mnist')}"
     )
 
 
@@ -223,7 +230,8 @@ def mnist(
     Parameters
     ----------
     data_dir : path, optional
-        Directory holding the files (see the module docstring for the search order otherwise).
+        Data directory: the folder holding ``mnist/``, or the folder holding the files (see the
+        module docstring for the search order otherwise).
     split : {"test", "train"}
         ``"test"``: the 10,000-image test set (``t10k-*``); ``"train"``: the 60,000-image set.
     download : bool
@@ -237,8 +245,9 @@ def mnist(
     Raises
     ------
     FileNotFoundError
-        The files are nowhere to be found and could not be downloaded; the message names
-        ``KERNELCOLLAPSE_DATA`` and the expected file names.
+        The files are nowhere to be found and could not be downloaded; the message names the
+        folders looked in, the expected file names, ``--data-dir``, ``data_dir=`` and
+        ``KERNELCOLLAPSE_DATA``.
     ChecksumError
         A file's SHA-256 differs from the canonical one (a ``ValueError``).
 
@@ -249,16 +258,16 @@ def mnist(
     if split not in FILES:
         raise ValueError(f"split must be one of {tuple(FILES)}, got {split!r}")
     if data_dir is not None:
-        searched = [Path(data_dir)]
+        searched = _datapath.layouts(data_dir, "mnist")
     else:
-        searched = [Path(os.environ[ENV_VAR])] if os.environ.get(ENV_VAR) else []
-        searched.append(cache_dir())
+        env = _datapath.environment()
+        searched = (_datapath.layouts(env, "mnist") if env is not None else []) + [cache_dir()]
     names = FILES[split]
     found = next((d for d in searched if _complete(d, split)), None)
     if found is None:
         if not download:
             raise _missing_error(split, searched, [])
-        target = searched[0] if data_dir is not None else cache_dir()
+        target = Path(data_dir) if data_dir is not None else cache_dir()
         failures = []
         for name in names:
             if not (target / name).is_file():

@@ -78,11 +78,12 @@ def data_help() -> str:
     from kernelcollapse import datasets, wikitext
 
     files = ", ".join(datasets.FILES["test"])
-    return (f"To get MNIST: set {datasets.ENV_VAR} to a directory holding the MNIST IDX files "
-            f"({files}; the training-set files too for the full set), or run once with network "
-            "access and they are downloaded and checksummed into the cache. The language-model "
-            f"figure reads {wikitext.FILE} from {wikitext.ENV_VAR} or the project's "
-            "shared/data/wikitext2/.")
+    return (f"Set {datasets.ENV_VAR} to a data directory DIR: DIR/mnist/ holds the MNIST IDX "
+            f"files ({files}; the training-set files too for the full set) and "
+            f"DIR/wikitext2/ the language model's {wikitext.FILE}. Without them MNIST is "
+            "downloaded and checksummed into the cache when the network can be reached; "
+            f"{wikitext.ENV_VAR} names a folder holding {wikitext.FILE} itself and overrides "
+            f"{datasets.ENV_VAR} for it.")
 
 
 def find_figure_dir(fig_dir: str | Path) -> Path:

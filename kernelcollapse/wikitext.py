@@ -2,12 +2,17 @@
 
 The project ships a 512k-token sample of the training split of WikiText-2 (tokenised v1
 release: words separated by spaces, rare words already ``<unk>``), one file,
-``wikitext2_train_sample.txt``, in ``shared/data/wikitext2/`` beside the checkout.  Where the
-file is looked for:
+``wikitext2_train_sample.txt``, in ``shared/data/wikitext2/`` beside the checkout.  A data
+directory means what it means for MNIST (:mod:`kernelcollapse.datasets`): the folder holding
+``wikitext2/`` (and ``mnist/``), or the folder holding the file itself, ``<dir>/wikitext2/``
+being looked in first.  Where the file is looked for:
 
-1. ``data_dir`` when given (only there);
-2. otherwise the directory in the environment variable ``KERNELCOLLAPSE_WIKITEXT2`` when set;
-3. otherwise the project's shared copy, ``../shared/data/wikitext2/`` beside the checkout.
+1. ``data_dir`` (``--data-dir`` on the command line) when given (only there);
+2. otherwise the folder in the environment variable ``KERNELCOLLAPSE_WIKITEXT2`` when set: the
+   folder holding the file itself, an override of the next one for this data set only;
+3. otherwise the data directory ``$KERNELCOLLAPSE_DATA`` when set;
+4. otherwise the project's shared copy, ``../shared/data/wikitext2/`` beside a source checkout
+   (an installed package has none: set one of the above).
 
 The file is checked against its SHA-256 sum (:data:`SHA256`) before it is read; nothing is
 downloaded.  Tokenisation is the corpus's own: whitespace-separated words, plus an ``<eos>``
@@ -29,19 +34,20 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kernelcollapse import _validate
+from kernelcollapse import _datapath, _validate
 from kernelcollapse.datasets import ChecksumError, _sha256
 
-__all__ = ["ENV_VAR", "FILE", "SHA256", "WikiText", "Vocabulary", "wikitext2", "split_articles",
-           "tokenize"]
+__all__ = ["DATA_ENV_VAR", "ENV_VAR", "FILE", "SHA256", "WikiText", "Vocabulary", "wikitext2",
+           "split_articles", "tokenize"]
 
-ENV_VAR = "KERNELCOLLAPSE_WIKITEXT2"
+ENV_VAR = "KERNELCOLLAPSE_WIKITEXT2"  # the folder holding the file; overrides DATA_ENV_VAR
+DATA_ENV_VAR = _datapath.ENV_VAR
 FILE = "wikitext2_train_sample.txt"
 SHA256 = {FILE: "aca519146ad90d84b7ec5731a0a3b2d15629b4aab61184c3ed18e660b2257fee"}
 EOS, UNK = "<eos>", "<unk>"
 EOS_ID, UNK_ID = 0, 1  # their ids in every Vocabulary
 
-_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "wikitext2"
+_SHARED = _datapath.SHARED_ROOT / "wikitext2"
 
 
 class WikiText(NamedTuple):
@@ -59,10 +65,41 @@ class WikiText(NamedTuple):
     articles: list
 
 
-def default_dir() -> Path:
-    """``$KERNELCOLLAPSE_WIKITEXT2`` when set, else the project's shared copy."""
-    env = os.environ.get(ENV_VAR)
-    return Path(env) if env else _SHARED
+def _holds(directory: Path) -> bool:
+    return (directory / FILE).is_file()
+
+
+def _candidates() -> tuple[list[Path], list[str]]:
+    """The folders looked in without ``data_dir``, in order, and what each came from."""
+    override = os.environ.get(ENV_VAR)
+    if override:
+        return [Path(override)], [ENV_VAR]
+    env = _datapath.environment()
+    if env is not None:
+        return _datapath.layouts(env, "wikitext2"), [DATA_ENV_VAR] * 2
+    if _datapath.in_checkout():
+        return [_SHARED], ["the project's copy beside the checkout"]
+    return [], []
+
+
+def default_dir() -> Path | None:
+    """Where the file is read from without ``data_dir``: ``$KERNELCOLLAPSE_WIKITEXT2``, else
+    ``$KERNELCOLLAPSE_DATA`` (``wikitext2/`` in it, or itself when it holds the file), else the
+    project's shared copy beside a source checkout; ``None`` from an installed package with
+    neither variable set."""
+    folders, _ = _candidates()
+    return next((d for d in folders if _holds(d)), folders[0] if folders else None)
+
+
+def _not_found(folders: list[Path], origin: str) -> FileNotFoundError:
+    where = ("looked in " + ", ".join(str(d) for d in folders) + f" ({origin})" if folders else
+             f"no folder to look in: neither {ENV_VAR} nor {DATA_ENV_VAR} is set and this "
+             "installed package has no project copy beside it")
+    return FileNotFoundError(
+        f"WikiText-2 sample {FILE} (sha256 {SHA256[FILE]}) not found; {where}. "
+        f"{_datapath.how_to_set('wikitext2')}; {ENV_VAR}=DIR names the folder holding the file "
+        "itself and overrides the data directory (the project's copy is shared/data/wikitext2/ "
+        "beside the checkout)")
 
 
 def wikitext2(data_dir: str | os.PathLike | None = None) -> WikiText:
@@ -71,7 +108,8 @@ def wikitext2(data_dir: str | os.PathLike | None = None) -> WikiText:
     Parameters
     ----------
     data_dir : path, optional
-        Directory holding ``wikitext2_train_sample.txt`` (default: :func:`default_dir`).
+        Data directory: the folder holding ``wikitext2/``, or the folder holding
+        ``wikitext2_train_sample.txt`` (default: :func:`default_dir`).
 
     Returns
     -------
@@ -80,19 +118,20 @@ def wikitext2(data_dir: str | os.PathLike | None = None) -> WikiText:
     Raises
     ------
     FileNotFoundError
-        The file is not in the directory; the message names the directory, the file, its
-        checksum and ``KERNELCOLLAPSE_WIKITEXT2``.
+        The file is not found; the message names the folders looked in, the file, its checksum,
+        ``--data-dir``, ``data_dir=``, ``KERNELCOLLAPSE_DATA`` and ``KERNELCOLLAPSE_WIKITEXT2``.
     ChecksumError
         The file's SHA-256 differs (a ``ValueError``).
     """
-    directory = Path(data_dir) if data_dir is not None else default_dir()
+    if data_dir is not None:
+        folders, origin = _datapath.layouts(data_dir, "wikitext2"), "data_dir"
+    else:
+        folders, origins = _candidates()
+        origin = origins[0] if origins else ""
+    directory = next((d for d in folders if _holds(d)), None)
+    if directory is None:
+        raise _not_found(folders, origin)
     path = directory / FILE
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"WikiText-2 sample not found: data directory {directory} has no {FILE} (sha256 "
-            f"{SHA256[FILE]}). Put the file there, pass data_dir=..., or set {ENV_VAR} to the "
-            "directory holding it (the project's copy is shared/data/wikitext2/ beside the "
-            "checkout)")
     actual = _sha256(path)
     if actual != SHA256[FILE]:
         raise ChecksumError(f"checksum mismatch for {path}: sha256 {actual}, expected "

@@ -124,3 +124,51 @@ def test_split_pool_is_disjoint_and_seeded():
 def test_split_pool_rejects_bad_sizes(n_pool, n_test, match):
     with pytest.raises(ValueError, match=match):
         datasets.split_pool(np.zeros((50, 2)), np.zeros(50), n_pool=n_pool, n_test=n_test)
+
+
+# --------------------------------------------------------------------------- data directories
+
+
+@needs_mnist
+def test_data_directory_holds_one_folder_per_data_set(offline, monkeypatch):
+    """KERNELCOLLAPSE_DATA and data_dir name the folder holding mnist/ (and wikitext2/), as
+    shared/data does; the folder holding the files themselves (the old meaning) still works."""
+    root = SHARED_MNIST.parent
+    monkeypatch.setenv(datasets.ENV_VAR, str(root))
+    assert datasets.mnist().images.shape == (10_000, 784)
+    monkeypatch.delenv(datasets.ENV_VAR)
+    assert datasets.mnist(root).labels.shape == (10_000,)
+    assert datasets.mnist(SHARED_MNIST).labels.shape == (10_000,)
+    assert offline == []
+
+
+def test_missing_files_name_the_folders_the_flag_and_the_argument(offline, tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        datasets.mnist(tmp_path / "root", download=False)
+    message = str(info.value)
+    assert str(tmp_path / "root" / "mnist") in message and str(tmp_path / "root") in message
+    assert "--data-dir" in message and "data_dir=" in message and datasets.ENV_VAR in message
+    assert "\n" not in message
+
+
+def test_installed_package_has_no_default_inside_the_environment(offline, monkeypatch,
+                                                                 tmp_path):
+    """From a wheel, <package>/../../shared/data would be inside the virtual environment: it is
+    not used, and the error says where the loader looked and how to set the path."""
+    from kernelcollapse import _datapath
+
+    monkeypatch.setattr(_datapath, "in_checkout", lambda: False)
+    assert datasets._shared_copy("test") is None
+    assert datasets._configured_or_shared(None) is None
+    with pytest.raises(FileNotFoundError) as info:
+        datasets.mnist(download=False)
+    message = str(info.value)
+    assert str(datasets.cache_dir()) in message and str(datasets._SHARED_DIR) not in message
+    assert "--data-dir" in message and datasets.ENV_VAR in message
+
+
+def test_checkout_is_recognised():
+    from kernelcollapse import _datapath
+
+    assert _datapath.in_checkout()  # the tests run from the source tree
+    assert _datapath.shared_root() == SHARED_MNIST.parent

@@ -300,3 +300,55 @@ def test_cli_prints_one_row_per_generation(capsys):
     assert "beam_width must be" in capsys.readouterr().err
     assert main(["zoo", "lm", "--size", "tiny", "--keep-original", "2", "--no-progress"]) == 2
     assert "keep_original must lie in [0, 1]" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- data directories
+
+
+@needs_wikitext
+def test_data_directory_variable_is_honoured(tmp_path, monkeypatch):
+    """KERNELCOLLAPSE_DATA means for WikiText-2 what it means for MNIST: the folder holding
+    wikitext2/, or the folder holding the file itself; KERNELCOLLAPSE_WIKITEXT2 overrides it."""
+    from kernelcollapse import _datapath
+
+    monkeypatch.setattr(_datapath, "in_checkout", lambda: False)  # no shared fallback
+    monkeypatch.delenv(wikitext.ENV_VAR, raising=False)
+    (tmp_path / "root" / "wikitext2").mkdir(parents=True)
+    shutil.copy(SHARED / wikitext.FILE, tmp_path / "root" / "wikitext2" / wikitext.FILE)
+    monkeypatch.setenv(wikitext.DATA_ENV_VAR, str(tmp_path / "root"))
+    assert wikitext.default_dir() == tmp_path / "root" / "wikitext2"
+    assert len(wikitext.wikitext2().articles) == 155
+    assert len(wikitext.wikitext2(tmp_path / "root").articles) == 155  # data_dir alike
+    monkeypatch.setenv(wikitext.DATA_ENV_VAR, str(tmp_path / "root" / "wikitext2"))
+    assert len(wikitext.wikitext2().articles) == 155
+    monkeypatch.setenv(wikitext.ENV_VAR, str(tmp_path / "elsewhere"))
+    with pytest.raises(FileNotFoundError, match="elsewhere"):
+        wikitext.wikitext2()
+
+
+def test_zoo_lm_reads_the_data_directory_variable(tmp_path, monkeypatch):
+    from kernelcollapse import _datapath
+
+    monkeypatch.setattr(_datapath, "in_checkout", lambda: False)
+    monkeypatch.delenv(wikitext.ENV_VAR, raising=False)
+    monkeypatch.setenv(wikitext.DATA_ENV_VAR, str(tmp_path / "empty-root"))
+    with pytest.raises(FileNotFoundError) as info:
+        lm.pretrain_lm(size="tiny", progress=False)
+    message = str(info.value)
+    assert str(tmp_path / "empty-root" / "wikitext2") in message
+    assert "--data-dir" in message and "data_dir=" in message
+
+
+def test_installed_package_without_variables_says_how_to_set_the_path(monkeypatch):
+    from kernelcollapse import _datapath
+
+    monkeypatch.setattr(_datapath, "in_checkout", lambda: False)
+    monkeypatch.delenv(wikitext.ENV_VAR, raising=False)
+    monkeypatch.delenv(wikitext.DATA_ENV_VAR, raising=False)
+    assert wikitext.default_dir() is None
+    with pytest.raises(FileNotFoundError) as info:
+        wikitext.wikitext2()
+    message = str(info.value)
+    assert str(_datapath.SHARED_ROOT) not in message
+    for name in ("--data-dir", "data_dir=", wikitext.ENV_VAR, wikitext.DATA_ENV_VAR):
+        assert name in message

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -77,13 +76,11 @@ def _bench_vae(size: str, data_dir) -> dict:
 def _mnist_without_download(data_dir):
     from kernelcollapse import datasets
 
-    env = os.environ.get(datasets.ENV_VAR)
-    for d in ([data_dir] if data_dir else [env] if env else []) + [datasets._SHARED_DIR]:
-        try:
-            return datasets.mnist(d, split="test", download=False).images
-        except FileNotFoundError:
-            continue
-    return None
+    try:
+        return datasets.mnist(datasets._configured_or_shared(data_dir, "test"), split="test",
+                              download=False).images
+    except FileNotFoundError:
+        return None
 
 
 def _bench_lm(size: str, data_dir) -> dict:

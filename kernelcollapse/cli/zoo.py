@@ -178,7 +178,9 @@ def _deep_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=None,
                    help="training epochs per generation (default: the preset's or setting's)")
     _key_argument(p)
-    p.add_argument("--data-dir", type=str, default=None, help="directory of the data files")
+    p.add_argument("--data-dir", type=str, default=None,
+                   help="data directory: the folder holding mnist/ and wikitext2/ (or the data "
+                   "set's files); default $KERNELCOLLAPSE_DATA")
     p.add_argument("--checkpoint-dir", type=str, default=None,
                    help="save each generation there; a rerun with the same arguments resumes")
     _output_arguments(p)

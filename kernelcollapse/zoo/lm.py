@@ -290,7 +290,8 @@ def pretrain_lm(*, size: str = "quick", config: LMConfig | None = None, key: Key
     config : LMConfig, optional
     key : int or JAX PRNG key
     data_dir : path, optional
-        Directory of the WikiText-2 sample (:func:`kernelcollapse.wikitext.wikitext2`).
+        Data directory: the folder holding ``wikitext2/``, or the folder holding the WikiText-2
+        sample (:func:`kernelcollapse.wikitext.wikitext2`).
     checkpoint_dir : path, optional
         The pretrained model is saved to (and, with the same arguments, read back from)
         ``base.npz`` there.
@@ -383,7 +384,7 @@ def simulate_lm(base: LMBase | None = None, *, setting: str = "A", size: str = "
         Run ``r`` uses ``seed_keys(key, runs)[r]``, its generation ``g`` draws from
         ``fold_in`` of that key and ``g``.
     data_dir : path, optional
-        Directory of the WikiText-2 sample.
+        Data directory, as in :func:`pretrain_lm`.
     checkpoint_dir : path, optional
         Each finished generation of run ``r`` is saved in ``run_R/gen_GGG.npz`` (parameters and
         metrics; no optimizer state, since every generation fine-tunes the base model afresh)

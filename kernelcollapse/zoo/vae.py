@@ -352,7 +352,8 @@ def simulate_vae(images: ArrayLike | None = None, held_out: ArrayLike | None = N
         Generation ``g`` draws its initialisation, batches, reparameterisation noise and
         latents from ``fold_in(key, g)``.
     data_dir : path, optional
-        Directory of the MNIST IDX files (when ``images`` is not given).
+        Data directory (when ``images`` is not given): the folder holding ``mnist/``, or the
+        folder holding the MNIST IDX files (:mod:`kernelcollapse.datasets`).
     checkpoint_dir : path, optional
         Where each finished generation is saved (``gen_GGG.npz``: parameters and metrics;
         ``gen_GGG_data.npz``: its samples, the next training set; no optimizer state, since
