@@ -148,7 +148,9 @@ def test_reproducible_and_seed_dependent():
         (dict(N=0), "N must be an integer >= 1"),
         (dict(N=2.5), "N must be an integer"),
         (dict(generations=0), "generations must be an integer >= 1"),
-        (dict(seeds=10**7, generations=100), "increase record_every"),
+        (dict(seeds=10**7, generations=100), "increase record_every to at least 25, or lower "
+                                             "seeds or K; on the command line .* --seeds"),
+        (dict(seeds=10**8, generations=100), r"lower seeds or K: .* --seeds, --K"),
     ],
 )
 def test_simulate_rejects_bad_input(kwargs, match):
@@ -170,3 +172,20 @@ def test_theory_rejects_bad_input():
         wf.mean_loss_time(0.0, N=10)
     with pytest.raises(ValueError, match="p0 must be a 1-D sequence of at least 2"):
         wf.expected_homozygosity([1.0], N=10, n=1)
+
+
+def test_stored_frequencies_advice_is_exact():
+    """The advised record_every is the smallest that fits (the records counted exactly)."""
+    G, S, K = 100, 10**7, 2  # 5 records fit in 1e8 values
+    with pytest.raises(ValueError, match="at least 25"):
+        wf._check_stored(G, S, K, 24)  # 1 + ceil(100/24) = 6 records
+    wf._check_stored(G, S, K, 25)  # 1 + ceil(100/25) = 5 records
+
+
+def test_cli_names_its_own_options_when_the_records_do_not_fit(capsys):
+    from kernelcollapse.cli import main
+
+    assert main(["zoo", "discrete", "--K", "10", "--seeds", "10000000", "--generations",
+                 "3", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--seeds" in err and "--K" in err and err.count("\n") == 1

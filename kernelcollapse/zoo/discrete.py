@@ -136,11 +136,29 @@ def simulate_discrete(p0: ArrayLike, *, N: int, generations: int, seeds: int = 1
     seeds = v.integer("seeds", seeds, minimum=1)
     key = _keys.key_data(key)
     record_every = v.integer("record_every", record_every, minimum=1)
-    stored = (generations // record_every + 2) * seeds * p0.size
-    if stored > _MAX_STORED:
-        raise ValueError(f"record_every={record_every} would store {stored} frequencies "
-                         f"(more than {_MAX_STORED}); increase record_every")
+    _check_stored(generations, seeds, p0.size, record_every)
     return _simulate(p0, N, generations, seeds, key, record_every, progress)
+
+
+def _check_stored(generations: int, seeds: int, K: int, record_every: int) -> None:
+    """Refuse a run whose recorded frequencies exceed ``_MAX_STORED``, saying what to change
+    in the API and on the command line (where record_every is not an option)."""
+    # Generation 0, every record_every-th and the last: 1 + ceil(G / r) records, 2 at least.
+    records = 1 + -(-generations // record_every)
+    stored = records * seeds * K
+    if stored <= _MAX_STORED:
+        return
+    per_record = seeds * K
+    cli = "on the command line (zoo discrete): lower --seeds, --K or the length of --p0"
+    if 2 * per_record <= _MAX_STORED:
+        needed = -(-generations // (_MAX_STORED // per_record - 1))
+        fix = f"increase record_every to at least {needed}, or lower seeds or K; {cli}"
+    else:
+        fix = (f"lower seeds or K: the first and last records alone hold {2 * per_record}; "
+               f"{cli}")
+    raise ValueError(f"record_every={record_every} would store {stored} frequencies ({records} "
+                     f"records of {seeds} seeds x {K} categories), more than {_MAX_STORED}: "
+                     f"{fix}")
 
 
 def _simulate(p0, N, generations, seeds, key, record_every, progress) -> DiscreteChain:
