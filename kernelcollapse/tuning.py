@@ -27,8 +27,14 @@ from numpy.typing import ArrayLike
 
 from kernelcollapse import _validate as v
 from kernelcollapse._blas import uses_one_blas_thread
-from kernelcollapse._tuning_choice import Objective
-from kernelcollapse._tuning_estimate import chain_rows, estimate, ridge_rows, spectrum
+from kernelcollapse._tuning_choice import _MIN_REAL_ROWS, Objective
+from kernelcollapse._tuning_estimate import (
+    _MIN_RESIDUAL_DOF,
+    chain_rows,
+    estimate,
+    ridge_rows,
+    spectrum,
+)
 from kernelcollapse.exceptions import UnreliableRecommendation
 from kernelcollapse.optimize import _bounds, optimal_weight
 from kernelcollapse.prepared import check_mode, prepare
@@ -85,6 +91,9 @@ class Recommendation(NamedTuple):
         pilot measures it.
     pilot_rows : int
         Clean rows (real labels) that would bring ``regret`` within 3% (0: none needed).
+    chain_used : bool
+        Whether the described chain entered the estimate (False when a mask leaves enough
+        real rows for it to rest on them alone: see :func:`recommend`).
     """
 
     lam: float
@@ -109,6 +118,7 @@ class Recommendation(NamedTuple):
     reliability: str = ""
     regret: float = 0.0
     pilot_rows: int = 0
+    chain_used: bool = True
 
 
 # The bound on the expected excess error, over the best penalty for the user's own draw of the
@@ -119,7 +129,8 @@ _RELIABLE_REGRET = 0.25
 
 
 @uses_one_blas_thread
-def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, sigma0: float,
+def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
+              T0: float | None = None, sigma0: float | None = None,
               lam0: float = 0.0, mode: str = "replace", fresh: float = 0.0,
               p: float | None = None, synthetic: ArrayLike | None = None,
               X_clean: ArrayLike | None = None, y_clean: ArrayLike | None = None,
@@ -214,7 +225,11 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, si
     sigma0 : float
         Label noise of each generator, ``>= 0``.
     lam0, mode, fresh
-        The generators, as in :func:`kernelcollapse.theory.test_error`.
+        The generators, as in :func:`kernelcollapse.theory.test_error`.  The chain
+        (``n``, ``T0``, ``sigma0`` and these) is required, except with labels and a mask that
+        leaves at least 50 real rows and 11 more than the rank of ``X`` (centred when
+        ``center``): the estimate then rests on the real rows alone, the chain plays no
+        part, ``n``, ``T0`` and ``sigma0`` may be omitted and ``chain_used`` is False.
     p : float, optional
         Fraction of synthetic rows, in ``[0, 1]`` (default 1, or the mask's fraction).
     synthetic : array_like of bool, shape (T,), optional
@@ -259,9 +274,11 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, si
     """
     X = _matrix("X", X)
     rows, cols = X.shape
-    n = v.integer("n", n, minimum=1)
-    T0 = v.scalar("T0", T0, check=v.positive)
-    sigma0 = v.scalar("sigma0", sigma0, check=v.nonnegative)
+    omitted = [name for name, value in (("n", n), ("T0", T0), ("sigma0", sigma0))
+               if value is None]
+    n = None if n is None else v.integer("n", n, minimum=1)
+    T0 = None if T0 is None else v.scalar("T0", T0, check=v.positive)
+    sigma0 = None if sigma0 is None else v.scalar("sigma0", sigma0, check=v.nonnegative)
     lam0 = v.scalar("lam0", lam0, check=v.nonnegative)
     fresh = v.scalar("fresh", fresh, check=v.probability)
     mode = check_mode(mode)
@@ -284,6 +301,15 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, si
     Xc = X - mean
     s, V = spectrum(Xc)
     k = s.size
+    real_only = _real_rows_suffice(y, mask, k)
+    if omitted and not real_only:
+        raise ValueError(_chain_required(omitted, y, mask, k))
+    if real_only:
+        # Placeholders: with the real rows alone neither the noise, the energies nor the
+        # objective read the chain (kernelcollapse._tuning_estimate.estimate, Objective.real).
+        n = 1 if n is None else n
+        T0 = float(rows) if T0 is None else T0
+        sigma0 = 0.0 if sigma0 is None else sigma0
     chain = dict(T0=T0, lam0=lam0, sigma0=sigma0, mode=mode, fresh=fresh)
     estimated = sigma is None
     if y is None:
@@ -298,11 +324,11 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, si
         # the user's own rows, in units of the Gaussian one
         measured = ridge = None
         factor = np.eye(k)
-        if lam0 == 0 and mode == "replace" and fresh == 0:
+        if lam0 == 0 and mode == "replace" and fresh == 0 and not real_only:
             measured = chain_rows(Z, int(T0), key=key)
             factor = measured.factor
         q, sigma_hat = estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask, np.diag(factor))
-        if lam0 > 0 and mode == "replace" and fresh == 0 and sigma0 > 0:
+        if lam0 > 0 and mode == "replace" and fresh == 0 and sigma0 > 0 and not real_only:
             # Ridge generators: one fit's move from its teacher measured on these rows against
             # the theory's; the chain's variance and its correction are scaled by the ratio
             ridge = ridge_rows(Z, int(T0), lam0, sigma0, q, key=key)
@@ -367,7 +393,31 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int, T0: float, si
         eigvals=s, w0=w0, sigma=float(sigma), sigma_estimated=estimated, p=p,
         at_bound=bool(best.lam <= lo * (1 + 1e-9) or best.lam >= hi * (1 - 1e-9)),
         reliable=reliable, reliability=note, regret=float(check.regret),
-        pilot_rows=int(check.pilot_rows))
+        pilot_rows=int(check.pilot_rows), chain_used=not real_only)
+
+
+def _real_rows_suffice(y, mask, k: int) -> bool:
+    """Whether the real rows of ``mask`` carry the whole estimate: the objective's leave-one-out
+    error over them (``_MIN_REAL_ROWS``) and the noise and energies of their own least-squares
+    fit (``k + 1 + _MIN_RESIDUAL_DOF``)."""
+    if y is None or mask is None:
+        return False
+    real = int((~mask).sum())
+    return real >= _MIN_REAL_ROWS and real - k - 1 >= _MIN_RESIDUAL_DOF
+
+
+def _chain_required(omitted, y, mask, k: int) -> str:
+    need = max(_MIN_REAL_ROWS, k + 1 + _MIN_RESIDUAL_DOF)
+    if y is None:
+        why = "without labels y the estimate is the theory's"
+    elif mask is None:
+        why = "without a mask of the synthetic rows no row is known to be real"
+    else:
+        why = (f"the mask leaves {int((~mask).sum())} real rows, fewer than the {need} "
+               f"(at least {_MIN_REAL_ROWS}, and the rank {k} + {1 + _MIN_RESIDUAL_DOF}) with "
+               "which the estimate rests on them alone")
+    return (f"{', '.join(omitted)} required (the chain of generators: n, T0, sigma0; --n, --T0, "
+            f"--sigma0 on the command line): {why}")
 
 
 def _reliability_note(check, reliable, measured, objective, pilot, rows, k, choice,

@@ -58,3 +58,35 @@ def test_the_options_used_still_run(tmp_path, monkeypatch, capsys):
     assert main(["theory", "--eigvals", "s.npy", "--w0", "w.npy", "--n", "0", "--T", "20",
                  "--T0", "20"]) == 0
     assert capsys.readouterr().out.startswith("# d=5 ")
+
+
+def test_readme_command_lines_parse_as_written():
+    """Every line of the README's command-line block parses, its [optional] parts included
+    and left out; ``# or --full instead of --quick`` is tried too."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    from kernelcollapse.cli import build_parser
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("## Command line", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    lines = [ln for ln in block.splitlines() if ln.startswith("kernelcollapse ")]
+    assert any(ln.startswith("kernelcollapse reproduce") for ln in lines)
+    tried = 0
+    for line in lines:
+        command, _, comment = line.partition("#")
+        command = command.split(">", 1)[0]  # a shell redirection, not an argument
+        variants = {re.sub(r"\[([^\]]*)\]", r"\1", command),
+                    re.sub(r"\[[^\]]*\]", "", command)}
+        swap = re.search(r"or (--\S+) instead of (--\S+)", comment)
+        if swap:
+            variants |= {v.replace(swap.group(2), swap.group(1)) for v in variants}
+        for variant in variants:
+            argv = shlex.split(variant)[1:]
+            try:
+                build_parser().parse_args(argv)
+            except SystemExit as exc:
+                raise AssertionError(f"README line does not parse: {variant}") from exc
+            tried += 1
+    assert tried > len(lines)  # the optional parts and the swap were tried

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -592,3 +593,57 @@ def test_a_pilot_of_the_advised_size_settles_the_choice():
     # the advice uses the training rows' spread of square errors for the pilot's: allow the
     # real pilot's spread to differ by half (the regret falls about like 1 / rows)
     assert with_pilot(2 * rec.pilot_rows).regret <= 0.03
+
+
+# ----------------------------------------------------------------------------------------------
+# a mask with enough real rows: the chain is not used
+# ----------------------------------------------------------------------------------------------
+
+
+def test_chain_may_be_omitted_when_the_real_rows_carry_the_estimate(table):
+    """150 real rows of 60 columns: the estimate rests on them alone, so two different chains
+    and no chain give the same recommendation, and chain_used says so."""
+    _, data = table
+    X, y, mask = data["X"], data["y"], data["mask"]
+    a = recommend(X, y, n=3, T0=120, sigma0=0.5, synthetic=mask)
+    b = recommend(X, y, n=40, T0=1000, sigma0=3.0, lam0=0.1, synthetic=mask)
+    c = recommend(X, y, synthetic=mask)
+    for r in (a, b, c):
+        assert r.chain_used is False
+        assert (r.lam, r.weight, r.error, r.lam_cv, r.error_dropped, r.sigma) == (
+            a.lam, a.weight, a.error, a.lam_cv, a.error_dropped, a.sigma)
+
+
+def test_chain_required_otherwise_naming_what_is_missing(table):
+    _, data = table
+    X, y, mask = data["X"], data["y"], data["mask"]
+    few = mask.copy()
+    few[np.flatnonzero(~mask)[40:]] = True  # 40 real rows left
+    with pytest.raises(ValueError, match=r"^T0, sigma0 required .* the mask leaves 40 real rows, "
+                       r"fewer than the 71 \(at least 50, and the rank 60 \+ 11\)"):
+        recommend(X, y, n=3, synthetic=few)
+    with pytest.raises(ValueError, match="n, T0, sigma0 required .* without a mask"):
+        recommend(X, y)
+    with pytest.raises(ValueError, match="without labels y"):
+        recommend(X, sigma=0.5, synthetic=mask)
+    with warnings.catch_warnings():  # whether 40 real rows vouch for it is not the point
+        warnings.simplefilter("ignore", UnreliableRecommendation)
+        assert recommend(X, y, n=3, T0=120, sigma0=0.5, synthetic=few).chain_used is True
+
+
+def test_cli_tune_without_the_chain_or_with_it_ignored_says_so(table, capsys):
+    d, _ = table
+    base = [d / "X.npy", "--y", d / "y.npy", "--synthetic", d / "mask.npy"]
+    code, out, err = _tune(capsys, *base)
+    assert code == 0, err
+    assert "# note: the chain is not used: the mask leaves 150 real rows" in out
+    assert re.search(r"^n +not given$", out, re.MULTILINE)
+    code, out, err = _tune(capsys, *base, *CHAIN_ARGS)
+    assert code == 0, err
+    assert "the chain is not used (--n, --T0, --sigma0 ignored)" in out
+    code, out, _ = _tune(capsys, *base, "--json")
+    got = json.loads(out)
+    assert got["chain_used"] is False and got["n"] is None
+    code, out, err = _tune(capsys, d / "X.npy", "--y", d / "y.npy")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "--n, --T0" in err and "without a mask" in err

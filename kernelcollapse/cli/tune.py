@@ -37,11 +37,15 @@ def register(subparsers) -> None:
                      help="take the mask from this column of X (0/1) and drop it")
     mix.add_argument("--p", type=float, default=None,
                      help="fraction of synthetic rows, without a mask (default 1)")
-    chain = parser.add_argument_group("the generator chain")
-    chain.add_argument("--n", type=int, required=True,
+    chain = parser.add_argument_group(
+        "the generator chain",
+        "--n, --T0 and --sigma0 are required, except with labels and a mask that leaves at "
+        "least 50 real rows and 11 more than the rank of X: the estimate then rests on the "
+        "real rows alone, the chain is not used (the output says so) and may be omitted")
+    chain.add_argument("--n", type=int, default=None,
                        help="generation of the synthetic labels")
-    chain.add_argument("--T0", type=float, required=True, help="samples per generator fit")
-    chain.add_argument("--sigma0", type=float, required=True, help="generator label noise")
+    chain.add_argument("--T0", type=float, default=None, help="samples per generator fit")
+    chain.add_argument("--sigma0", type=float, default=None, help="generator label noise")
     chain.add_argument("--lam0", type=float, default=0.0, help="generator ridge (default 0)")
     chain.add_argument("--mode", choices=("replace", "accumulate"), default="replace",
                        help="workflow of the generators (default replace)")
@@ -193,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
         "lam": rec.lam, "weight": rec.weight, "sklearn_alpha": T * rec.lam,
         "predicted_error": rec.error, "loss_of_clean_theory": rec.loss,
         "at_bound": rec.at_bound, "reliable": rec.reliable, "regret": rec.regret,
-        "pilot_rows_advised": rec.pilot_rows,
+        "pilot_rows_advised": rec.pilot_rows, "chain_used": rec.chain_used,
     }
     if args.json:
         summary["regret"] = _finite(rec.regret)
@@ -207,7 +211,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     width = max(len(k) for k in summary)
     for key, value in summary.items():
-        text = f"{value:.6g}" if isinstance(value, float) else str(value)
+        text = (f"{value:.6g}" if isinstance(value, float) else
+                "not given" if value is None else str(value))
         print(f"{key.ljust(width)}  {text}")
     print()
     rows = [(name, lam, weight, err) for name, (lam, weight, err) in choices.items()
@@ -215,6 +220,12 @@ def run(args: argparse.Namespace) -> int:
     print_table({"choice": [r[0] for r in rows], "lam": [r[1] for r in rows],
                  "sklearn_alpha": [T * r[1] for r in rows], "weight": [r[2] for r in rows],
                  "predicted_error": [r[3] for r in rows]})
+    if not rec.chain_used:
+        given = [f"--{name}" for name in ("n", "T0", "sigma0") if getattr(args, name) is not None]
+        ignored = f" ({', '.join(given)} ignored)" if given else ""
+        print(f"# note: the chain is not used{ignored}: the mask leaves {int((~mask).sum())} "
+              "real rows, on which the estimate rests alone (their leave-one-out error, noise "
+              "and teacher)")
     if rec.at_bound:
         print("# note: the recommended penalty lies at a bound of the search (see lam_bounds "
               "in kernelcollapse.tuning.recommend)")
