@@ -92,7 +92,12 @@ class CollapseLimit(NamedTuple):
         shape of ``T, lam, sigma, p, weight``); NaN where no downstream was given.
     min_fresh : float
         The smallest fraction of fresh real rows per generation that keeps the chain bounded
-        (0 when it is bounded without any; replace mode only, NaN for accumulate).
+        (replace mode; NaN for accumulate): bounded for every ``fresh >= min_fresh`` and
+        unbounded below (a positive threshold is found by bisection to rounding, on the
+        bounded side), with one exception: least-squares generators on ``T0`` well above
+        ``d`` need some fresh rows but any positive fraction will do, and there
+        ``min_fresh = 0`` while ``bounded`` is False at ``fresh = 0`` (``contraction`` 1:
+        the error grows linearly).
     """
 
     contraction: float

@@ -387,7 +387,8 @@ def collapse_limit(eigvals: ArrayLike, w0: ArrayLike, *, T0: float, sigma0: floa
       :func:`exact_ols_error` per generation, ``r(0) = 1`` (replace grows linearly without
       bound), and the limit is ``sigma0^2 / ((1 - r)(T0 - d - 1) s)`` per coordinate when
       ``r < 1``.  For ``T0 < 1.5 d`` or so, small fresh fractions are not enough
-      (``r(q) > 1``): ``min_fresh`` is the threshold;
+      (``r(q) > 1``): ``min_fresh`` is the threshold, bounded for every ``fresh`` above it
+      (``min_fresh = 0`` with ``r(0) = 1``: any positive fraction, not none);
     * ridge or over-parametrised generators: the fixed point of the affine map of
       :func:`test_error`'s chain (the mean offset tends to ``(M0 - 1)/(1 - (1 - fresh) M0)``).
 

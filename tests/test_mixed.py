@@ -331,3 +331,23 @@ def test_bad_input_of_the_limit_and_the_weight_search():
     with pytest.raises(ValueError, match="max_weight must be > 0.001"):
         optimize.optimal_weight(S, W, T=100, T0=80, n=2, sigma=0.5, sigma0=0.5, p=0.5,
                                 max_weight=1e-4)
+
+
+def test_min_fresh_is_the_threshold_consistent_with_bounded():
+    """``bounded`` at a fraction q holds exactly when q >= min_fresh, but for q = 0 with
+    min_fresh = 0 where the chain needs fresh rows: any positive fraction bounds it there
+    (least squares, r(0) = 1), none does not."""
+    prob = theory.prepare(S, W)
+    for kw in (dict(T0=400), dict(T0=60), dict(T0=30, lam0=0.02)):
+        lim = prob.collapse_limit(sigma0=0.5, **kw)
+        threshold = lim.min_fresh
+        for q in (0.0, threshold, threshold + 1e-6, threshold + 0.01, 0.5):
+            if q > 1:
+                continue
+            at = prob.collapse_limit(sigma0=0.5, fresh=q, **kw)
+            assert at.min_fresh == pytest.approx(threshold, abs=1e-9)  # whatever q is
+            expected = q >= threshold and (q > 0 or lim.bounded)
+            assert at.bounded == expected, (kw, q, threshold, at)
+    ls = prob.collapse_limit(T0=400, sigma0=0.5)
+    assert ls.min_fresh == 0.0 and not ls.bounded and ls.contraction == 1.0
+    assert prob.collapse_limit(T0=400, sigma0=0.5, fresh=1e-9).bounded
