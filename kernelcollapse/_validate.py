@@ -144,6 +144,14 @@ def positive(name: str, value) -> np.ndarray:
     return _checked(name, value, lambda a: a <= 0, "be > 0")
 
 
+def sample_size(name: str, value) -> np.ndarray:
+    """A number of rows for the theory, any shape: real sizes ``>= 1``.  The formulas are
+    analytic in the sizes, so a real size is a point between two integers; below one row
+    they still return numbers, which describe no data set."""
+    return _checked(name, value, lambda a: a < 1,
+                    "be >= 1 (a number of rows; the theory takes real sizes, simulate integers)")
+
+
 def _outside_unit(a: np.ndarray) -> np.ndarray:
     return (a < 0) | (a > 1)
 

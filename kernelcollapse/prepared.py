@@ -259,7 +259,7 @@ class PreparedProblem:
 
     def _grid(self, *, mode, **kw) -> _Grid:
         arrays = {
-            "T": v.positive("T", kw["T"]), "T0": v.positive("T0", kw["T0"]),
+            "T": v.sample_size("T", kw["T"]), "T0": v.sample_size("T0", kw["T0"]),
             "n": v.nonnegative_integer("n", kw["n"]), "lam": v.nonnegative("lam", kw["lam"]),
             "lam0": v.nonnegative("lam0", kw["lam0"]), "p": v.probability("p", kw["p"]),
             "fresh": v.probability("fresh", kw["fresh"]),
@@ -396,7 +396,7 @@ class PreparedProblem:
         return 0.0 if hi < 1e-12 else hi
 
     def _setting(self, *, T0, lam0, sigma0, fresh, mode) -> _chain.Setting:
-        return _chain.Setting(v.scalar("T0", T0, check=v.positive),
+        return _chain.Setting(v.scalar("T0", T0, check=v.sample_size),
                               v.scalar("lam0", lam0, check=v.nonnegative),
                               v.scalar("sigma0", sigma0, check=v.nonnegative),
                               v.scalar("fresh", fresh, check=v.probability), check_mode(mode))

@@ -208,7 +208,7 @@ def exact_ols_error(d: int, *, T: ArrayLike, T0: ArrayLike, n: ArrayLike, sigma:
     mode = check_mode(mode)
     sigma = v.scalar("sigma", sigma, check=v.nonnegative)
     sigma0 = v.scalar("sigma0", sigma0, check=v.nonnegative)
-    shape, g = v.broadcast(T=v.positive("T", T), T0=v.positive("T0", T0),
+    shape, g = v.broadcast(T=v.sample_size("T", T), T0=v.sample_size("T0", T0),
                            n=v.nonnegative_integer("n", n), fresh=v.probability("fresh", fresh))
     T, T0, n, fresh = g["T"], g["T0"], g["n"], g["fresh"]
     if np.any(T <= d + 1):
@@ -273,10 +273,12 @@ def test_error(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike
     w0 : array_like, shape (d,)
         Teacher coefficients in the eigenbasis.
     T : float or array_like
-        Downstream sample size, ``> 0``.
+        Downstream sample size, ``>= 1``.  The theory takes real sizes (its formulas are
+        analytic in ``T`` and ``T0``: a real size lies between two integers, as in a scaling
+        law); :func:`kernelcollapse.simulate` takes integers.  Sizes below one row are refused.
     T0 : float or array_like
-        Samples per generator fit, ``> 0``.  With ``lam0 = 0`` and ``sigma0 > 0`` it must
-        avoid ``d - 1 <= T0 <= d + 1`` (infinite expected error).
+        Samples per generator fit, ``>= 1`` (real, like ``T``).  With ``lam0 = 0`` and
+        ``sigma0 > 0`` it must avoid ``d - 1 <= T0 <= d + 1`` (infinite expected error).
     n : int or array_like of int
         Generation of the labels, ``>= 0``; ``n = 0`` is clean data.
     lam : float or array_like

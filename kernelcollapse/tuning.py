@@ -221,7 +221,8 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
     n : int
         Generation of the synthetic labels, ``>= 1``.
     T0 : float
-        Samples per generator fit, ``> 0``.
+        Samples per generator fit, ``>= 1`` (a real size, as in
+        :func:`kernelcollapse.theory.test_error`).
     sigma0 : float
         Label noise of each generator, ``>= 0``.
     lam0, mode, fresh
@@ -277,7 +278,7 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
     omitted = [name for name, value in (("n", n), ("T0", T0), ("sigma0", sigma0))
                if value is None]
     n = None if n is None else v.integer("n", n, minimum=1)
-    T0 = None if T0 is None else v.scalar("T0", T0, check=v.positive)
+    T0 = None if T0 is None else v.scalar("T0", T0, check=v.sample_size)
     sigma0 = None if sigma0 is None else v.scalar("sigma0", sigma0, check=v.nonnegative)
     lam0 = v.scalar("lam0", lam0, check=v.nonnegative)
     fresh = v.scalar("fresh", fresh, check=v.probability)
@@ -285,7 +286,7 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
     signal = v.scalar("signal", signal, check=v.positive)
     max_weight = v.scalar("max_weight", max_weight, check=v.positive)
     key = v.integer("key", key, minimum=0)
-    T = float(rows) if T is None else v.scalar("T", T, check=v.positive)
+    T = float(rows) if T is None else v.scalar("T", T, check=v.sample_size)
     mask, p = _mask_and_fraction(synthetic, p, rows)
     if y is not None:
         y = v.check_finite("y", v.as_float_array("y", y))

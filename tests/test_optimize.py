@@ -114,7 +114,7 @@ def test_flat_error_is_reported():
         (dict(lam_bounds=(0.0, 1.0)), ValueError, "lam_bounds"),
         (dict(lam_bounds=(1e-3,)), ValueError, "lam_bounds"),
         (dict(points_per_decade=1), ValueError, "points_per_decade"),
-        (dict(T=-5.0), ValueError, "T must be > 0"),
+        (dict(T=-5.0), ValueError, "T must be >= 1"),
         (dict(n=1.5), ValueError, "n must be a non-negative integer"),
         (dict(p=1.5), ValueError, "p must lie in"),
         (dict(xtol=0.0), ValueError, "xtol"),

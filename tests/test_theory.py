@@ -298,8 +298,8 @@ OK = dict(T=50, T0=60, n=2, lam=0.1, sigma=0.5, sigma0=1.0)
         (S[None, :], W, {}, "eigvals must be a non-empty 1-D"),
         (S, W[:-1], {}, "w0 must have the same shape"),
         (S, np.r_[W[:-1], np.nan], {}, "w0 must be finite"),
-        (S, W, {"T": 0}, "T must be > 0"),
-        (S, W, {"T0": -3}, "T0 must be > 0"),
+        (S, W, {"T": 0}, "T must be >= 1"),
+        (S, W, {"T0": -3}, "T0 must be >= 1"),
         (S, W, {"n": -1}, "n must be a non-negative integer"),
         (S, W, {"n": 1.5}, "n must be a non-negative integer"),
         (S, W, {"lam": -0.1}, "lam must be >= 0"),
@@ -496,3 +496,23 @@ def test_cli_theory_bad_input_is_one_line_error(capsys):
     assert cli_main(["theory", "--d", "100", "--T", "100", "--lam", "0"]) == 2
     err = capsys.readouterr().err
     assert "lam = 0" in err and "Traceback" not in err
+
+
+def test_sizes_are_real_numbers_of_rows_at_least_one():
+    """The theory takes real sizes (simulate integers) and refuses sizes below one row:
+    T = 1e-9 and T0 = 0.5 returned numbers that describe no data set."""
+    from kernelcollapse import exact_ols_error
+
+    base = dict(T=100, T0=200, n=2, lam=1e-2, sigma=0.5, sigma0=1.0)
+    for bad, value in (("T", 1e-9), ("T0", 0.5), ("T", [100, 0.99])):
+        with pytest.raises(ValueError, match=rf"^{bad} must be >= 1 \(a number of rows; the "
+                           rf"theory takes real sizes, simulate integers\), got "):
+            theory.test_error(S, W, **{**base, bad: value})
+    with pytest.raises(ValueError, match="T0 must be >= 1"):
+        theory.collapse_limit(S, W, T0=0.5, sigma0=1.0)
+    with pytest.raises(ValueError, match="T0 must be >= 1"):
+        exact_ols_error(20, T=100, T0=0.5, n=1, sigma=0.5, sigma0=1.0)
+    # a real size lies between its integer neighbours (the error falls with T here)
+    e = [float(theory.test_error(S, W, **{**base, "T": t}).total) for t in (100, 100.5, 101)]
+    assert e[0] > e[1] > e[2]
+    assert np.isfinite(float(theory.test_error(S, W, **{**base, "T": 1.0, "T0": 1.0}).total))

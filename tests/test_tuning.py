@@ -117,7 +117,7 @@ BAD_INPUT = [
     pytest.param(dict(y=None), r"sigma \(the label noise\) is required when no labels y",
                  id="no-labels-no-sigma"),
     pytest.param(dict(n=0), r"n must be an integer >= 1, got 0", id="n-zero"),
-    pytest.param(dict(T0=-1.0), r"T0 must be > 0, got -1", id="T0-negative"),
+    pytest.param(dict(T0=-1.0), r"T0 must be >= 1 \(a number of rows.*, got -1", id="T0-negative"),
     pytest.param(dict(sigma=-0.1), r"sigma must be >= 0, got -0\.1", id="sigma-negative"),
 ]
 
