@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,9 +152,13 @@ def _field_problem(text: dict[str, str], fmt: str) -> str | None:
         return f"point is not a string: {text['point']}"
     for k in ("mean", "stderr", "lam"):
         try:
-            float(json.loads(text[k]) if fmt == "jsonl" else text[k])
+            value = float(json.loads(text[k]) if fmt == "jsonl" else text[k])
         except (TypeError, ValueError):
             return f"{k} is not a number: {text[k]}"
+        # A sweep writes neither (its points are refused where the error is infinite, its
+        # seeds are at least 2), and a NaN would pass every comparison that checks a point.
+        if not math.isfinite(value) or value < 0:
+            return f"{k} is not a finite number >= 0: {text[k]}"
     for k in ("n", "seeds"):
         try:
             int(json.loads(text[k]) if fmt == "jsonl" else text[k])

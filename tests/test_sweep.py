@@ -361,3 +361,35 @@ def test_wait_must_be_a_flag_or_seconds(tmp_path):
     for bad in (-1, "5", np.float64(-0.5), float("nan")):
         with pytest.raises(ValueError, match="wait must be True, False or a number of seconds"):
             run_sweep(config, progress=False, wait=bad)
+
+
+@pytest.mark.parametrize("ext", ["jsonl", "csv"])
+def test_non_finite_or_negative_result_is_damage_naming_file_and_line(tmp_path, fake, ext):
+    """A record with "mean": NaN was accepted (and a NaN passes every check of a point)."""
+    import re
+
+    config, whole = _whole(tmp_path, ext)
+    lines = whole.read_text().splitlines(keepends=True)
+    part = tmp_path / f"part.{ext}"
+    first = 1 if ext == "csv" else 0  # the header
+    target = first + 2  # the third record
+    line_no = target + 1
+    for field, value in (("mean", "NaN"), ("stderr", "Infinity"), ("mean", "-0.5"),
+                         ("lam", "NaN")):
+        if ext == "jsonl":
+            bad = re.sub(rf'"{field}": [^,}}]+', f'"{field}": {value}', lines[target])
+        else:
+            header = lines[0].strip().split(",")
+            cells = lines[target].rstrip("\n").split(",")
+            cells[header.index(field)] = value
+            bad = ",".join(cells) + "\n"
+        assert bad != lines[target]
+        text = "".join(lines[:target]) + bad + "".join(lines[target + 1:])
+        part.write_text(text)
+        why = rf"^{re.escape(str(part))}, line {line_no}: damaged record \({field} is not a " \
+              rf"finite number >= 0: {re.escape(value)}"
+        with pytest.raises(ResultsFileError, match=why):
+            read_results(part)
+        with pytest.raises(ResultsFileError, match=why):
+            run_sweep(config, output=part, progress=False)
+        assert part.read_text() == text
