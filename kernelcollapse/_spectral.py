@@ -132,11 +132,18 @@ def kappa(lam: np.ndarray, T: np.ndarray, spec: Spectrum) -> np.ndarray:
     lam, T = lam[idx], T[idx]
     lo = np.maximum(lam, s_min * np.maximum(d - T, 0.0) / T)
     hi = lam + spec.trace / T
-    x = np.sqrt(lo * hi)
+    x = _midpoint(lo, hi)
     if idx.size >= _TABULATE_MIN_POINTS:
         x, lo, hi = _tabulated_start(lam, T, lo, hi, spec)
     out[idx] = _newton(lam, T, lo, hi, x, spec)
     return out
+
+
+def _midpoint(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The geometric mean of the bracket, as a product of square roots: ``sqrt(lo * hi)``
+    underflows to 0 for brackets below about 1e-162 (``lam = 1e-300``), and ``kappa = 0``
+    then divides by zero in ``T lam / kappa``."""
+    return np.sqrt(lo) * np.sqrt(hi)
 
 
 # Tabulating df1 costs one pass over (nodes x eigenvalues); worth it from this many points.
@@ -160,7 +167,7 @@ def _tabulated_start(lam, T, lo, hi, spec: Spectrum):
     brackets but stays below a quarter of the points, so the table never costs
     more than a quarter of a Newton pass (a wider span just leaves a second pass).
     """
-    x, new_lo, new_hi = np.sqrt(lo * hi), lo.copy(), hi.copy()
+    x, new_lo, new_hi = _midpoint(lo, hi), lo.copy(), hi.copy()
     span = np.log(hi.max() / lo.min())
     if not 0 < span < np.inf:  # one bracket for all, or a bound beyond float64 range
         return x, new_lo, new_hi
@@ -184,7 +191,7 @@ def _tabulated_start(lam, T, lo, hi, spec: Spectrum):
         u = _hermite_root(Ti[:, 0] * li[:, 0], Ti[:, 0], a, h, ends, g_lo / (g_lo - g_hi))
         new_lo[sl] = np.where(inner, np.maximum(lo[sl], a), lo[sl])
         new_hi[sl] = np.where(inner, np.minimum(hi[sl], b), hi[sl])
-        x[sl] = np.where(inner, a * np.exp(u * h), np.sqrt(new_lo[sl] * new_hi[sl]))
+        x[sl] = np.where(inner, a * np.exp(u * h), _midpoint(new_lo[sl], new_hi[sl]))
     x = np.clip(x, new_lo, new_hi)
     return x, new_lo, new_hi
 
@@ -231,7 +238,7 @@ def _newton(lam, T, lo, hi, x, spec: Spectrum) -> np.ndarray:
         # Not strict: a start at the root to rounding gives a step that rounds to x
         # itself, which is also the new end of the bracket.
         inside = (newton >= la) & (newton <= ha)
-        x[active] = np.where(inside, newton, np.sqrt(la * ha))
+        x[active] = np.where(inside, newton, _midpoint(la, ha))
         lo[active], hi[active] = la, ha
         # Newton in log(kappa) converges quadratically with a constant of order one
         # (g''/g' is bounded by 1 for these sums), so after a step below 1e-8 the

@@ -516,3 +516,37 @@ def test_sizes_are_real_numbers_of_rows_at_least_one():
     e = [float(theory.test_error(S, W, **{**base, "T": t}).total) for t in (100, 100.5, 101)]
     assert e[0] > e[1] > e[2]
     assert np.isfinite(float(theory.test_error(S, W, **{**base, "T": 1.0, "T0": 1.0}).total))
+
+
+def test_tiny_penalties_compute_without_warnings():
+    """lam = 1e-300 printed divide-by-zero warnings (the bracket's midpoint underflowed to 0)
+    and now gives the limit lam -> 0, one point or many (the tabulated start), below d and
+    above."""
+    import warnings
+
+    e, w = theory.power_law(100, 1.5, 0.5)
+    tiny = np.array([5e-324, 1e-300, 1e-200, 1e-100])
+    base = dict(T0=400, n=2, sigma=0.5, sigma0=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for T, ref_lam in ((200, 0.0), (50, 1e-30)):
+            ref = float(theory.test_error(e, w, T=T, lam=ref_lam, **base).total)
+            for lam in tiny:
+                got = float(theory.test_error(e, w, T=T, lam=lam, **base).total)
+                assert got == pytest.approx(ref, rel=1e-12), (T, lam)
+            many = theory.test_error(e, w, T=T, lam=np.geomspace(1e-300, 1e-280, 40), **base)
+            np.testing.assert_allclose(many.total, ref, rtol=1e-12)
+        assert theory.kappa(1e-300, e, 500) == pytest.approx(1e-300 * 500 / 400, rel=1e-12)
+        assert 0 < theory.kappa(1e-300, e, 50) < 1
+        theory.test_error(e, w, T=50, lam=1e-300, lam0=1e-300, **base)
+
+
+def test_cli_tiny_penalty_prints_no_warning():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "kernelcollapse", "theory", "--spectrum",
+                           "power_law", "--d", "100", "--T", "50,200", "--T0", "400", "--n",
+                           "0,2", "--lam", "1e-300"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stderr == "" and "1e-300" in proc.stdout
