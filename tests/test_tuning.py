@@ -647,3 +647,39 @@ def test_cli_tune_without_the_chain_or_with_it_ignored_says_so(table, capsys):
     code, out, err = _tune(capsys, d / "X.npy", "--y", d / "y.npy")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert "--n, --T0" in err and "without a mask" in err
+
+
+# ----------------------------------------------------------------------------------------------
+# a handful of rows
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rows", [3, 5, 10, 20])
+def test_a_handful_of_rows_is_flagged_or_refused_never_a_silent_negative(rows):
+    """recommend(X[:3], y[:3], ...) returned a negative predicted error with no warning, and
+    10-100 rows under-predicted silently; a handful of rows of 30 columns cannot vouch for a
+    penalty: it warns (and its error is positive) or refuses."""
+    d = 30
+    s = np.arange(1, d + 1) ** -1.5
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        X = rng.standard_normal((rows, d)) * np.sqrt(s)
+        y = X @ (2 * rng.standard_normal(d) * np.sqrt(s)) + 0.5 * rng.standard_normal(rows)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                rec = recommend(X, y, n=3, T0=2000, sigma0=0.5, p=0.4)
+            except NoiseUnidentified:
+                continue  # refused, naming sigma: not silent
+        assert not rec.reliable and rec.error > 0, (seed, rec.error)
+        assert any(issubclass(w.category, UnreliableRecommendation) for w in caught)
+
+
+def test_estimator_on_five_rows_warns():
+    from kernelcollapse.estimator import CollapseAwareRidge
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5, 10))
+    y = X @ rng.standard_normal(10) / np.sqrt(10) + 0.5 * rng.standard_normal(5)
+    with pytest.warns(UserWarning):  # the fallback, or UnreliableRecommendation (a subclass)
+        CollapseAwareRidge(n=3, T0=2000, sigma0=0.5).fit(X, y)
