@@ -113,3 +113,27 @@ def test_bench_smoke(installed):
 def test_sweep_example(installed):
     text = installed.cli("sweep", "--example").stdout
     assert "[grid]" in text
+
+
+def test_data_paths_do_not_point_inside_the_environment(installed):
+    """From the wheel, <package>/../../shared/data lies inside the virtual environment: no
+    default is taken from there, and a missing data set says where it looked and how to set
+    the path (--data-dir, data_dir=, KERNELCOLLAPSE_DATA)."""
+    env = {k: v for k, v in installed.env.items()
+           if k not in ("KERNELCOLLAPSE_DATA", "KERNELCOLLAPSE_WIKITEXT2")}
+    proc = subprocess.run([str(installed.venv / "bin" / "kernelcollapse"), "zoo", "lm", "--size",
+                           "tiny", "--no-progress"], cwd=installed.workdir, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr
+    assert len(err.strip().splitlines()) == 1, err
+    for name in ("--data-dir", "data_dir=", "KERNELCOLLAPSE_DATA", "KERNELCOLLAPSE_WIKITEXT2"):
+        assert name in err, err
+    assert str(installed.venv) not in err, err
+    code = ("from kernelcollapse import _datapath, datasets, wikitext; "
+            "assert not _datapath.in_checkout(); assert datasets._shared_copy() is None; "
+            "assert wikitext.default_dir() is None; print('ok')")
+    proc = subprocess.run([str(installed.venv / "bin" / "python"), "-c", code],
+                          cwd=installed.workdir, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.stdout.strip() == "ok", proc.stderr
