@@ -329,7 +329,7 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
             measured = chain_rows(Z, int(T0), key=key)
             factor = measured.factor
         q, sigma_hat = estimate(s, b, A, Z, yc, rows, n, chain, sigma, mask, np.diag(factor))
-        if lam0 > 0 and mode == "replace" and fresh == 0 and sigma0 > 0 and not real_only:
+        if not real_only and lam0 > 0 and mode == "replace" and fresh == 0 and sigma0 > 0:
             # Ridge generators: one fit's move from its teacher measured on these rows against
             # the theory's; the chain's variance and its correction are scaled by the ratio
             ridge = ridge_rows(Z, int(T0), lam0, sigma0, q, key=key)
