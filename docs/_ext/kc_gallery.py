@@ -11,7 +11,6 @@ fails is a Sphinx warning, so ``sphinx-build -W`` fails on it.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import os
 from pathlib import Path
@@ -32,25 +31,14 @@ def _mnist_dir() -> Path | None:
     from kernelcollapse import datasets
 
     if os.environ.get(datasets.ENV_VAR):
-        d = Path(os.environ[datasets.ENV_VAR])
-        return d if datasets._complete(d, "test") else None  # the user's choice: nowhere else
+        from kernelcollapse import _datapath
+
+        # the user's choice, nowhere else: the folder holding mnist/, or the files themselves
+        return _datapath.find(Path(os.environ[datasets.ENV_VAR]), MNIST,
+                              lambda d: datasets._complete(d, "test"))
     if datasets._complete(datasets.cache_dir(), "test"):
         return datasets.cache_dir()
     return datasets._shared_copy("test")  # beside the checkout, or None
-
-
-@contextlib.contextmanager
-def _env(name: str, value: str | None):
-    old = os.environ.get(name)
-    if value is not None:
-        os.environ[name] = value
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = old
 
 
 class Figure:
@@ -65,7 +53,6 @@ class Figure:
 
 
 def make_figures(app) -> None:
-    from kernelcollapse import datasets
     from kernelcollapse.reproduce import discover, load, reproduce
 
     out = Path(app.config.kc_gallery_dir).resolve()
@@ -74,9 +61,11 @@ def make_figures(app) -> None:
     data = _mnist_dir()
     wanted = [f.name for f in figures if f.name != MNIST or data is not None]
     logger.info(f"[kc-gallery] figures at size {size!r} into {out} (resumable)")
-    with _env(datasets.ENV_VAR, None if data is None else str(data)):
-        result = reproduce(out, size=size, only=wanted, progress=False,
-                           echo=lambda line: logger.info(f"[kc-gallery] {line}"))
+    # Each figure's loader finds its own data set the way _mnist_dir does (the user's
+    # KERNELCOLLAPSE_DATA, the cache, the shared copy): pinning the variable to the MNIST folder
+    # would hide the other data sets (WikiText-2) that the same data directory holds.
+    result = reproduce(out, size=size, only=wanted, progress=False,
+                       echo=lambda line: logger.info(f"[kc-gallery] {line}"))
     missing = dict(result.missing_data)
     if data is None:
         missing[MNIST] = "the MNIST test files were not found (nothing is downloaded by the docs)"
