@@ -32,9 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "(target 5x), written to OUT/optimize.json and .md")
     sizes.add_argument("--practitioner", action="store_true",
                        help="instead: tuning on MNIST with synthetic labels (cross-validation, "
-                       "recommend, recommend with a pilot, the best penalty in hindsight; ~20 "
-                       "min, --short ~2 min), written to OUT/practitioner.json and .md after "
-                       "every regime; a rerun resumes (--fresh: all again)")
+                       "recommend, recommend with a pilot, the best penalty in hindsight; ~100 "
+                       "min on 2 cores, --short ~2 min), written to OUT/practitioner.json and .md "
+                       "after every regime; a rerun resumes (--fresh: all again)")
     sizes.add_argument("--deep", action="store_true",
                        help="instead: time per training step and per generation of the VAE and "
                        "the transformer LM (zoo), CPU or GPU; written to "
