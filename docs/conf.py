@@ -84,11 +84,9 @@ html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "sear
 # The public modules, in the order of the API reference (api/index.rst lists the same).
 kc_public_modules = [
     "kernelcollapse.theory",
-    "kernelcollapse.prepared",
     "kernelcollapse.simulator",
     "kernelcollapse.sweep",
-    "kernelcollapse.scaling",
-    "kernelcollapse.optimize",
+    "kernelcollapse.theory.scaling",
     "kernelcollapse.tuning",
     "kernelcollapse.estimator",
     "kernelcollapse.exceptions",

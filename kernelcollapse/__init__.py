@@ -4,9 +4,11 @@ Theory (deterministic equivalents of the test error under recursive synthetic
 labels), a JAX simulator of the same process, scaling laws, and the
 regularisation that corrects for synthetic data.  See README.md.
 
-The most used functions are here; the modules hold the rest:
-``theory``, ``prepared``, ``simulator``, ``sweep``, ``scaling``, ``optimize``, ``datasets``,
-``kernels``, ``realdata``, ``figures``, ``zoo``.
+The most used functions are here; the subpackages hold the rest: ``theory`` (numpy/scipy:
+the formulas, the prepared problem, the optimizer, ``theory.scaling``), ``simulator`` (JAX),
+``tuning`` and ``estimator`` (a practitioner's rows), ``sweep``, ``datasets``, ``kernels``,
+``realdata``, ``zoo``, ``figures``, ``reproduce``; the library's errors and warnings are in
+``exceptions``.
 
 Results are float64 numpy arrays.  The library's JAX work runs in float64 inside its own calls
 only: importing or using kernelcollapse never changes JAX's global configuration
@@ -19,26 +21,28 @@ import importlib
 import importlib.metadata as _metadata
 
 from kernelcollapse.exceptions import NoiseUnidentified, UnreliableRecommendation
-from kernelcollapse.optimize import (
-    ExponentFit,
-    OptimalLambda,
-    OptimalWeight,
-    fit_exponent,
-    optimal_lambda,
-    optimal_weight,
-)
-from kernelcollapse.prepared import CollapseLimit, PreparedProblem, prepare
-from kernelcollapse.problems import Problem, isotropic, power_law
 from kernelcollapse.simulator import SimulationResult, simulate
 from kernelcollapse.theory import (
+    CollapseLimit,
     ErrorDecomposition,
+    ExponentFit,
     GeneratorMoments,
+    OptimalLambda,
+    OptimalWeight,
+    PreparedProblem,
+    Problem,
     collapse_limit,
     df1,
     df2,
     exact_ols_error,
+    fit_exponent,
     generator_moments,
+    isotropic,
     kappa,
+    optimal_lambda,
+    optimal_weight,
+    power_law,
+    prepare,
     test_error,
 )
 from kernelcollapse.tuning import Recommendation, recommend
@@ -50,15 +54,15 @@ except _metadata.PackageNotFoundError:  # a checkout on PYTHONPATH, never instal
 
 # Loaded on first use: sympy (scaling) and the data/zoo modules are slow to import.
 _LAZY = {
-    "critical_exponent": "scaling",
-    "optimal_exponent": "scaling",
-    "rate": "scaling",
-    "scaling_law": "scaling",
-    "ScalingLaw": "scaling",
+    "critical_exponent": "theory.scaling",
+    "optimal_exponent": "theory.scaling",
+    "rate": "theory.scaling",
+    "scaling_law": "theory.scaling",
+    "ScalingLaw": "theory.scaling",
     "mnist": "datasets",
 }
-_SUBMODULES = ("datasets", "estimator", "figures", "kernels", "realdata", "reproduce", "scaling",
-               "sweep", "zoo")
+_SUBMODULES = ("datasets", "estimator", "figures", "kernels", "realdata", "reproduce", "sweep",
+               "zoo")
 
 
 def __getattr__(name: str):

@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-from kernelcollapse._blas import uses_one_blas_thread
+from kernelcollapse._util.blas import uses_one_blas_thread
 
 __all__ = ["CollapseAwareRidge"]
 
@@ -171,7 +171,7 @@ class CollapseAwareRidge(RegressorMixin, BaseEstimator):
         -------
         self
         """
-        from kernelcollapse import _validate as v
+        from kernelcollapse._util import validate as v
         from kernelcollapse.exceptions import NoiseUnidentified
         from kernelcollapse.tuning import recommend
 

@@ -30,11 +30,11 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike
 
-from kernelcollapse import _keys
-from kernelcollapse import _validate as v
-from kernelcollapse._blas import uses_one_blas_thread
-from kernelcollapse._keys import Key
-from kernelcollapse._x64 import uses_float64
+from kernelcollapse._util import keys as _keys
+from kernelcollapse._util import validate as v
+from kernelcollapse._util.blas import uses_one_blas_thread
+from kernelcollapse._util.keys import Key
+from kernelcollapse._util.x64 import uses_float64
 
 __all__ = [
     "Kernel",
@@ -110,7 +110,7 @@ def median_bandwidth(x: ArrayLike, *, max_points: int = 1000, key: Key = 0) -> f
     """Median heuristic: the median Euclidean distance between distinct points.
 
     Computed over all pairs ``i < j`` of a random subsample of at most ``max_points`` rows
-    (drawn with ``kernelcollapse._keys.numpy_generator(key)``), which keeps the cost
+    (drawn with ``kernelcollapse._util.keys.numpy_generator(key)``), which keeps the cost
     ``O(max_points²)``.
 
     Parameters

@@ -31,11 +31,12 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike
 
-from kernelcollapse import _keys, theory
-from kernelcollapse import _validate as v
-from kernelcollapse._blas import uses_one_blas_thread
-from kernelcollapse._keys import Key
-from kernelcollapse._x64 import uses_float64
+from kernelcollapse import theory
+from kernelcollapse._util import keys as _keys
+from kernelcollapse._util import validate as v
+from kernelcollapse._util.blas import uses_one_blas_thread
+from kernelcollapse._util.keys import Key
+from kernelcollapse._util.x64 import uses_float64
 from kernelcollapse.kernels import Kernel, empirical_spectrum, gram
 
 __all__ = [

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple
 
-from kernelcollapse import _validate as v
+from kernelcollapse._util import validate as v
 from kernelcollapse.figures import check_size
 
 __all__ = ["FigureScript", "ReproduceInterrupted", "ReproduceResult", "data_help", "discover",
@@ -75,7 +75,8 @@ class ReproduceInterrupted(KeyboardInterrupt):
 def data_help() -> str:
     """How to make MNIST and the WikiText-2 sample available (printed when a figure cannot
     find its data)."""
-    from kernelcollapse import datasets, wikitext
+    from kernelcollapse import datasets
+    from kernelcollapse.datasets import _wikitext as wikitext
 
     files = ", ".join(datasets.FILES["test"])
     return (f"Set {datasets.ENV_VAR} to a data directory DIR: DIR/mnist/ holds the MNIST IDX "

@@ -34,7 +34,8 @@ def fake_simulate(eigvals, w0, *, n, lam, seeds, key, delay=0.0, hold=None, **kw
 
 def install(delay: float = 0.0, kill_at: int | None = None, hold: str | None = None) -> None:
     """Replace the simulator (and, with ``kill_at``, the sweep's append) in this process."""
-    from kernelcollapse import simulator, sweep
+    from kernelcollapse import simulator
+    from kernelcollapse.sweep import _run as sweep
 
     simulator.simulate = lambda *a, **k: fake_simulate(*a, delay=delay, hold=hold, **k)
     if kill_at is None:

@@ -1,4 +1,4 @@
-"""The library's BLAS threads (kernelcollapse._blas): one thread inside its heavy calls, the
+"""The library's BLAS threads (kernelcollapse._util.blas): one thread inside its heavy calls, the
 user's settings back after them, whatever the nesting or the threads the calls come from."""
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import kernelcollapse as kc
-from kernelcollapse import _blas, optimize, simulator, tuning
+from kernelcollapse import tuning
+from kernelcollapse._util import blas as _blas
+from kernelcollapse.simulator import _api as simulator
+from kernelcollapse.theory import _optimize as optimize
 
 S, W0 = kc.isotropic(10)
 SIM = dict(T=[[12], [30]], T0=20, n=[[0], [2]], lam=[1e-2, 1e-1], sigma=0.5, sigma0=0.7,

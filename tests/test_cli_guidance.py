@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernelcollapse import _parse
+from kernelcollapse._util import parse as _parse
 from kernelcollapse.cli import build_parser, main
 
 

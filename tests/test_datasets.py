@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kernelcollapse import datasets
+from kernelcollapse.datasets import _mnist as datasets
 
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 TEST_FILES = datasets.FILES["test"]
@@ -155,7 +155,7 @@ def test_installed_package_has_no_default_inside_the_environment(offline, monkey
                                                                  tmp_path):
     """From a wheel, <package>/../../shared/data would be inside the virtual environment: it is
     not used, and the error says where the loader looked and how to set the path."""
-    from kernelcollapse import _datapath
+    from kernelcollapse._util import datapath as _datapath
 
     monkeypatch.setattr(_datapath, "in_checkout", lambda: False)
     assert datasets._shared_copy("test") is None
@@ -168,7 +168,7 @@ def test_installed_package_has_no_default_inside_the_environment(offline, monkey
 
 
 def test_checkout_is_recognised():
-    from kernelcollapse import _datapath
+    from kernelcollapse._util import datapath as _datapath
 
     assert _datapath.in_checkout()  # the tests run from the source tree
     assert _datapath.shared_root() == SHARED_MNIST.parent

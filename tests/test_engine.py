@@ -1,4 +1,4 @@
-"""How simulate uses the machine (kernelcollapse._engine): threads, chunks, host devices, the GPU
+"""How simulate uses the machine (kernelcollapse.simulator._engine): threads, chunks, host devices, the GPU
 form of the programs and the compilation cache.  The numbers must not depend on any of them
 but the lanes and the solver, and the threads must not deadlock jax's CPU runtime."""
 
@@ -12,8 +12,8 @@ import sys
 import numpy as np
 import pytest
 
-from kernelcollapse import _engine, simulator
-from kernelcollapse.simulator import simulate
+from kernelcollapse import simulator
+from kernelcollapse.simulator import _engine, simulate
 
 RNG = np.random.default_rng(31)
 S = RNG.uniform(0.2, 2.0, 12)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from kernelcollapse.exceptions import UnreliableRecommendation
-from kernelcollapse.problems import power_law
+from kernelcollapse.theory import power_law
 from kernelcollapse.tuning import recommend
 
 try:

@@ -18,6 +18,8 @@ from test_sweep import CONFIG
 
 from kernelcollapse import simulator, sweep
 from kernelcollapse.cli import EXIT_INTERRUPTED, main
+from kernelcollapse.simulator import _api as simulate_api
+from kernelcollapse.sweep import _run as sweep_run
 
 CHILD = Path(__file__).with_name("sweep_child.py")
 
@@ -31,7 +33,7 @@ def _one_line(err: str) -> str:
 def test_sweep(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(simulator, "simulate", sweep_child.fake_simulate)
     calls = []
-    real = sweep.run_point
+    real = sweep_run.run_point
 
     def run_point(*args, **kwargs):
         calls.append(1)
@@ -39,7 +41,7 @@ def test_sweep(tmp_path, monkeypatch, capsys):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sweep, "run_point", run_point)
+    monkeypatch.setattr(sweep_run, "run_point", run_point)
     path = tmp_path / "c.toml"
     path.write_text(CONFIG.format(ext="jsonl"))
     assert main(["sweep", str(path), "--no-progress"]) == EXIT_INTERRUPTED
@@ -171,7 +173,7 @@ def _sigint_after_first_chunk(monkeypatch, *, slow_rest: float = 0.0):
     the list of chunks that ran and the chunks running at each moment it is read."""
     import threading
 
-    runner = simulator._chunk_runner
+    runner = simulate_api._chunk_runner
     ran, running = [], []
     guard = threading.Lock()
 
@@ -207,8 +209,8 @@ def _sigint_after_first_chunk(monkeypatch, *, slow_rest: float = 0.0):
                 self.interrupted = True
                 signal.raise_signal(signal.SIGINT)
 
-    monkeypatch.setattr(simulator, "_chunk_runner", chunk_runner)
-    monkeypatch.setattr(simulator, "_progress_bar", Bar)
+    monkeypatch.setattr(simulate_api, "_chunk_runner", chunk_runner)
+    monkeypatch.setattr(simulate_api, "_progress_bar", Bar)
     return ran, running
 
 
@@ -226,7 +228,7 @@ def test_api_interrupt_stops_between_chunks_and_leaves_no_worker(monkeypatch):
 
 
 def test_sweep_keeps_its_lock_until_the_simulation_stops(tmp_path, monkeypatch):
-    from kernelcollapse import _lock
+    from kernelcollapse.sweep import _lock
 
     monkeypatch.setenv("KERNELCOLLAPSE_THREADS", "2")
     _, running = _sigint_after_first_chunk(monkeypatch, slow_rest=0.5)
@@ -242,7 +244,7 @@ def test_sweep_keeps_its_lock_until_the_simulation_stops(tmp_path, monkeypatch):
 
 
 def test_interrupt_and_progress_machinery_leave_the_numbers_unchanged(monkeypatch):
-    from kernelcollapse import _engine
+    from kernelcollapse.simulator import _engine
 
     s, w = _eigvals()
     reference = simulator.simulate(s, w, seeds=40, threads=1, **_SIM).errors

@@ -14,8 +14,17 @@ import numpy as np
 import pytest
 
 import kernelcollapse as kc
-from kernelcollapse import _memory, optimize, prepared, problems
+from kernelcollapse._util import memory as _memory
 from kernelcollapse.cli import main
+from kernelcollapse.theory import (
+    _optimize as optimize,
+)
+from kernelcollapse.theory import (
+    _prepared as prepared,
+)
+from kernelcollapse.theory import (
+    _problems as problems,
+)
 
 D = 10**6  # large enough that the fixed costs are a small part of the peak
 

@@ -22,10 +22,11 @@ import numpy as np
 import pytest
 from _tolerance import check_against_theory
 
-from kernelcollapse import optimize, theory
-from kernelcollapse._chain import fresh_contraction
-from kernelcollapse.problems import isotropic, power_law
+from kernelcollapse import theory
 from kernelcollapse.simulator import simulate
+from kernelcollapse.theory import _optimize as optimize
+from kernelcollapse.theory import isotropic, power_law
+from kernelcollapse.theory._chain import fresh_contraction
 
 K = 4.0
 D = 50

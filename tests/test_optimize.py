@@ -1,7 +1,7 @@
-"""Tests of kernelcollapse.optimize: the bounded search and the exponent fit.
+"""Tests of kernelcollapse.theory: the bounded search and the exponent fit.
 
 The search is judged against a dense grid of the same theory, its exponents against
-kernelcollapse.scaling, and the gain of the corrected penalty against the Monte-Carlo
+kernelcollapse.theory.scaling, and the gain of the corrected penalty against the Monte-Carlo
 simulator.  Tuning on a practitioner's data (kernelcollapse.tuning.recommend) is tested in
 tests/test_tuning.py.
 """
@@ -13,9 +13,8 @@ import math
 import numpy as np
 import pytest
 
-from kernelcollapse.optimize import fit_exponent, optimal_lambda
-from kernelcollapse.scaling import critical_exponent, optimal_exponent
-from kernelcollapse.theory import isotropic, power_law, test_error
+from kernelcollapse.theory import fit_exponent, isotropic, optimal_lambda, power_law, test_error
+from kernelcollapse.theory.scaling import critical_exponent, optimal_exponent
 
 # ----------------------------------------------------------------------------------------------
 # optimal_lambda against a dense grid
@@ -148,9 +147,9 @@ def test_fit_exponent_exact_power_law():
         fit_exponent(T, -T)
 
 
-# Exponent of lam*(T) from the theory against ell* of kernelcollapse.scaling.  d fixed with
+# Exponent of lam*(T) from the theory against ell* of kernelcollapse.theory.scaling.  d fixed with
 # d <= T/10 (so phi0 <= T/T0) and d >> T^(ell/beta) (untruncated spectrum) over the range, as
-# in the module notes of kernelcollapse.scaling; n = round(T^a) changes n by < 0.5 (< 3% for
+# in the module notes of kernelcollapse.theory.scaling; n = round(T^a) changes n by < 0.5 (< 3% for
 # T >= 1e5 and a >= 0.2), a slope change below 0.01 over 1.5 decades.  Remaining gap: the
 # optimum balances terms whose constants differ, and lam* only tracks T^-ell* up to a factor
 # that converges slowly (measured: the collapse-dominated case is 0.035 above at d=1e4, T in

@@ -64,7 +64,7 @@ def test_nothing_imports_upward():
 
 
 def test_number_lists():
-    from kernelcollapse._parse import int_list, number_list
+    from kernelcollapse._util.parse import int_list, number_list
 
     np.testing.assert_allclose(number_list("0.1, 1,10"), [0.1, 1.0, 10.0])
     np.testing.assert_allclose(number_list("log:1e-2:1:3"), [1e-2, 1e-1, 1.0])

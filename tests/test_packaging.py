@@ -13,7 +13,8 @@ import pytest
 
 import kernelcollapse
 from kernelcollapse.cli import main
-from kernelcollapse.sweep import example_config, load_config, points, read_results
+from kernelcollapse.sweep import load_config, points, read_results
+from kernelcollapse.sweep._run import example_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""Quadrature compression of large spectra (kernelcollapse._quadrature, used by prepare): the sums
+"""Quadrature compression of large spectra (kernelcollapse.theory._quadrature, used by prepare): the sums
 and the theory's results against the exact spectrum."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import kernelcollapse as kc
-from kernelcollapse import _quadrature, _spectral
-from kernelcollapse.prepared import QUADRATURE_MIN_DISTINCT, QUADRATURE_TOLERANCE
+from kernelcollapse.theory import _quadrature, _spectral
+from kernelcollapse.theory._prepared import QUADRATURE_MIN_DISTINCT, QUADRATURE_TOLERANCE
 
 D = 20000
 _RNG = np.random.default_rng(5)

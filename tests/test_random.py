@@ -10,10 +10,11 @@ import pytest
 from jax.extend.random import threefry_2x32
 from scipy import stats
 
-from kernelcollapse import _random as R
-from kernelcollapse._x64 import float64
+from kernelcollapse._util.keys import master_key, seed_keys, threefry2x32_numpy
+from kernelcollapse._util.x64 import float64
+from kernelcollapse.simulator import _random as R
 
-KEYS = R.seed_keys(R.master_key(2026), 200)
+KEYS = seed_keys(master_key(2026), 200)
 
 
 @pytest.fixture(autouse=True)
@@ -27,9 +28,9 @@ def _float64():
 def test_numpy_keys_are_jax_keys(seed):
     """The per-seed keys computed in numpy are jax's PRNGKey and split, bit for bit."""
     master = jax.random.PRNGKey(seed)
-    np.testing.assert_array_equal(R.master_key(seed), np.asarray(master))
+    np.testing.assert_array_equal(master_key(seed), np.asarray(master))
     for n in (1, 2, 50, 1001):
-        np.testing.assert_array_equal(R.seed_keys(R.master_key(seed), n),
+        np.testing.assert_array_equal(seed_keys(master_key(seed), n),
                                       np.asarray(jax.random.split(master, n)))
 
 
@@ -39,7 +40,7 @@ def test_numpy_threefry_is_jax_threefry():
     x0, x1 = rng.integers(0, 2**32, (2, 1000), dtype=np.uint32)
     want = np.asarray(threefry_2x32((jnp.uint32(key[0]), jnp.uint32(key[1])),
                                     jnp.asarray(np.concatenate([x0, x1]))))
-    np.testing.assert_array_equal(np.concatenate(R.threefry2x32_numpy(key, x0, x1)), want)
+    np.testing.assert_array_equal(np.concatenate(threefry2x32_numpy(key, x0, x1)), want)
 
 
 def test_uniforms_are_jax_threefry_bits():

@@ -10,7 +10,8 @@ import jax
 import numpy as np
 import pytest
 
-from kernelcollapse import datasets, kernels, realdata
+from kernelcollapse import kernels, realdata
+from kernelcollapse.datasets import _mnist as datasets
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"

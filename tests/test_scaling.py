@@ -1,4 +1,4 @@
-"""Tests of kernelcollapse.scaling: the symbolic scaling laws of note (E).
+"""Tests of kernelcollapse.theory.scaling: the symbolic scaling laws of note (E).
 
 Three kinds of check: the closed forms against formulas written out independently here,
 the symbolic path against the numeric one, and the exponents against the log-log slopes
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import sympy
 
-from kernelcollapse import scaling
-from kernelcollapse.scaling import critical_exponent, optimal_exponent, rate, scaling_law
+from kernelcollapse.theory import scaling
+from kernelcollapse.theory.scaling import critical_exponent, optimal_exponent, rate, scaling_law
 
 BETAS = (1.2, 2.0, 3.5)
 RS = (0.25, 0.5, 1.0, 1.7)

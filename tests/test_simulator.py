@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from _tolerance import check_against_theory
 
-from kernelcollapse import _plan, simulator, theory
-from kernelcollapse.problems import isotropic, power_law
-from kernelcollapse.simulator import simulate
+from kernelcollapse import simulator, theory
+from kernelcollapse.simulator import _plan, simulate
+from kernelcollapse.theory import isotropic, power_law
 
 RNG_SPEC = np.random.default_rng(12345)
 S_SMALL = RNG_SPEC.uniform(0.2, 2.0, 10)
@@ -212,7 +212,7 @@ def test_results_and_one_seed_must_fit_the_budget():
 
 
 def test_results_beyond_the_machine_are_refused(monkeypatch):
-    from kernelcollapse import _memory
+    from kernelcollapse._util import memory as _memory
 
     monkeypatch.setattr(_memory, "available", lambda: 1e5)
     with pytest.raises(ValueError, match="available on this machine"):
@@ -220,7 +220,7 @@ def test_results_beyond_the_machine_are_refused(monkeypatch):
 
 
 def test_available_memory_is_read():
-    from kernelcollapse import _memory
+    from kernelcollapse._util import memory as _memory
 
     free = _memory.available()
     assert free is None or free > 0
@@ -276,7 +276,7 @@ def test_results_do_not_depend_on_the_chi_square_candidates(monkeypatch):
     """With one Marsaglia-Tsang candidate per chi-square draw (instead of 4) most chunks have an
     entry with none accepted, and simulate draws them again with more candidates: the errors
     are identical, since each variate is its first accepted candidate."""
-    from kernelcollapse import _random
+    from kernelcollapse.simulator import _random
 
     args = dict(T=24, T0=18, n=[[0], [3]], lam=[0.0, 0.3], sigma=0.5, sigma0=0.7, seeds=60, key=4)
     want = simulate(S_SMALL, W_SMALL, **args)
@@ -290,7 +290,7 @@ def test_law_sampler_one_compilation_for_every_T():
     """With the Wishart downstream, T is a degree of freedom, not a shape: the draws are one
     program for T = 24, 40 and 8 (< d), the linear algebra one program for T = 24 and 40 (a
     law sampler that recompiled per T would defeat its point)."""
-    from kernelcollapse._simulator_jax import wishart_draws, wishart_errors
+    from kernelcollapse.simulator._jax import wishart_draws, wishart_errors
 
     args = dict(T0=18, n=[[0], [2]], lam=[0.1, 1.0], sigma=0.5, sigma0=0.5, seeds=4, key=3)
     simulate(S_SMALL, W_SMALL, T=24, **args)
@@ -423,7 +423,7 @@ def test_check_simulation_refuses_what_simulate_refuses_before_any_chain(T0, mon
     with pytest.raises(ValueError, match=r"T0 \* \(d \+ 1\) = 4294967296 is too large"):
         check_simulation(*isotropic(1), **args)
     ran = []
-    monkeypatch.setattr(simulator, "_run_chain", lambda *a, **k: ran.append(1))
+    monkeypatch.setattr(simulator._api, "_run_chain", lambda *a, **k: ran.append(1))
     with pytest.raises(ValueError, match=r"T0 \* \(d \+ 1\) = 4294967296 is too large"):
         simulate(*isotropic(1), **args)
     assert not ran

@@ -343,7 +343,7 @@ def test_second_run_on_the_same_file_refuses_or_waits(tmp_path):
 
 
 def test_wait_with_a_limit(tmp_path):
-    from kernelcollapse import _lock
+    from kernelcollapse.sweep import _lock
 
     out = tmp_path / "r.jsonl"
     with _lock.exclusive(out):

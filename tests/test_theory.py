@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernelcollapse import _error, _spectral, theory
+from kernelcollapse import theory
 from kernelcollapse.cli import main as cli_main
+from kernelcollapse.theory import _error, _spectral
 
 
 def isotropic_kappa(lam, T, d):

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from kernelcollapse.exceptions import NoiseUnidentified, UnreliableRecommendation
-from kernelcollapse.problems import power_law
+from kernelcollapse.theory import power_law
 from kernelcollapse.tuning import recommend
 
 SIGMA = 0.5  # the label noise of every simulation here

@@ -1,6 +1,6 @@
 """Tests of the estimates behind kernelcollapse.tuning.recommend that have a known answer:
 the least-squares chain's covariance measured on the user's own rows
-(:func:`kernelcollapse._tuning_estimate.chain_rows`) against Monte Carlo."""
+(:func:`kernelcollapse.tuning._estimate.chain_rows`) against Monte Carlo."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from kernelcollapse._tuning_estimate import chain_rows, spectrum
-from kernelcollapse.problems import power_law
+from kernelcollapse.theory import power_law
+from kernelcollapse.tuning._estimate import chain_rows, spectrum
 
 S40, _ = power_law(40, 1.5, 0.5)
 K = S40.size
@@ -114,7 +114,7 @@ def _ridge_truth(rng, T0: int, lam0: float, law: str, cov) -> np.ndarray:
 @pytest.mark.parametrize("law", ["gaussian", "t", "discrete"])
 @pytest.mark.parametrize("T0,lam0", [(80, 1e-2), (160, 1e-3)])
 def test_ridge_rows_matches_monte_carlo(law, T0, lam0):
-    from kernelcollapse._tuning_estimate import ridge_rows
+    from kernelcollapse.tuning._estimate import ridge_rows
 
     rng = np.random.default_rng([T0, len(law), 7])
     cov = np.diag(S40) * (_DISCRETE_VAR if law == "discrete" else 1.0)
@@ -140,7 +140,7 @@ def test_ridge_rows_matches_monte_carlo(law, T0, lam0):
 
 
 def test_ridge_rows_without_rows_or_noise_is_the_theory():
-    from kernelcollapse._tuning_estimate import ridge_rows
+    from kernelcollapse.tuning._estimate import ridge_rows
 
     rng = np.random.default_rng(5)
     X = _rows(rng, 9, "t")

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import kernelcollapse as kc
-from kernelcollapse import _validate as v
-from kernelcollapse import datasets, kernels, scaling
+from kernelcollapse import datasets, kernels
+from kernelcollapse._util import validate as v
+from kernelcollapse.theory import scaling
 from kernelcollapse.zoo import discrete, gaussian, gmm
 
 
@@ -142,7 +143,7 @@ def test_api_refuses_strings_and_booleans():
 
 
 def test_empty_lists_are_refused_by_the_parser_naming_the_text():
-    from kernelcollapse._parse import int_list, number_list
+    from kernelcollapse._util.parse import int_list, number_list
 
     for text in ("", " ", ",", "log:1:10:0", "lin:0:1:0"):
         with pytest.raises(ValueError, match="expected at least one number"):

@@ -77,7 +77,7 @@ def installed(tmp_path_factory) -> Installed:
 
 def test_wheel_contents(installed):
     names = set(zipfile.ZipFile(installed.wheel).namelist())
-    for path in ("kernelcollapse/py.typed", "kernelcollapse/sweep_example.toml",
+    for path in ("kernelcollapse/py.typed", "kernelcollapse/sweep/example.toml",
                  "kernelcollapse/figures/__init__.py", "kernelcollapse/bench/__init__.py",
                  "kernelcollapse/zoo/__init__.py", "kernelcollapse/cli/__init__.py"):
         assert path in names, path

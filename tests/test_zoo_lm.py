@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kernelcollapse import wikitext
 from kernelcollapse.datasets import ChecksumError
+from kernelcollapse.datasets import _wikitext as wikitext
 from kernelcollapse.zoo import _nn, _transformer, lm
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "wikitext2"
@@ -309,7 +309,7 @@ def test_cli_prints_one_row_per_generation(capsys):
 def test_data_directory_variable_is_honoured(tmp_path, monkeypatch):
     """KERNELCOLLAPSE_DATA means for WikiText-2 what it means for MNIST: the folder holding
     wikitext2/, or the folder holding the file itself; KERNELCOLLAPSE_WIKITEXT2 overrides it."""
-    from kernelcollapse import _datapath
+    from kernelcollapse._util import datapath as _datapath
 
     monkeypatch.setattr(_datapath, "in_checkout", lambda: False)  # no shared fallback
     monkeypatch.delenv(wikitext.ENV_VAR, raising=False)
@@ -327,7 +327,7 @@ def test_data_directory_variable_is_honoured(tmp_path, monkeypatch):
 
 
 def test_zoo_lm_reads_the_data_directory_variable(tmp_path, monkeypatch):
-    from kernelcollapse import _datapath
+    from kernelcollapse._util import datapath as _datapath
 
     monkeypatch.setattr(_datapath, "in_checkout", lambda: False)
     monkeypatch.delenv(wikitext.ENV_VAR, raising=False)
@@ -340,7 +340,7 @@ def test_zoo_lm_reads_the_data_directory_variable(tmp_path, monkeypatch):
 
 
 def test_installed_package_without_variables_says_how_to_set_the_path(monkeypatch):
-    from kernelcollapse import _datapath
+    from kernelcollapse._util import datapath as _datapath
 
     monkeypatch.setattr(_datapath, "in_checkout", lambda: False)
     monkeypatch.delenv(wikitext.ENV_VAR, raising=False)

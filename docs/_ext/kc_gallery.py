@@ -31,7 +31,7 @@ def _mnist_dir() -> Path | None:
     from kernelcollapse import datasets
 
     if os.environ.get(datasets.ENV_VAR):
-        from kernelcollapse import _datapath
+        from kernelcollapse._util import datapath as _datapath
 
         # the user's choice, nowhere else: the folder holding mnist/, or the files themselves
         return _datapath.find(Path(os.environ[datasets.ENV_VAR]), MNIST,

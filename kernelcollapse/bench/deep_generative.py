@@ -130,7 +130,7 @@ def _bench_lm(size: str, data_dir) -> dict:
 def _synthetic_base(cfg):
     """The base model pretrained on random tokens of the real splits' sizes (no WikiText-2
     here): the same shapes, so the same time."""
-    from kernelcollapse import wikitext
+    from kernelcollapse.datasets import _wikitext as wikitext
     from kernelcollapse.zoo import _nn, lm
 
     rng = np.random.default_rng(0)

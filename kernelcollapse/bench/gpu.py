@@ -20,7 +20,7 @@ without a GPU the name says the platform, ``bench_gpu_cpu``; ``--smoke`` adds ``
 5. where the ``d = 2000`` sweep's time goes (:mod:`kernelcollapse.bench.gpu_profile`): the chain,
    the downstream fits and each ``T``, and the rates of the Gram and Cholesky kernels alone;
 6. every variant of the programs at both sizes: seeds vmapped in lanes of
-   :data:`kernelcollapse._engine.GPU_LANES`, all in one vmap, or one at a time (the CPU
+   :data:`kernelcollapse.simulator._engine.GPU_LANES`, all in one vmap, or one at a time (the CPU
    form), with each downstream solver (batched Cholesky per ``lam``, one eigendecomposition,
    one tridiagonal reduction per seed), chosen through ``KERNELCOLLAPSE_LANES`` and
    ``KERNELCOLLAPSE_DOWN_SOLVER``.
@@ -62,7 +62,7 @@ SEEDS_LARGE = (10, 100)
 
 
 def _variants() -> list[tuple[str, dict]]:
-    from kernelcollapse._engine import GPU_LANES
+    from kernelcollapse.simulator._engine import GPU_LANES
 
     lanes = str(GPU_LANES)
     return [
@@ -142,8 +142,8 @@ print(json.dumps({{"import_s": t1 - t0, "sweep_s": seconds, "device": str(jax.de
 
 
 def _fresh(cfg: Config, budget: float, cache: Path, timeout: float) -> dict:
-    from kernelcollapse._engine import ENV_CACHE
     from kernelcollapse.bench.suite import _config_json
+    from kernelcollapse.simulator._engine import ENV_CACHE
 
     root = str(Path(__file__).resolve().parent.parent.parent)
     script = _FRESH.format(root=root, cfg=_config_json(cfg), budget=budget)
@@ -170,8 +170,8 @@ def run(*, smoke: bool = False, max_seconds: float = DEFAULT_MAX_SECONDS,
         out_dir: Path | str | None = None, progress: bool = True,
         note: str = "") -> tuple[dict, Path, Path]:
     """Run the GPU benchmark (module docstring); return ``(results, json path, md path)``."""
-    from kernelcollapse import _engine
     from kernelcollapse.bench import default_out_dir
+    from kernelcollapse.simulator import _engine
 
     started = time.perf_counter()
     # Without this jax takes 75% of a GPU's memory at start, and the fresh processes of step 3

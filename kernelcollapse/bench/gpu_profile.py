@@ -25,7 +25,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from kernelcollapse._x64 import uses_float64
+from kernelcollapse._util.x64 import uses_float64
 from kernelcollapse.bench.suite import Config, library_sweep
 
 __all__ = ["markdown", "profile"]

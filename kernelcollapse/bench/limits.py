@@ -1,7 +1,7 @@
 """Parts 2-4 of issue 6: flop model and matmul rate, theory throughput, growth of cost.
 
 Flop model (multiply-add = 2 flops, float64; what the simulator's algorithm performs with its
-default ``sampler="auto"``, read off :mod:`kernelcollapse._simulator_jax`; random-number
+default ``sampler="auto"``, read off :mod:`kernelcollapse.simulator._jax`; random-number
 generation, scaling by ``sqrt(s)`` and other O(size) work are not counted).  Per seed, with
 ``N = max(n)``, ``Nn = len(n)``, ``L = len(lam)``, replace mode, least-squares generators; one
 :func:`simulate` call covers every ``T`` of the sweep:
@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kernelcollapse import _engine
-from kernelcollapse._x64 import uses_float64
+from kernelcollapse._util.x64 import uses_float64
 from kernelcollapse.bench.suite import Config, library_sweep
+from kernelcollapse.simulator import _engine
 
 
 def chain_flops(*, d: int, T0: int, N: int) -> float:
@@ -44,7 +44,7 @@ def chain_flops(*, d: int, T0: int, N: int) -> float:
 def downstream_flops(*, d: int, T: int, Nn: int, L: int, solver: str | None = None) -> float:
     """Flops of one seed's downstream fits at one ``T`` (every ``n`` and ``lam``) with the
     downstream ``solver`` (default: the CPU's choice for ``L``; see
-    :func:`kernelcollapse._engine.down_solver`): ``cholesky`` per ``lam`` a factorisation
+    :func:`kernelcollapse.simulator._engine.down_solver`): ``cholesky`` per ``lam`` a factorisation
     ``r^3/3``, two triangular solves ``2 r^2 Nn`` and, dual, the lift ``2 d r Nn``; ``eigh``
     once ``9 r^3`` (eigenvalues and vectors, the usual count) then as the tridiagonal
     route."""

@@ -23,7 +23,7 @@ WHY = {
         "The chain is not simulated sample by sample: least-squares generators with T0 >= d "
         "draw each increment from its exact law (d + 1 numbers, no fit), and the downstream "
         "with T >= d/2 draws the Bartlett factor of Z^T Z (singular below T = d) instead of "
-        "the T x d design (kernelcollapse._simulator_jax); the 20 lam share one tridiagonal "
+        "the T x d design (kernelcollapse.simulator._jax); the 20 lam share one tridiagonal "
         "reduction of the Gram (LAPACK sytrd + orgtr) and one tridiagonal solve each. Every "
         "program loops over the seeds (one seed's temporaries stay in cache: ~2x faster than "
         "the vmapped batch on one core) and the chunks of seeds run one per core from Python "
@@ -36,10 +36,10 @@ WHY = {
         "three programs: the draws (one for every T: ~0.85 s), the algebra for all T >= d "
         "(~0.3-0.4 s) and for T = 100 < d (~0.3 s), plus ~0.5 s of tracing and lowering. The "
         "random draws were most of the compile time (each jax.random call site is its own "
-        "Threefry instance, ~0.3 s, chisquare ~1.4 s): kernelcollapse._random draws all of a "
+        "Threefry instance, ~0.3 s, chisquare ~1.4 s): kernelcollapse.simulator._random draws all of a "
         "program's numbers from one Threefry call and chi-square variates without a loop. To "
         "close further: the opt-in persistent compilation cache "
-        "(KERNELCOLLAPSE_COMPILATION_CACHE=1, kernelcollapse._engine.compilation_cache) "
+        "(KERNELCOLLAPSE_COMPILATION_CACHE=1, kernelcollapse.simulator._engine.compilation_cache) "
         "removes compilation from every run after the first on a machine."),
     "matmul_fraction": (
         "At d = 2000 with T0 = 400 < d the generators are minimum-norm least squares (no "

@@ -4,7 +4,7 @@ Every function returns plain JSON-able dicts; :mod:`kernelcollapse.bench.report`
 Markdown.  The sizes come from a :class:`Config` (the canonical sweep of issue 6, a quick variant,
 or the tiny smoke sizes), so the same code serves ``kernelcollapse bench``, ``python -m
 benchmarks`` in a checkout and ``tests/test_bench.py``.  The library's work is timed in float64,
-scoped here (:func:`kernelcollapse._x64.float64`) so that the numbers do not depend on the
+scoped here (:func:`kernelcollapse._util.x64.float64`) so that the numbers do not depend on the
 caller's JAX configuration.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kernelcollapse._x64 import uses_float64
+from kernelcollapse._util.x64 import uses_float64
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ SMOKE = Config(d=12, T0=20, Ts=(8,), ns=(0, 1, 3), n_lam=10, seeds=3, cold=True,
 def machine_info() -> dict:
     """CPU model, usable cores, load, Python, numpy and jax versions, jax device, the thread
     settings of the environment and the thread pools found (the library's calls limit BLAS to
-    one thread themselves, :mod:`kernelcollapse._blas`)."""
+    one thread themselves, :mod:`kernelcollapse._util.blas`)."""
     import jax
 
     cpu = platform.processor() or platform.machine()
@@ -275,7 +275,7 @@ def core_scaling(cfg: Config, *, progress=None) -> dict:
     (``os.sched_setaffinity``, set before jax starts), then to every usable core, once with
     one simulator thread (``KERNELCOLLAPSE_THREADS=1``: XLA's own intra-op threads only) and
     once as by default (the simulator's threads follow the affinity,
-    :func:`kernelcollapse._engine.threads`).  Each process compiles once and times two warm
+    :func:`kernelcollapse.simulator._engine.threads`).  Each process compiles once and times two warm
     passes (the faster kept); ``cpu_per_wall`` is the process's CPU time over the wall time of
     a pass (how many cores it kept busy, other processes on the machine permitting)."""
     step = progress or (lambda msg: None)

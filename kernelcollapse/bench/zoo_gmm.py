@@ -27,7 +27,7 @@ TARGET_S = 120.0
 def main(argv=None) -> int:
     import numpy as np
 
-    from kernelcollapse._x64 import float64
+    from kernelcollapse._util.x64 import float64
     from kernelcollapse.bench import default_out_dir
     from kernelcollapse.zoo import simulate_mixture
 

@@ -90,7 +90,7 @@ def _nothing_saved(args: argparse.Namespace, exc: KeyboardInterrupt) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from kernelcollapse._lock import FileInUseError
+    from kernelcollapse.sweep import FileInUseError
 
     parser = build_parser()
     args = parser.parse_args(argv)

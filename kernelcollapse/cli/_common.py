@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kernelcollapse import _parse
+from kernelcollapse._util import parse as _parse
 
 
 def _argument_type(parse: Callable[[str], np.ndarray]) -> Callable[[str], np.ndarray]:
@@ -52,7 +52,9 @@ def load_problem(args: argparse.Namespace, *,
     """The problem of the arguments; a built-in one is refused before it is built when it and
     ``theory_bytes_per_dim`` per dimension (what the command does with it) exceed the
     machine's memory: each step's own check would come after the problem's allocation."""
-    from kernelcollapse import _memory, problems, theory
+    from kernelcollapse import theory
+    from kernelcollapse._util import memory as _memory
+    from kernelcollapse.theory import _problems as problems
 
     if args.eigvals is not None or args.w0 is not None:
         if args.eigvals is None or args.w0 is None:

@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     parser.add_argument("--ell", type=float, default=None,
                         help="also report the exponents of each term at lam = T^-ell")
     parser.add_argument("--delta", type=float, default=None,
-                        help="dimension d ~ T^delta (default: d fixed, see kernelcollapse.scaling)")
+                        help="dimension d ~ T^delta (default: d fixed, see kernelcollapse.theory.scaling)")
     parser.add_argument("--noiseless", action="store_true",
                         help="downstream labels without noise (sigma = 0)")
     parser.add_argument("--no-saturate", dest="saturate", action="store_false",
@@ -33,8 +33,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kernelcollapse import scaling
     from kernelcollapse.cli._common import print_json
+    from kernelcollapse.theory import scaling
 
     noisy = not args.noiseless
     common = dict(delta=args.delta, saturate=args.saturate)

@@ -34,7 +34,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kernelcollapse.sweep import example_config, load_config, run_sweep
+    from kernelcollapse.sweep import load_config, run_sweep
+    from kernelcollapse.sweep._run import example_config
 
     if args.example:
         print(example_config(), end="")

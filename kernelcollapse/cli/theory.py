@@ -50,7 +50,7 @@ def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
 def grid_columns(args: argparse.Namespace) -> dict[str, np.ndarray]:
     """The outer product of the list-valued process arguments, one flat column each: passed
     to the library as equal-length 1-D arrays (numpy broadcasting makes them points)."""
-    from kernelcollapse import _memory
+    from kernelcollapse._util import memory as _memory
 
     points = int(np.prod([np.size(getattr(args, name)) for name in GRID], dtype=object))
     _memory.check_machine(f"the grid of {points} points (the product of the lists' lengths)",
@@ -73,7 +73,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kernelcollapse import theory
-    from kernelcollapse.prepared import PREPARE_BYTES_PER_DIM
+    from kernelcollapse.theory._prepared import PREPARE_BYTES_PER_DIM
 
     eigvals, w0 = load_problem(args, theory_bytes_per_dim=PREPARE_BYTES_PER_DIM[False])
     cols = grid_columns(args)

@@ -3,7 +3,7 @@
 Setting: ``s_j = j^-beta``, source condition ``s_j w0_j^2 ~ j^(-1-2 beta r)``
 (:func:`kernelcollapse.power_law`), least-squares generators on a fixed ``T0 > d`` with noise
 ``sigma0``, downstream ridge ``lam = T^-ell_crit`` with ``ell_crit = beta/(1 + 2 beta r)``
-(:func:`kernelcollapse.scaling.critical_exponent`).  Test error against ``T`` (log-log) for
+(:func:`kernelcollapse.theory.scaling.critical_exponent`).  Test error against ``T`` (log-log) for
 several generations ``n``: the clean error decays at the minimax rate, while with synthetic
 labels the collapse term ``n sigma0^2 (T/T0) T^-(1 - ell/beta)`` makes it level off and grow.
 Theory: note (B) (lines, dense in ``T``); simulation: means with standard-error bars.
@@ -42,8 +42,8 @@ def compute(*, size: str = "quick", progress: bool = True) -> list[dict]:
     from tqdm.auto import tqdm
 
     from kernelcollapse import power_law, prepare
-    from kernelcollapse.scaling import critical_exponent
     from kernelcollapse.simulator import simulate
+    from kernelcollapse.theory.scaling import critical_exponent
 
     cfg = SIZES[check_size(size)]
     d, ns = cfg["d"], np.array(cfg["n"])

@@ -6,10 +6,10 @@ on ``T0 = T^b`` samples, labels of generation ``n = T^a``, downstream ridge ``la
 Left: the deterministic equivalent (note (B), :func:`kernelcollapse.test_error`, theory only)
 against ``T`` for clean labels with ``ell_crit`` (the fast rate), and synthetic labels with
 ``ell_crit`` (the slow rate ``b - a - ell_crit/beta``) and with the corrected
-``ell* = min(b - a, 1) ell_crit`` (:func:`kernelcollapse.scaling.optimal_exponent`, rate
+``ell* = min(b - a, 1) ell_crit`` (:func:`kernelcollapse.theory.scaling.optimal_exponent`, rate
 ``(b - a)`` times the clean rate); the fitted log-log slopes are in the legend, the predicted
-rates (:func:`kernelcollapse.scaling.rate`) next to them.  ``d`` is fixed and large, inside the
-window ``T^(ell/beta) << d <= T`` where the laws hold (see :mod:`kernelcollapse.scaling`).
+rates (:func:`kernelcollapse.theory.scaling.rate`) next to them.  ``d`` is fixed and large, inside the
+window ``T^(ell/beta) << d <= T`` where the laws hold (see :mod:`kernelcollapse.theory.scaling`).
 
 Right: the predicted decay exponents against ``b - a``: once synthetic data dominate
 (``b - a < 1``, i.e. ``n T > T0``), ``ell*`` beats ``ell_crit``; for ``b - a >= 1`` both give
@@ -47,7 +47,7 @@ SIGMA0 = 1.0
 def compute(*, size: str = "quick", progress: bool = True) -> list[dict]:
     """Theory curves (kind = curve) and predicted exponents against b - a (kind = exponent)."""
     from kernelcollapse import power_law, prepare
-    from kernelcollapse.scaling import critical_exponent, optimal_exponent, rate
+    from kernelcollapse.theory.scaling import critical_exponent, optimal_exponent, rate
 
     cfg = SIZES[check_size(size)]
     d = cfg["d"]

@@ -47,11 +47,11 @@ def chain_mean(eigvals, w0, *, T0, ns, sigma0, lam0, seeds, key):
     Generation ``k + 1`` is ``(X^T X/T0 + lam0 I)^-1 X^T Y/T0`` with ``X = Z sqrt(s)``,
     ``Y = X w_k + sigma0 e``, computed in the dual form ``X^T (X X^T/T0 + lam0 I)^-1 Y/T0``
     (jit-compiled, ``lax.scan`` over generations, ``vmap`` over seeds).
-    Chain ``i`` uses key ``i`` of ``kernelcollapse._keys.seed_keys(key, seeds)``.
+    Chain ``i`` uses key ``i`` of ``kernelcollapse._util.keys.seed_keys(key, seeds)``.
     Returns arrays of shape ``(len(ns), d)``.
     """
-    from kernelcollapse._keys import seed_keys
-    from kernelcollapse._x64 import float64
+    from kernelcollapse._util.keys import seed_keys
+    from kernelcollapse._util.x64 import float64
 
     with float64():
         W = _chains(eigvals, w0, T0=T0, ns=ns, sigma0=sigma0, lam0=lam0,

@@ -15,7 +15,7 @@ Sizes: ``tiny`` (seconds, a one-layer model), ``quick`` (one run of 3 generation
 per setting, under a minute on CPU), ``full`` (a
 4-layer model on the whole sample, 10 generations: a GPU is advised).  The WikiText-2 sample
 is read from ``data_dir``, ``$KERNELCOLLAPSE_WIKITEXT2``, ``$KERNELCOLLAPSE_DATA`` or the project's
-shared copy (:mod:`kernelcollapse.wikitext`).
+shared copy (:mod:`kernelcollapse.datasets`).
 
 References: Shumailov et al. (2024), Nature 631; :mod:`kernelcollapse.zoo.lm`.
 """

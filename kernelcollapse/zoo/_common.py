@@ -1,5 +1,5 @@
 """Helpers shared by the ``kernelcollapse.zoo`` modules (validation is in
-:mod:`kernelcollapse._validate`)."""
+:mod:`kernelcollapse._util.validate`)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kernelcollapse._x64 import float32  # noqa: F401  (the networks' scope: _nn.float32)
+from kernelcollapse._util.x64 import float32  # noqa: F401  (the networks' scope: _nn.float32)
 
 #: Version of the checkpoint layout (stored in each file; a mismatch refuses to resume).
 CHECKPOINT_FORMAT = 1

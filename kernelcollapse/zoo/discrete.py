@@ -48,9 +48,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special, stats
 
-from kernelcollapse import _keys
-from kernelcollapse import _validate as v
-from kernelcollapse._keys import Key
+from kernelcollapse._util import keys as _keys
+from kernelcollapse._util import validate as v
+from kernelcollapse._util.keys import Key
 from kernelcollapse.zoo._common import progress_bar
 
 __all__ = [
@@ -118,7 +118,7 @@ def simulate_discrete(p0: ArrayLike, *, N: int, generations: int, seeds: int = 1
         Number of independent chains ``S``.
     key : int or jax PRNG key
         Master key (an int in ``[0, 2**63)`` or a JAX key).  Generation ``g`` draws from
-        the numpy generator ``kernelcollapse._keys.numpy_generator(key, g)``, the seeds in
+        the numpy generator ``kernelcollapse._util.keys.numpy_generator(key, g)``, the seeds in
         order, so a given key gives identical results and chain ``i`` does not depend on
         the number of seeds.
     record_every : int

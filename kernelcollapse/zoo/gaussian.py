@@ -42,9 +42,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
-from kernelcollapse import _keys
-from kernelcollapse import _validate as v
-from kernelcollapse._keys import Key
+from kernelcollapse._util import keys as _keys
+from kernelcollapse._util import validate as v
+from kernelcollapse._util.keys import Key
 from kernelcollapse.zoo._common import progress_bar
 
 __all__ = ["GaussianChain", "GaussianMoments", "chi_mean", "gaussian_moments", "simulate_gaussian"]
@@ -116,7 +116,7 @@ def simulate_gaussian(*, N: int, generations: int, seeds: int = 1000, mu0: float
         Variance estimator: divide by ``N - 1`` or by ``N``.
     key : int or jax PRNG key
         Master key (an int in ``[0, 2**63)`` or a JAX key).  Generation ``g`` draws from
-        the numpy generators ``kernelcollapse._keys.numpy_generator(key, g, i)`` (``i``: one
+        the numpy generators ``kernelcollapse._util.keys.numpy_generator(key, g, i)`` (``i``: one
         stream per kind of draw), the seeds in order, so a given key gives identical results
         and chain ``i`` does not depend on the number of seeds.
     sampler : {"samples", "sufficient"}

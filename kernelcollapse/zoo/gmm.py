@@ -44,10 +44,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
-from kernelcollapse import _keys
-from kernelcollapse import _validate as v
-from kernelcollapse._keys import Key
-from kernelcollapse._x64 import uses_float64
+from kernelcollapse._util import keys as _keys
+from kernelcollapse._util import validate as v
+from kernelcollapse._util.keys import Key
+from kernelcollapse._util.x64 import uses_float64
 from kernelcollapse.zoo._common import progress_bar
 
 __all__ = ["MixtureChain", "MixtureApproximation", "simulate_mixture", "separated_approximation"]

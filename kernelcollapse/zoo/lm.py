@@ -64,8 +64,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kernelcollapse import _validate
-from kernelcollapse._keys import Key, key_data, seed_keys, threefry2x32_numpy
+from kernelcollapse._util import validate as _validate
+from kernelcollapse._util.keys import Key, key_data, seed_keys, threefry2x32_numpy
 from kernelcollapse.zoo import _nn
 from kernelcollapse.zoo._beam import beam_search
 from kernelcollapse.zoo._common import progress_bar
@@ -251,7 +251,7 @@ def _blocks(ids: np.ndarray, length: int, cap_tokens: int | None = None) -> np.n
 
 
 def _data(cfg: LMConfig, data_dir):
-    from kernelcollapse import wikitext
+    from kernelcollapse.datasets import _wikitext as wikitext
 
     pre, train, val, test = wikitext.split_articles(wikitext.wikitext2(data_dir), SPLIT)
     if cfg.n_pretrain_tokens is not None:
@@ -291,7 +291,7 @@ def pretrain_lm(*, size: str = "quick", config: LMConfig | None = None, key: Key
     key : int or JAX PRNG key
     data_dir : path, optional
         Data directory: the folder holding ``wikitext2/``, or the folder holding the WikiText-2
-        sample (:func:`kernelcollapse.wikitext.wikitext2`).
+        sample (:func:`kernelcollapse.datasets.wikitext2`).
     checkpoint_dir : path, optional
         The pretrained model is saved to (and, with the same arguments, read back from)
         ``base.npz`` there.

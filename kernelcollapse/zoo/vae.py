@@ -61,8 +61,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from kernelcollapse import _validate
-from kernelcollapse._keys import Key, key_data
+from kernelcollapse._util import validate as _validate
+from kernelcollapse._util.keys import Key, key_data
 from kernelcollapse.zoo import _nn
 from kernelcollapse.zoo._common import progress_bar
 

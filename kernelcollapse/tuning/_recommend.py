@@ -25,19 +25,20 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from kernelcollapse import _validate as v
-from kernelcollapse._blas import uses_one_blas_thread
-from kernelcollapse._tuning_choice import _MIN_REAL_ROWS, Objective
-from kernelcollapse._tuning_estimate import (
+from kernelcollapse._util import validate as v
+from kernelcollapse._util.blas import uses_one_blas_thread
+from kernelcollapse.exceptions import UnreliableRecommendation
+from kernelcollapse.theory import optimal_weight, prepare
+from kernelcollapse.theory._optimize import _bounds
+from kernelcollapse.theory._prepared import check_mode
+from kernelcollapse.tuning._choice import _MIN_REAL_ROWS, Objective
+from kernelcollapse.tuning._estimate import (
     _MIN_RESIDUAL_DOF,
     chain_rows,
     estimate,
     ridge_rows,
     spectrum,
 )
-from kernelcollapse.exceptions import UnreliableRecommendation
-from kernelcollapse.optimize import _bounds, optimal_weight
-from kernelcollapse.prepared import check_mode, prepare
 
 __all__ = ["Recommendation", "recommend"]
 
@@ -154,17 +155,17 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
 
     where ``LOO`` is the exact leave-one-out error of the weighted ridge fit on the training
     labels (the error against the labels' own mixture of targets, plus the noise) and
-    ``2 p cross - p shift`` what the synthetic targets change (:mod:`kernelcollapse._error`:
+    ``2 p cross - p shift`` what the synthetic targets change (:mod:`kernelcollapse.theory._error`:
     ``cross = E <w - w0, w_n - w0>_Sigma``, ``shift = E ||w_n - w0||^2_Sigma``).  For
     least-squares generators the chain's covariance ``n sigma0^2 E[(X'X)^-1]`` is the exact
     Gaussian one times a factor ``F`` measured on the user's own rows (in the replace
     workflow): the mean of ``(m - k - 1) (X_S'X_S)^-1 Sigma_H`` over random subsets ``S`` of
     ``m = T0`` rows, ``Sigma_H`` the covariance of the rows held out, unbiased whatever the
-    rows' law (:func:`kernelcollapse._tuning_estimate.chain_rows`; extrapolated from fewer
+    rows' law (:func:`kernelcollapse.tuning._estimate.chain_rows`; extrapolated from fewer
     rows when ``T0`` is close to ``T``; the identity on Gaussian rows, tens on discrete-valued
     designs).  Ridge generators use the theory on the plug-in problem below, scaled by the
     ratio of one generator's move ``E ||w_1 - w_0||^2_Sigma`` measured on subsets of the
-    user's rows to the theory's (:func:`kernelcollapse._tuning_estimate.ridge_rows`, in the
+    user's rows to the theory's (:func:`kernelcollapse.tuning._estimate.ridge_rows`, in the
     replace workflow; 1 on Gaussian rows).  With a mask that
     leaves at least 50 real rows, the leave-one-out error over the real rows alone is used
     instead: it estimates the test error without any model of the chain.
@@ -187,7 +188,7 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
     count; without, blended with the estimate.  Both estimate how the test error changes from
     the estimate's own choice: the pilot with its sampling variance, the estimate with the
     variance that the realised chain gives it (for the chain's variance, mean and the
-    estimated teacher, see ``Objective.use_pilot`` in :mod:`kernelcollapse._tuning_choice`),
+    estimated teacher, see ``Objective.use_pilot`` in :mod:`kernelcollapse.tuning._choice`),
     and the blend weighs each by the other's variance.  Where the pilot disagrees with the
     estimate by more than both variances explain (a chain that is not the one described, rows
     less Gaussian than assumed), the estimate's variance is scaled up to match (method of
@@ -307,7 +308,7 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
         raise ValueError(_chain_required(omitted, y, mask, k))
     if real_only:
         # Placeholders: with the real rows alone neither the noise, the energies nor the
-        # objective read the chain (kernelcollapse._tuning_estimate.estimate, Objective.real).
+        # objective read the chain (kernelcollapse.tuning._estimate.estimate, Objective.real).
         n = 1 if n is None else n
         T0 = float(rows) if T0 is None else T0
         sigma0 = 0.0 if sigma0 is None else sigma0

@@ -36,7 +36,7 @@ _MAX_ITER = 200
 
 class Spectrum(NamedTuple):
     """A covariance spectrum reduced to its distinct eigenvalues (or to quadrature nodes,
-    :mod:`kernelcollapse._quadrature`).
+    :mod:`kernelcollapse.theory._quadrature`).
 
     s : (u,) distinct eigenvalues (nodes), ascending.
     c : (u,) multiplicities (weights of the multiplicity measure).

@@ -9,8 +9,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kernelcollapse import _chain, _engine, _memory, _regimes
-from kernelcollapse import _validate as v
+from kernelcollapse._util import memory as _memory
+from kernelcollapse._util import validate as v
+from kernelcollapse.simulator import _engine
+from kernelcollapse.theory import _chain, _regimes
 
 __all__ = ["BACKENDS", "CHOLESKY_MAX_LAMS", "MODES", "SAMPLERS", "MemoryEstimate", "chunk_size",
            "seed_bytes"]
@@ -20,7 +22,7 @@ BACKENDS = ("jax", "numpy")
 SAMPLERS = ("auto", "rows")
 
 # Up to this many lam values the CPU downstream uses one Cholesky per lam, beyond it one
-# tridiagonal reduction (kernelcollapse._engine.down_solver).
+# tridiagonal reduction (kernelcollapse.simulator._engine.down_solver).
 CHOLESKY_MAX_LAMS = _engine.CHOLESKY_MAX_LAMS
 
 # Safety factor on the estimated live memory of one seed (XLA temporaries, LAPACK workspaces).
@@ -96,7 +98,7 @@ class _Planned(NamedTuple):
     spec: _Chain
     jobs: list
     job_of: np.ndarray
-    gen: str  # the generators' sampler (kernelcollapse._simulator_jax), shared by the jobs
+    gen: str  # the generators' sampler (kernelcollapse.simulator._jax), shared by the jobs
     downs: list  # each job's downstream sampler
 
 
@@ -212,10 +214,10 @@ def _chain_seed_bytes(d: int, n_idx, ch: _Chain, jobs: list, gen: str, downs: li
 
 
 def _check_stream(d: int, T: int, T0: int, N: int) -> None:
-    """The counters of the random stream (:mod:`kernelcollapse._random`) are 32-bit positions
+    """The counters of the random stream (:mod:`kernelcollapse.simulator._random`) are 32-bit positions
     and 28-bit generation indices; sizes past them would repeat draws.  ``T`` and ``T0`` are
     the row counts drawn (0 where an exact law replaces the rows)."""
-    from kernelcollapse import _random
+    from kernelcollapse.simulator import _random
 
     for name, rows in (("T", T), ("T0", T0)):
         if rows * (d + 1) >= _random.MAX_POSITIONS:
@@ -229,7 +231,7 @@ def _check_stream(d: int, T: int, T0: int, N: int) -> None:
 
 def _samplers(d: int, T: int, T0: int, N: int, lam0: float, mode: str, m_rows: int,
               sampler: str, fresh_rows: int = 0) -> tuple[str, str]:
-    """(generator sampler, downstream sampler) of :mod:`kernelcollapse._simulator_jax`."""
+    """(generator sampler, downstream sampler) of :mod:`kernelcollapse.simulator._jax`."""
     exact = sampler == "auto"
     if N == 0 or (exact and mode == "replace" and lam0 == 0 and T0 >= d and not fresh_rows):
         gen = "law"  # with N = 0 there is no generation: the cheapest program

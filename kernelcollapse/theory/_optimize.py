@@ -4,7 +4,7 @@ r"""The ridge penalty that minimises the predicted test error, with and without 
   error :func:`kernelcollapse.theory.test_error`, broadcast over ``T``, ``T0``, ``n``, ...;
 * :func:`optimal_weight`: the penalty and the weight of the synthetic rows, jointly;
 * :func:`fit_exponent`: the empirical exponent ``ell`` of ``lam*(T) ~ T^-ell``, to compare with
-  :func:`kernelcollapse.scaling.optimal_exponent` and ``critical_exponent``.
+  :func:`kernelcollapse.theory.scaling.optimal_exponent` and ``critical_exponent``.
 
 Tuning on a practitioner's data is :func:`kernelcollapse.tuning.recommend`.
 
@@ -25,9 +25,9 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from kernelcollapse import _memory
-from kernelcollapse import _validate as v
-from kernelcollapse._blas import uses_one_blas_thread
+from kernelcollapse._util import memory as _memory
+from kernelcollapse._util import validate as v
+from kernelcollapse._util.blas import uses_one_blas_thread
 
 __all__ = ["ExponentFit", "OptimalLambda", "OptimalWeight", "fit_exponent", "optimal_lambda",
            "optimal_weight"]
@@ -140,7 +140,7 @@ def optimal_lambda(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: Array
     Dohmatob, Feng & Kempe (2024), Section 5 (adaptive regularisation); J. Kiefer,
     *Sequential minimax search for a maximum*, Proc. AMS 4 (1953) (golden section).
     """
-    from kernelcollapse.prepared import prepare
+    from kernelcollapse.theory._prepared import prepare
 
     return prepare(eigvals, w0).optimal_lambda(
         T=T, T0=T0, n=n, sigma=sigma, sigma0=sigma0, lam0=lam0, p=p, mode=mode, fresh=fresh,
@@ -277,7 +277,7 @@ def _refine(evaluate, log_kappa, lam_grid, err, *, last, xtol):
     at its row ``last``; rows after it repeat the last node.
 
     Each iteration evaluates the error at ``x - h, x, x + h`` for all ``m`` columns in one call
-    (``evaluate(log_kappa, cols)`` returns the :class:`kernelcollapse._error.Parts` of the
+    (``evaluate(log_kappa, cols)`` returns the :class:`kernelcollapse.theory._error.Parts` of the
     columns ``cols`` at ``log_kappa``, the columns repeated) and moves ``x`` to
     the vertex of the parabola through them, with ``h`` shrinking with the step: Newton's
     method on finite differences, converging quadratically on these smooth curves.  The
@@ -402,7 +402,7 @@ def optimal_weight(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: Array
     -------
     OptimalWeight
     """
-    from kernelcollapse.prepared import prepare
+    from kernelcollapse.theory._prepared import prepare
 
     prob = prepare(eigvals, w0)
     max_weight = v.scalar("max_weight", max_weight, check=v.positive)
@@ -475,7 +475,7 @@ def fit_exponent(T: ArrayLike, lam: ArrayLike) -> ExponentFit:
     r"""Empirical exponent of ``lam*(T) ~ prefactor * T^(-exponent)``.
 
     Least-squares slope of ``-log lam`` against ``log T``: compare with ``ell*``
-    (:func:`kernelcollapse.scaling.optimal_exponent`) and ``ell_crit``.
+    (:func:`kernelcollapse.theory.scaling.optimal_exponent`) and ``ell_crit``.
 
     Parameters
     ----------

@@ -3,7 +3,7 @@
 Written as directly as possible (a loop over seeds, generations, ``n`` and ``lam``, one
 ``numpy.linalg`` solve per fit) so that it checks the JAX core rather than copying it: the JAX
 core uses Cholesky and eigen-decompositions, this one ``solve`` and ``lstsq``.  The draws come from
-:func:`kernelcollapse._simulator_jax.seed_draws`, the exact draws the JAX core makes inside its
+:func:`kernelcollapse.simulator._jax.seed_draws`, the exact draws the JAX core makes inside its
 jit-compiled function, handed over as numpy arrays.  Nothing here validates its input.
 """
 
@@ -26,7 +26,7 @@ def simulate_numpy(keys, s, w0, lams, ns, sigma, sigma0, lam0, *, T, T0, mode, m
     """Test errors, shape ``(len(ns), len(lams), len(keys))``.  ``m_fresh``: real rows of each
     generation; ``weight``: loss weight of the ``m_rows`` synthetic downstream rows;
     ``drop``: fit on the rows after the first ``drop`` only (``lams`` already rescaled)."""
-    from kernelcollapse._simulator_jax import seed_draws
+    from kernelcollapse.simulator._jax import seed_draws
 
     d = s.shape[0]
     N = int(max(ns))

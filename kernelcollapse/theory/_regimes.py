@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernelcollapse._validate import plain
+from kernelcollapse._util.validate import plain
 
 __all__ = ["check_chain", "check_chain_covered", "check_covered", "check_downstream",
            "check_finite"]

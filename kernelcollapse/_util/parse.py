@@ -38,7 +38,7 @@ def number_list(text: str) -> np.ndarray:
             raise
         raise ValueError(f"expected {_FORMS}, got {text!r}") from None
     if spaced:
-        from kernelcollapse import _memory
+        from kernelcollapse._util import memory as _memory
 
         _memory.check_machine(repr(text), 8 * k, "give a smaller COUNT")
         values = (np.logspace(math.log10(a), math.log10(b), k) if kind == "log"

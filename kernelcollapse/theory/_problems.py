@@ -7,8 +7,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kernelcollapse import _memory
-from kernelcollapse import _validate as v
+from kernelcollapse._util import memory as _memory
+from kernelcollapse._util import validate as v
 
 __all__ = ["Problem", "isotropic", "power_law"]
 

@@ -76,7 +76,7 @@ from typing import NamedTuple
 
 import sympy
 
-from kernelcollapse import _validate as v
+from kernelcollapse._util import validate as v
 
 __all__ = [
     "ScalingLaw",

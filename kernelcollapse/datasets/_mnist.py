@@ -35,9 +35,10 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from kernelcollapse import _datapath, _keys
-from kernelcollapse import _validate as v
-from kernelcollapse._keys import Key
+from kernelcollapse._util import datapath as _datapath
+from kernelcollapse._util import keys as _keys
+from kernelcollapse._util import validate as v
+from kernelcollapse._util.keys import Key
 
 __all__ = [
     "ENV_VAR",
@@ -300,7 +301,7 @@ def split_pool(x: ArrayLike, labels: ArrayLike, *, n_pool: int, n_test: int,
         Sizes of the pool and of the held-out set, ``n_pool + n_test <= N``.
     key : int or jax PRNG key
         Key of the permutation (an int in ``[0, 2**63)`` or a JAX key), drawn with
-        ``kernelcollapse._keys.numpy_generator(key)``; the same key gives the same split.
+        ``kernelcollapse._util.keys.numpy_generator(key)``; the same key gives the same split.
 
     Returns
     -------

@@ -1,7 +1,7 @@
 r"""Smooth spectra compressed by Gaussian quadrature, with a posteriori error control.
 
 Every sum of the theory is ``sum_j f(s_j) c_j`` or ``sum_j f(s_j) q_j`` (multiplicities ``c``,
-teacher energies ``q``, see :mod:`kernelcollapse._spectral`) with ``f`` a smooth function of
+teacher energies ``q``, see :mod:`kernelcollapse.theory._spectral`) with ``f`` a smooth function of
 ``t = log s``: products of ``M = s/(s + kappa) = 1/(1 + e^{-(t - log kappa)})`` at one or more
 ``kappa`` (the downstream's, the generators'), of ``1 - M`` and of powers of ``s``.  Such an
 ``f`` is analytic in the strip ``|Im t| < pi``, so on a short interval of ``t`` it is close to
@@ -49,7 +49,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kernelcollapse import _spectral as _sp
+from kernelcollapse.theory import _spectral as _sp
 
 # Nodes per bin and measure (the rule used); the check compares it with NODES - 2 nodes.
 NODES = 8
@@ -68,7 +68,7 @@ _MAX_ROUNDS = 60
 class Quadrature(NamedTuple):
     """A spectrum compressed to quadrature nodes.
 
-    spectrum : the nodes, a :class:`kernelcollapse._spectral.Spectrum` (``inverse`` empty).
+    spectrum : the nodes, a :class:`kernelcollapse.theory._spectral.Spectrum` (``inverse`` empty).
     bins : number of bins.
     error : the largest relative error of the check (0 when every bin is exact).
     """

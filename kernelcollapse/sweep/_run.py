@@ -51,14 +51,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kernelcollapse import _lock, _results
-from kernelcollapse import _validate as v
-from kernelcollapse._lock import FileInUseError
-from kernelcollapse._results import RESULT_FIELDS, ResultsFileError
+from kernelcollapse._util import validate as v
+from kernelcollapse.sweep import _lock, _results
+from kernelcollapse.sweep._lock import FileInUseError
+from kernelcollapse.sweep._results import RESULT_FIELDS, ResultsFileError
 
 __all__ = ["FileInUseError", "ResultsFileError", "SweepInterrupted", "SweepSummary",
            "check_points", "load_config", "point_id", "points", "read_results", "run_point",
-           "run_sweep"]
+           "run_sweep", "example_config"]
 
 # Outer (point) parameters in the order of the grid loops; defaults where optional.
 POINT_PARAMS = ("spectrum", "d", "beta", "r", "norm", "T", "T0", "sigma", "sigma0", "lam0", "p",
@@ -121,17 +121,17 @@ def load_config(path: str | os.PathLike) -> dict:
 
 
 def example_config() -> str:
-    """The commented example config shipped with the package (``sweep_example.toml``)."""
+    """The commented example config shipped with the package (``sweep/example.toml``)."""
     from importlib.resources import files
 
-    return files("kernelcollapse").joinpath("sweep_example.toml").read_text(encoding="utf-8")
+    return files("kernelcollapse.sweep").joinpath("example.toml").read_text(encoding="utf-8")
 
 
 def _values(name: str, value) -> list:
     """The values of ``grid.<name>`` (a value or a list), checked as the API checks them."""
     key = f"grid.{name}"
     if name == "lam" and isinstance(value, str):
-        from kernelcollapse._parse import number_list
+        from kernelcollapse._util.parse import number_list
 
         try:
             value = [float(x) for x in number_list(value)]
@@ -194,7 +194,7 @@ def point_id(params: dict, ns: list[int], lams: list[float], seeds: int, key: in
 
 
 def _problem(params):
-    from kernelcollapse.problems import isotropic, power_law
+    from kernelcollapse.theory import isotropic, power_law
 
     if params["spectrum"] == "isotropic":
         return isotropic(params["d"], norm=params["norm"])

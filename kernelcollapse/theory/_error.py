@@ -1,8 +1,8 @@
 r"""The downstream test error at given effective regularisations: the trusted core of the theory.
 
-With ``kappa`` given (solved from ``lam`` by :func:`kernelcollapse._fit.solve_kappa`, or set
+With ``kappa`` given (solved from ``lam`` by :func:`kernelcollapse.theory._fit.solve_kappa`, or set
 directly by the optimiser, which then reads ``lam`` off), every point is one pass over the
-compressed spectrum.  Per point the formula of :mod:`kernelcollapse._fit`, summed against
+compressed spectrum.  Per point the formula of :mod:`kernelcollapse.theory._fit`, summed against
 ``s``:
 
 .. math::
@@ -16,8 +16,8 @@ compressed spectrum.  Per point the formula of :mod:`kernelcollapse._fit`, summe
         + p \sum s S\big]\Big\},
 
 with ``q`` the teacher energy, ``b`` and ``S`` the generator's group totals
-(:func:`kernelcollapse._chain.totals`), ``M = s/(s+kappa)``, ``W = s/(s+kappa)^2`` and the
-gains ``g, phi`` and ``rho = phi df2 / T`` of :func:`kernelcollapse._fit.gains`.  The first two
+(:func:`kernelcollapse.theory._chain.totals`), ``M = s/(s+kappa)``, ``W = s/(s+kappa)^2`` and the
+gains ``g, phi`` and ``rho = phi df2 / T`` of :func:`kernelcollapse.theory._fit.gains`.  The first two
 terms are the clean bias and variance (the error with the same rows and weights had the
 synthetic labels been clean); the collapse is computed from ``b`` and ``S`` alone, so it is 0
 at ``n = 0`` without cancellation.
@@ -36,8 +36,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kernelcollapse import _fit
-from kernelcollapse import _spectral as _sp
+from kernelcollapse.theory import _fit
+from kernelcollapse.theory import _spectral as _sp
 
 # Up to this many generator rows, one matrix product per block serves every pair.
 FEW_GENERATOR_ROWS = 256

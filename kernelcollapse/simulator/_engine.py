@@ -32,7 +32,7 @@ every :func:`kernelcollapse.simulate` call (so that a benchmark or a test can sw
 
 What changes the numbers.  A seed's results depend on its key, the point, ``lanes`` and the
 solver only: not on the threads, the devices or the chunking (programs loop over groups of
-``lanes`` seeds, see :func:`kernelcollapse._simulator_jax.over_seeds`), so they are
+``lanes`` seeds, see :func:`kernelcollapse.simulator._jax.over_seeds`), so they are
 bit-identical for any ``KERNELCOLLAPSE_THREADS``, ``KERNELCOLLAPSE_DEVICES`` and
 ``memory_budget`` on CPU.  Another ``lanes`` or solver (hence another platform) rounds
 differently (relative differences ~1e-13).
@@ -51,7 +51,7 @@ ENV_SOLVER = "KERNELCOLLAPSE_DOWN_SOLVER"
 ENV_DEVICES = "KERNELCOLLAPSE_DEVICES"
 ENV_CACHE = "KERNELCOLLAPSE_COMPILATION_CACHE"
 
-# The downstream solvers of kernelcollapse._simulator_jax (described there).
+# The downstream solvers of kernelcollapse.simulator._jax (described there).
 DOWN_SOLVERS = ("tridiagonal", "cholesky", "eigh")
 SOLVERS = ("auto",) + DOWN_SOLVERS
 # Up to this many lam values the CPU downstream uses one Cholesky per lam, beyond it one
@@ -189,7 +189,7 @@ def layout(seeds: int, per_seed: float, memory_budget: float, *,
         import numpy as np
         from jax.sharding import Mesh
 
-        from kernelcollapse._simulator_jax import SEED_AXIS
+        from kernelcollapse.simulator._jax import SEED_AXIS
 
         mesh = Mesh(np.array(devs), (SEED_AXIS,))
     return Layout(platform, devs, mesh, lane, workers, chunk, n_chunks)

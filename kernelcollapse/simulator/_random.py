@@ -33,12 +33,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from kernelcollapse._keys import (  # noqa: F401 - re-exported for the tests
-    master_key,
-    seed_keys,
-    threefry2x32_numpy,
-    threefry_rounds,
-)
+from kernelcollapse._util.keys import threefry_rounds
 
 # Stream kinds, the top bits of a word; the index (a generation, or a chi-square candidate) is
 # the low INDEX_BITS bits.

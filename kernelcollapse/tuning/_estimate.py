@@ -13,9 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kernelcollapse import _chain
 from kernelcollapse.exceptions import NoiseUnidentified
-from kernelcollapse.prepared import prepare
+from kernelcollapse.theory import _chain, prepare
 
 # Directions per bin of the energy estimate (equal energy within a bin of similar eigenvalues):
 # enough to average the per-direction noise, few enough to follow the spectrum's shape.

@@ -40,7 +40,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kernelcollapse import _spectral as _sp
+from kernelcollapse.theory import _spectral as _sp
 
 _MAX_ITER = 200
 
@@ -92,7 +92,7 @@ def solve_kappa(lam, T, p, weight, spec: _sp.Spectrum) -> np.ndarray:
     """``kappa`` for 1-D arrays ``lam, T, p, weight`` of equal size.
 
     Unweighted rows (``weight = 1``, or ``p = 0``) and the homogeneous cases reduce to the
-    classical equation (:func:`kernelcollapse._spectral.kappa`): all rows weighted ``w``
+    classical equation (:func:`kernelcollapse.theory._spectral.kappa`): all rows weighted ``w``
     (``p = 1``) is ridge with ``lam / w``; ``weight = 0`` is ridge with ``lam / (1 - p)`` on the
     ``(1 - p) T`` real rows.  Otherwise ``lam(kappa) = kappa theta(kappa)`` is increasing and
     is solved by safeguarded Newton in ``log kappa`` inside the bracket of the two homogeneous

@@ -20,10 +20,11 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from kernelcollapse import _chain, _error, _fit, _memory, _quadrature, _regimes
-from kernelcollapse import _spectral as _sp
-from kernelcollapse import _validate as v
-from kernelcollapse._blas import uses_one_blas_thread
+from kernelcollapse._util import memory as _memory
+from kernelcollapse._util import validate as v
+from kernelcollapse._util.blas import uses_one_blas_thread
+from kernelcollapse.theory import _chain, _error, _fit, _quadrature, _regimes
+from kernelcollapse.theory import _spectral as _sp
 
 __all__ = ["CollapseLimit", "ErrorDecomposition", "GeneratorMoments", "PreparedProblem",
            "prepare"]
@@ -31,7 +32,7 @@ __all__ = ["CollapseLimit", "ErrorDecomposition", "GeneratorMoments", "PreparedP
 MODES = _chain.MODES
 check_mode = _chain.check_mode
 # prepare() compresses spectra with more distinct eigenvalues than this to quadrature nodes,
-# checked to this relative error (kernelcollapse._quadrature).
+# checked to this relative error (kernelcollapse.theory._quadrature).
 QUADRATURE_MIN_DISTINCT = 1 << 14
 QUADRATURE_TOLERANCE = _quadrature.TOLERANCE
 # Generator rows (one per distinct (T0, lam0, sigma0, fresh, n)) held in memory at once.
@@ -138,7 +139,7 @@ def prepare(eigvals: ArrayLike, w0: ArrayLike, *,
     ``sum_j f(s_j) w0_j^2`` with ``f`` smooth in ``log s``.  Equal eigenvalues are merged
     (exact).  A spectrum with more than :data:`QUADRATURE_MIN_DISTINCT` distinct eigenvalues
     is, in addition, compressed to Gauss quadrature nodes in bins of ``log s``
-    (:mod:`kernelcollapse._quadrature`): a power law with ``d = 10**6`` becomes about a thousand
+    (:mod:`kernelcollapse.theory._quadrature`): a power law with ``d = 10**6`` becomes about a thousand
     nodes, and every sum of the family checked when the rule is built
     (``M^a (1 - M)^b``, ``M = s/(s + kappa)``, at every ``kappa`` of a grid spanning the
     spectrum) is within :data:`QUADRATURE_TOLERANCE` relative of the exact sum.  The test
@@ -420,7 +421,7 @@ class PreparedProblem:
 
     def optimal_lambda(self, **kwargs):
         """The penalty minimising the test error; see
-        :func:`kernelcollapse.optimize.optimal_lambda` (same arguments but the problem)."""
-        from kernelcollapse.optimize import _optimal_lambda
+        :func:`kernelcollapse.theory.optimal_lambda` (same arguments but the problem)."""
+        from kernelcollapse.theory._optimize import _optimal_lambda
 
         return _optimal_lambda(self, **kwargs)

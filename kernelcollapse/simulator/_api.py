@@ -1,8 +1,8 @@
 """Monte-Carlo simulator of model collapse in ridge regression: generator chains, downstream ridge.
 
 The public function is :func:`simulate`; it is the judge of every formula of
-:mod:`kernelcollapse.theory`.  The JAX core lives in :mod:`kernelcollapse._simulator_jax`, the
-plain numpy reference (``backend="numpy"``) in :mod:`kernelcollapse._simulator_numpy`.
+:mod:`kernelcollapse.theory`.  The JAX core lives in :mod:`kernelcollapse.simulator._jax`, the
+plain numpy reference (``backend="numpy"``) in :mod:`kernelcollapse.simulator._numpy`.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from kernelcollapse import _engine, _keys
-from kernelcollapse import _validate as v
-from kernelcollapse._blas import uses_one_blas_thread
-from kernelcollapse._keys import Key
-from kernelcollapse._plan import (
+from kernelcollapse._util import keys as _keys
+from kernelcollapse._util import validate as v
+from kernelcollapse._util.blas import uses_one_blas_thread
+from kernelcollapse._util.keys import Key
+from kernelcollapse._util.x64 import uses_float64
+from kernelcollapse.simulator import _engine
+from kernelcollapse.simulator._plan import (
     BACKENDS,
     MODES,
     SAMPLERS,
@@ -28,7 +30,6 @@ from kernelcollapse._plan import (
     chunk_size,
     seed_bytes,
 )
-from kernelcollapse._x64 import uses_float64
 
 __all__ = ["BACKENDS", "MODES", "SAMPLERS", "MemoryEstimate", "SimulationResult",
            "check_simulation", "chunk_size", "seed_bytes", "simulate"]
@@ -175,7 +176,7 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
         The results are bit-identical for any number of threads, chunks or devices (every
         program loops over the seeds, so a seed's numbers do not depend on its neighbours).
         On a GPU the seeds run as one batch instead, split across the GPUs when there are
-        several (``KERNELCOLLAPSE_DEVICES``; the options are in :mod:`kernelcollapse._engine`).
+        several (``KERNELCOLLAPSE_DEVICES``; the options are in :mod:`kernelcollapse.simulator._engine`).
     progress : bool, default False
         Show a tqdm progress bar on stderr, in seeds, advanced as each chunk of seeds ends
         (the command line shows it unless ``--no-progress``).  It does not change the
@@ -198,7 +199,7 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
         All before any work.
     KeyboardInterrupt
         On Ctrl-C: the chunks of seeds that are running finish (on CPU a call has at least
-        :data:`kernelcollapse._engine.CHUNKS_PER_THREAD` chunks per thread, so this takes a
+        :data:`kernelcollapse.simulator._engine.CHUNKS_PER_THREAD` chunks per thread, so this takes a
         small fraction of the call), the others are dropped, and no work of the call goes on
         once it is raised.
 
@@ -284,7 +285,7 @@ def _run_chain(seed_keys, s, w0, ch: _Planned, *, backend: str, memory_budget: f
     n_idx, jobs, gen, downs = ch.n_idx, ch.jobs, ch.gen, ch.downs
     ch = ch.spec
     if backend == "numpy":
-        from kernelcollapse._simulator_numpy import simulate_numpy
+        from kernelcollapse.simulator._numpy import simulate_numpy
 
         errs = [simulate_numpy(np.asarray(seed_keys), s, w0, job.solve_lams, n_idx, job.sigma,
                                ch.sigma0, ch.lam0, T=job.T, T0=ch.T0, mode=ch.mode,
@@ -302,7 +303,7 @@ def _simulate_jax(seed_keys, s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen,
                   memory_budget, threads=None, on_seeds=None):
     """Errors ``(Nn, L_job, seeds)`` of each job with the samplers ``gen`` and ``downs`` (one
     per job) of :func:`_samplers`.  A ``rows`` generator chain is fitted once per seed for
-    every job.  The seeds run in chunks (:func:`kernelcollapse._engine.layout`): on CPU several
+    every job.  The seeds run in chunks (:func:`kernelcollapse.simulator._engine.layout`): on CPU several
     at once, one per thread; elsewhere split across the devices."""
     d = s.shape[0]
     seeds = seed_keys.shape[0]
@@ -343,7 +344,7 @@ def _in_threads(fn, args: list, workers: int, *, done: list | None = None,
     import concurrent.futures as cf
     import threading
 
-    from kernelcollapse._x64 import float64
+    from kernelcollapse._util.x64 import float64
 
     stop = threading.Event()
 
@@ -402,8 +403,8 @@ def _chunk_runner(s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs, lay
     into ``out[j][rows]`` for every job ``j``."""
     import jax
 
-    from kernelcollapse import _random
-    from kernelcollapse._simulator_jax import (
+    from kernelcollapse.simulator import _random
+    from kernelcollapse.simulator._jax import (
         chain_weights,
         simulate_chunk,
         wishart_draws,
@@ -415,7 +416,7 @@ def _chunk_runner(s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs, lay
     if lay.mesh is not None:
         from jax.sharding import NamedSharding, PartitionSpec
 
-        from kernelcollapse._simulator_jax import SEED_AXIS
+        from kernelcollapse.simulator._jax import SEED_AXIS
 
         sharding = NamedSharding(lay.mesh, PartitionSpec(SEED_AXIS))
     # numpy scalars and arrays: jit converts them without eager (compiled) jax ops.

@@ -11,8 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kernelcollapse import _chain
-from kernelcollapse._tuning_estimate import chain_moments, sample_basis_shrink
+from kernelcollapse.theory import _chain
+from kernelcollapse.tuning._estimate import chain_moments, sample_basis_shrink
 
 
 class _Choice(NamedTuple):
@@ -76,7 +76,7 @@ class Objective:
     ``LOO`` the leave-one-out error of the fit on the training labels (exact for weighted
     ridge: residual ``r_i / (1 - H_ii)``), which estimates the error against the labels' own
     mixture of targets plus the noise, and ``2 p cross - p shift`` the theory's difference
-    between that and the error against the truth (:class:`kernelcollapse._error.Parts`).  The
+    between that and the error against the truth (:class:`kernelcollapse.theory._error.Parts`).  The
     data decide the bias and variance of the fit (no plug-in spectrum there), the theory only
     what the synthetic targets change.  With a mask leaving at least 50 real rows the
     leave-one-out error is taken over the real rows only: it is then unbiased for the test
@@ -107,7 +107,7 @@ class Objective:
         # move on rows like the user's to the theory's (ridge_rows; 1 otherwise)
         self.chain_scale = float(chain_scale)
         # Least-squares generators on T0 > d + 1 rows (d the number of features): unbiased,
-        # with Cov(w_n - w0) Sigma = sigma0^2 h_n F (kernelcollapse._chain.exact_h), F the
+        # with Cov(w_n - w0) Sigma = sigma0^2 h_n F (kernelcollapse.theory._chain.exact_h), F the
         # chain's covariance on rows like the user's in units of the Gaussian one (chain_rows,
         # measured by recommend for the replace workflow; the identity otherwise).
         self.K = None

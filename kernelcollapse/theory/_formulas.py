@@ -31,10 +31,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from kernelcollapse import _chain
-from kernelcollapse import _spectral as _sp
-from kernelcollapse import _validate as v
-from kernelcollapse.prepared import (
+from kernelcollapse._util import validate as v
+from kernelcollapse.theory import _chain
+from kernelcollapse.theory import _spectral as _sp
+from kernelcollapse.theory._prepared import (
     CollapseLimit,
     ErrorDecomposition,
     GeneratorMoments,
@@ -43,7 +43,7 @@ from kernelcollapse.prepared import (
     check_mode,
     prepare,
 )
-from kernelcollapse.problems import Problem, isotropic, power_law
+from kernelcollapse.theory._problems import Problem, isotropic, power_law
 
 __all__ = [
     "CollapseLimit",
@@ -248,7 +248,7 @@ def test_error(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike
     ``w_n`` (the *synthetic* rows, weighted ``omega = weight`` in the squared loss) and the
     rest by the truth ``w0``, all with noise ``sigma``.  With the effective regularisation
     ``kappa``, ``M = s/(s+kappa)``, ``W = s/(s+kappa)^2``, the row gains ``g, phi`` and
-    ``rho = phi df2/T`` (:mod:`kernelcollapse._fit`; for unweighted rows ``g = phi = 1``,
+    ``rho = phi df2/T`` (:mod:`kernelcollapse.theory._fit`; for unweighted rows ``g = phi = 1``,
     ``kappa = kappa(lam, T)`` and ``rho = df2/T``):
 
     .. math::

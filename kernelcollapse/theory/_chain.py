@@ -25,7 +25,7 @@ Least-squares generators with ``T0 > d + 1`` (``lam0 = 0``) are exact and unbias
   (T0 - d - 1))``, ``b = (d - T0 a) / (T0 (T0 - 1))``.
 
 Other generators (ridge ``lam0 > 0``, or ``T0 < d``) follow the deterministic-equivalent map of
-one fit (:mod:`kernelcollapse._fit`, ``weight = 1`` and a synthetic fraction ``1 - q``):
+one fit (:mod:`kernelcollapse.theory._fit`, ``weight = 1`` and a synthetic fraction ``1 - q``):
 note (C) of the theory for ``q = 0``.
 """
 
@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kernelcollapse import _spectral as _sp
+from kernelcollapse.theory import _spectral as _sp
 
 MODES = ("replace", "accumulate")
 
@@ -142,7 +142,7 @@ def _step_constants(spec: _sp.Spectrum, setting: Setting) -> _Step:
 
 
 def _beta(st: _Step, spec: _sp.Spectrum, c: np.ndarray, v: np.ndarray, sigma0: float):
-    """``beta_hat`` of :mod:`kernelcollapse._fit` for unweighted rows, from the group totals."""
+    """``beta_hat`` of :mod:`kernelcollapse.theory._fit` for unweighted rows, from the group totals."""
     s, q = spec.s, spec.q
     b = c * q
     S = c * c * q + spec.c * v

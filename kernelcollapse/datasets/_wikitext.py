@@ -34,11 +34,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kernelcollapse import _datapath, _validate
-from kernelcollapse.datasets import ChecksumError, _sha256
+from kernelcollapse._util import datapath as _datapath
+from kernelcollapse._util import validate as _validate
+from kernelcollapse.datasets._mnist import ChecksumError, _sha256
 
-__all__ = ["DATA_ENV_VAR", "ENV_VAR", "FILE", "SHA256", "WikiText", "Vocabulary", "wikitext2",
-           "split_articles", "tokenize"]
+__all__ = ["DATA_ENV_VAR", "ENV_VAR", "EOS", "FILE", "SHA256", "UNK", "UNK_ID", "WikiText",
+           "Vocabulary", "wikitext2", "split_articles", "tokenize"]
 
 ENV_VAR = "KERNELCOLLAPSE_WIKITEXT2"  # the folder holding the file; overrides DATA_ENV_VAR
 DATA_ENV_VAR = _datapath.ENV_VAR

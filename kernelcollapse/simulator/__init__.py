@@ -1,0 +1,25 @@
+"""The simulator: Monte-Carlo runs of the collapse process in JAX, the judge of every formula.
+
+:func:`simulate` draws generator chains and downstream ridge fits seed by seed (counter-based
+keys: results do not depend on chunking, threads or devices) and returns float64 means and
+standard errors (:class:`SimulationResult`); :func:`check_simulation` plans the same call
+without running it (:class:`MemoryEstimate`), refusing exactly what :func:`simulate` refuses.
+A plain numpy reference runs with ``backend="numpy"``.
+"""
+
+from __future__ import annotations
+
+from kernelcollapse.simulator._api import (
+    BACKENDS,
+    MODES,
+    SAMPLERS,
+    MemoryEstimate,
+    SimulationResult,
+    check_simulation,
+    chunk_size,
+    seed_bytes,
+    simulate,
+)
+
+__all__ = ["BACKENDS", "MODES", "SAMPLERS", "MemoryEstimate", "SimulationResult",
+           "check_simulation", "chunk_size", "seed_bytes", "simulate"]
