@@ -1,4 +1,4 @@
-"""How simulate uses the machine (kernelcollapse.simulator._engine): threads, chunks, host devices, the GPU
+"""How simulate uses the machine (simulator._engine): threads, chunks, host devices, the GPU
 form of the programs and the compilation cache.  The numbers must not depend on any of them
 but the lanes and the solver, and the threads must not deadlock jax's CPU runtime."""
 

@@ -1,4 +1,4 @@
-"""Quadrature compression of large spectra (kernelcollapse.theory._quadrature, used by prepare): the sums
+"""Quadrature compression of large spectra (theory._quadrature, used by prepare): the sums
 and the theory's results against the exact spectrum."""
 
 from __future__ import annotations

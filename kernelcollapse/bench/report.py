@@ -36,7 +36,7 @@ WHY = {
         "three programs: the draws (one for every T: ~0.85 s), the algebra for all T >= d "
         "(~0.3-0.4 s) and for T = 100 < d (~0.3 s), plus ~0.5 s of tracing and lowering. The "
         "random draws were most of the compile time (each jax.random call site is its own "
-        "Threefry instance, ~0.3 s, chisquare ~1.4 s): kernelcollapse.simulator._random draws all of a "
+        "Threefry instance, ~0.3 s, chisquare ~1.4 s): simulator._random draws all of a "
         "program's numbers from one Threefry call and chi-square variates without a loop. To "
         "close further: the opt-in persistent compilation cache "
         "(KERNELCOLLAPSE_COMPILATION_CACHE=1, kernelcollapse.simulator._engine.compilation_cache) "

@@ -275,7 +275,7 @@ def core_scaling(cfg: Config, *, progress=None) -> dict:
     (``os.sched_setaffinity``, set before jax starts), then to every usable core, once with
     one simulator thread (``KERNELCOLLAPSE_THREADS=1``: XLA's own intra-op threads only) and
     once as by default (the simulator's threads follow the affinity,
-    :func:`kernelcollapse.simulator._engine.threads`).  Each process compiles once and times two warm
+    :func:`simulator._engine.threads`).  Each process compiles once and times two warm
     passes (the faster kept); ``cpu_per_wall`` is the process's CPU time over the wall time of
     a pass (how many cores it kept busy, other processes on the machine permitting)."""
     step = progress or (lambda msg: None)

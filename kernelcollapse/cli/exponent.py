@@ -21,7 +21,8 @@ def register(subparsers) -> None:
     parser.add_argument("--ell", type=float, default=None,
                         help="also report the exponents of each term at lam = T^-ell")
     parser.add_argument("--delta", type=float, default=None,
-                        help="dimension d ~ T^delta (default: d fixed, see kernelcollapse.theory.scaling)")
+                        help="dimension d ~ T^delta (default: d fixed, see "
+                             "kernelcollapse.theory.scaling)")
     parser.add_argument("--noiseless", action="store_true",
                         help="downstream labels without noise (sigma = 0)")
     parser.add_argument("--no-saturate", dest="saturate", action="store_false",

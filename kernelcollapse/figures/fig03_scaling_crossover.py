@@ -8,8 +8,9 @@ against ``T`` for clean labels with ``ell_crit`` (the fast rate), and synthetic 
 ``ell_crit`` (the slow rate ``b - a - ell_crit/beta``) and with the corrected
 ``ell* = min(b - a, 1) ell_crit`` (:func:`kernelcollapse.theory.scaling.optimal_exponent`, rate
 ``(b - a)`` times the clean rate); the fitted log-log slopes are in the legend, the predicted
-rates (:func:`kernelcollapse.theory.scaling.rate`) next to them.  ``d`` is fixed and large, inside the
-window ``T^(ell/beta) << d <= T`` where the laws hold (see :mod:`kernelcollapse.theory.scaling`).
+rates (:func:`kernelcollapse.theory.scaling.rate`) next to them.  ``d`` is fixed and large,
+inside the window ``T^(ell/beta) << d <= T`` where the laws hold (see
+:mod:`kernelcollapse.theory.scaling`).
 
 Right: the predicted decay exponents against ``b - a``: once synthetic data dominate
 (``b - a < 1``, i.e. ``n T > T0``), ``ell*`` beats ``ell_crit``; for ``b - a >= 1`` both give

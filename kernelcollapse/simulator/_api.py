@@ -176,7 +176,7 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
         The results are bit-identical for any number of threads, chunks or devices (every
         program loops over the seeds, so a seed's numbers do not depend on its neighbours).
         On a GPU the seeds run as one batch instead, split across the GPUs when there are
-        several (``KERNELCOLLAPSE_DEVICES``; the options are in :mod:`kernelcollapse.simulator._engine`).
+        several (``KERNELCOLLAPSE_DEVICES``; the options are in :mod:`simulator._engine`).
     progress : bool, default False
         Show a tqdm progress bar on stderr, in seeds, advanced as each chunk of seeds ends
         (the command line shows it unless ``--no-progress``).  It does not change the
@@ -199,7 +199,7 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
         All before any work.
     KeyboardInterrupt
         On Ctrl-C: the chunks of seeds that are running finish (on CPU a call has at least
-        :data:`kernelcollapse.simulator._engine.CHUNKS_PER_THREAD` chunks per thread, so this takes a
+        :data:`simulator._engine.CHUNKS_PER_THREAD` chunks per thread, so this takes a
         small fraction of the call), the others are dropped, and no work of the call goes on
         once it is raised.
 
@@ -303,7 +303,7 @@ def _simulate_jax(seed_keys, s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen,
                   memory_budget, threads=None, on_seeds=None):
     """Errors ``(Nn, L_job, seeds)`` of each job with the samplers ``gen`` and ``downs`` (one
     per job) of :func:`_samplers`.  A ``rows`` generator chain is fitted once per seed for
-    every job.  The seeds run in chunks (:func:`kernelcollapse.simulator._engine.layout`): on CPU several
+    every job.  The seeds run in chunks (:func:`simulator._engine.layout`): on CPU several
     at once, one per thread; elsewhere split across the devices."""
     d = s.shape[0]
     seeds = seed_keys.shape[0]

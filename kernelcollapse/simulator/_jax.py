@@ -32,7 +32,7 @@ Two samplers of the same process (the caller picks one per call, see ``simulate(
     against ``rows``), but they are not draw-for-draw equal to ``rows``.
 
 Random draws.  Every seed has its own key ``seed_key`` (a row of ``jax.random.split(key, seeds)``);
-all the draws of that seed are values of its counter-based stream (:mod:`kernelcollapse.simulator._random`:
+all the draws of that seed are values of its counter-based stream (:mod:`simulator._random`:
 uniform ``u(w, j)`` at position ``j`` of word ``w``, normals by the inverse CDF), and every draw
 of a program outside the generators' scan comes from one hash call, but for the ``rows`` design,
 which has its own (see :func:`_gen_rows`):
@@ -48,7 +48,7 @@ which has its own (see :func:`_gen_rows`):
 
 Seeds.  Every program maps one seed's computation over the seeds of its chunk
 (:func:`over_seeds`): on CPU a loop, seed by seed, so that a seed's numbers do not depend on the
-chunk (and the chunks run one per core, from threads: see :mod:`kernelcollapse.simulator._engine`); on a
+chunk (and the chunks run one per core, from threads: see :mod:`simulator._engine`); on a
 GPU groups of seeds vmapped together ("lanes"), split across the devices by ``shard_map``.
 
 Features are ``X = Z * sqrt(s)`` (the eigenbasis of the covariance).  A seed's draws therefore do

@@ -214,7 +214,7 @@ def _chain_seed_bytes(d: int, n_idx, ch: _Chain, jobs: list, gen: str, downs: li
 
 
 def _check_stream(d: int, T: int, T0: int, N: int) -> None:
-    """The counters of the random stream (:mod:`kernelcollapse.simulator._random`) are 32-bit positions
+    """The counters of the random stream (:mod:`simulator._random`) are 32-bit positions
     and 28-bit generation indices; sizes past them would repeat draws.  ``T`` and ``T0`` are
     the row counts drawn (0 where an exact law replaces the rows)."""
     from kernelcollapse.simulator import _random

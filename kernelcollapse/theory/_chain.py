@@ -142,7 +142,7 @@ def _step_constants(spec: _sp.Spectrum, setting: Setting) -> _Step:
 
 
 def _beta(st: _Step, spec: _sp.Spectrum, c: np.ndarray, v: np.ndarray, sigma0: float):
-    """``beta_hat`` of :mod:`kernelcollapse.theory._fit` for unweighted rows, from the group totals."""
+    """``beta_hat`` of :mod:`theory._fit` for unweighted rows, from the group totals."""
     s, q = spec.s, spec.q
     b = c * q
     S = c * c * q + spec.c * v

@@ -17,7 +17,7 @@ compressed spectrum.  Per point the formula of :mod:`kernelcollapse.theory._fit`
 
 with ``q`` the teacher energy, ``b`` and ``S`` the generator's group totals
 (:func:`kernelcollapse.theory._chain.totals`), ``M = s/(s+kappa)``, ``W = s/(s+kappa)^2`` and the
-gains ``g, phi`` and ``rho = phi df2 / T`` of :func:`kernelcollapse.theory._fit.gains`.  The first two
+gains ``g, phi`` and ``rho = phi df2 / T`` of :func:`theory._fit.gains`.  The first two
 terms are the clean bias and variance (the error with the same rows and weights had the
 synthetic labels been clean); the collapse is computed from ``b`` and ``S`` alone, so it is 0
 at ``n = 0`` without cancellation.

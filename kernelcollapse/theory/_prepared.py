@@ -139,7 +139,7 @@ def prepare(eigvals: ArrayLike, w0: ArrayLike, *,
     ``sum_j f(s_j) w0_j^2`` with ``f`` smooth in ``log s``.  Equal eigenvalues are merged
     (exact).  A spectrum with more than :data:`QUADRATURE_MIN_DISTINCT` distinct eigenvalues
     is, in addition, compressed to Gauss quadrature nodes in bins of ``log s``
-    (:mod:`kernelcollapse.theory._quadrature`): a power law with ``d = 10**6`` becomes about a thousand
+    (:mod:`theory._quadrature`): a power law with ``d = 10**6`` becomes about a thousand
     nodes, and every sum of the family checked when the rule is built
     (``M^a (1 - M)^b``, ``M = s/(s + kappa)``, at every ``kappa`` of a grid spanning the
     spectrum) is within :data:`QUADRATURE_TOLERANCE` relative of the exact sum.  The test
