@@ -27,7 +27,7 @@ import numpy as np
 
 from kernelcollapse._util.blas import uses_one_blas_thread
 
-__all__ = ["CollapseAwareRidge"]
+__all__ = ["CollapseAwareRidge", "weighted_ridge"]
 
 try:
     from sklearn.base import BaseEstimator, RegressorMixin
@@ -224,7 +224,7 @@ class CollapseAwareRidge(RegressorMixin, BaseEstimator):
             self.weight_ = float(self.recommendation_.weight)
         self.alpha_ = rows * self.lam_
         omega = np.ones(rows) if mask is None else np.where(mask, self.weight_, 1.0)
-        self.coef_, self.intercept_ = _weighted_ridge(X, y, self.lam_, omega,
+        self.coef_, self.intercept_ = weighted_ridge(X, y, self.lam_, omega,
                                                       self.fit_intercept)
         return self
 
@@ -245,9 +245,25 @@ def _undetermined(X: np.ndarray, center: bool) -> str | None:
     return None
 
 
-def _weighted_ridge(X, y, lam, omega, center):
-    """Ridge with row weights, an optional unpenalised intercept (weighted centring), the
-    library's normalisation ``(X' Omega X / T + lam I)^-1 X' Omega y / T``."""
+def weighted_ridge(X: np.ndarray, y: np.ndarray, lam: float, omega: np.ndarray,
+                   center: bool = True) -> tuple[np.ndarray, float]:
+    r"""Ridge with row weights and an optional unpenalised intercept (weighted centring), in
+    the library's normalisation
+
+    .. math::  \hat w = (X^\top \Omega X / T + \lambda I)^{-1} X^\top \Omega y / T,
+               \quad \Omega = \operatorname{diag}(\omega),
+
+    the fit :class:`CollapseAwareRidge` makes at its chosen penalty (scikit-learn's ``Ridge``
+    with ``alpha = T lam`` and ``sample_weight = omega``).  ``lam = 0`` is least squares, of
+    minimum norm where the rows do not determine it.  The arguments are trusted (float64
+    arrays of shapes ``(T, d)``, ``(T,)``, ``(T,)`` with ``omega >= 0`` not all zero).
+
+    Returns
+    -------
+    coef : ndarray, shape (d,)
+    intercept : float
+        0 without ``center``.
+    """
     T, d = X.shape
     if center:
         mx, my = omega @ X / omega.sum(), float(omega @ y / omega.sum())

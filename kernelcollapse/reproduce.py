@@ -76,15 +76,14 @@ def data_help() -> str:
     """How to make MNIST and the WikiText-2 sample available (printed when a figure cannot
     find its data)."""
     from kernelcollapse import datasets
-    from kernelcollapse.datasets import _wikitext as wikitext
 
     files = ", ".join(datasets.FILES["test"])
     return (f"Set {datasets.ENV_VAR} to a data directory DIR: DIR/mnist/ holds the MNIST IDX "
             f"files ({files}; the training-set files too for the full set) and "
-            f"DIR/wikitext2/ the language model's {wikitext.FILE}. Without them MNIST is "
-            "downloaded and checksummed into the cache when the network can be reached; "
-            f"{wikitext.ENV_VAR} names a folder holding {wikitext.FILE} itself and overrides "
-            f"{datasets.ENV_VAR} for it.")
+            f"DIR/wikitext2/ the language model's {datasets.WIKITEXT2_FILE}. Without them MNIST "
+            "is downloaded and checksummed into the cache when the network can be reached; "
+            f"{datasets.WIKITEXT2_ENV_VAR} names a folder holding {datasets.WIKITEXT2_FILE} "
+            f"itself and overrides {datasets.ENV_VAR} for it.")
 
 
 def find_figure_dir(fig_dir: str | Path) -> Path:

@@ -159,7 +159,7 @@ def test_installed_package_has_no_default_inside_the_environment(offline, monkey
 
     monkeypatch.setattr(_datapath, "in_checkout", lambda: False)
     assert datasets._shared_copy("test") is None
-    assert datasets._configured_or_shared(None) is None
+    assert datasets.mnist_dir(None) is None
     with pytest.raises(FileNotFoundError) as info:
         datasets.mnist(download=False)
     message = str(info.value)

@@ -50,7 +50,7 @@ KW = dict(T=400, T0=800, n=[0, 1, 2, 5], lam=1e-2, sigma=0.5, sigma0=1.0)
 def test_problem_estimates_bound_the_peak(name):
     make = getattr(kc, name)
     args = (D,) if name == "isotropic" else (D, 1.5, 0.5)
-    estimate = problems._BYTES_PER_DIM[name] * D
+    estimate = problems.BYTES_PER_DIM[name] * D
     peak = _peak(lambda: make(*args))
     assert peak <= estimate <= 2 * peak
 

@@ -130,9 +130,10 @@ def test_data_paths_do_not_point_inside_the_environment(installed):
     for name in ("--data-dir", "data_dir=", "KERNELCOLLAPSE_DATA", "KERNELCOLLAPSE_WIKITEXT2"):
         assert name in err, err
     assert str(installed.venv) not in err, err
-    code = ("from kernelcollapse import _datapath, datasets, wikitext; "
-            "assert not _datapath.in_checkout(); assert datasets._shared_copy() is None; "
-            "assert wikitext.default_dir() is None; print('ok')")
+    code = ("from kernelcollapse._util import datapath; "
+            "from kernelcollapse.datasets import _mnist, _wikitext; "
+            "assert not datapath.in_checkout(); assert _mnist._shared_copy() is None; "
+            "assert _wikitext.default_dir() is None; print('ok')")
     proc = subprocess.run([str(installed.venv / "bin" / "python"), "-c", code],
                           cwd=installed.workdir, env=env, capture_output=True, text=True,
                           timeout=120)

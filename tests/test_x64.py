@@ -26,7 +26,7 @@ def test_import_cli_and_theory_do_not_import_jax():
         import numpy as np
 
         import kernelcollapse as kc
-        from kernelcollapse import scaling
+        from kernelcollapse.theory import scaling
         from kernelcollapse.cli import build_parser
 
         assert "jax" not in sys.modules, "import kernelcollapse imported jax"

@@ -29,16 +29,17 @@ MNIST = "mnist"
 def _mnist_dir() -> Path | None:
     """A directory holding the MNIST test files, without downloading; ``None`` if none."""
     from kernelcollapse import datasets
+    from kernelcollapse.datasets import _mnist
 
     if os.environ.get(datasets.ENV_VAR):
         from kernelcollapse._util import datapath as _datapath
 
         # the user's choice, nowhere else: the folder holding mnist/, or the files themselves
         return _datapath.find(Path(os.environ[datasets.ENV_VAR]), MNIST,
-                              lambda d: datasets._complete(d, "test"))
-    if datasets._complete(datasets.cache_dir(), "test"):
+                              lambda d: _mnist._complete(d, "test"))
+    if _mnist._complete(datasets.cache_dir(), "test"):
         return datasets.cache_dir()
-    return datasets._shared_copy("test")  # beside the checkout, or None
+    return _mnist._shared_copy("test")  # beside the checkout, or None
 
 
 class Figure:

@@ -278,6 +278,13 @@ def _item(value):
     return value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
 
 
+def choice(name: str, value, options: tuple) -> str:
+    """``value`` if it is one of ``options``, else a ValueError naming them."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {options}, got {value!r}")
+    return value
+
+
 def integer(name: str, value, *, minimum: int) -> int:
     """``value`` as a Python int ``>= minimum``: ``2``, ``np.int64(2)`` and ``2.0`` accepted,
     ``2.5`` refused (ValueError), a non-number refused (TypeError)."""

@@ -77,7 +77,7 @@ def _mnist_without_download(data_dir):
     from kernelcollapse import datasets
 
     try:
-        return datasets.mnist(datasets._configured_or_shared(data_dir, "test"), split="test",
+        return datasets.mnist(datasets.mnist_dir(data_dir, "test"), split="test",
                               download=False).images
     except FileNotFoundError:
         return None
@@ -130,7 +130,7 @@ def _bench_lm(size: str, data_dir) -> dict:
 def _synthetic_base(cfg):
     """The base model pretrained on random tokens of the real splits' sizes (no WikiText-2
     here): the same shapes, so the same time."""
-    from kernelcollapse.datasets import _wikitext as wikitext
+    from kernelcollapse import datasets as wikitext
     from kernelcollapse.zoo import _nn, lm
 
     rng = np.random.default_rng(0)

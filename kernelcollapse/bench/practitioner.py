@@ -179,9 +179,9 @@ def design(kind: str, *, key: int = 0, rows: int = 9000) -> tuple[np.ndarray, np
 
 def _ridge(X, y, lam, weight=None):
     """Ridge with an unpenalised intercept, the library's normalisation, row weights."""
-    from kernelcollapse.estimator import _weighted_ridge
+    from kernelcollapse.estimator import weighted_ridge
 
-    return _weighted_ridge(X, y, lam, np.ones(X.shape[0]) if weight is None else weight, True)
+    return weighted_ridge(X, y, lam, np.ones(X.shape[0]) if weight is None else weight, True)
 
 
 def _ridge_path(X, y, lams):
@@ -304,7 +304,7 @@ def run(regimes=QUICK_REGIMES, *, reps: int = 20, key: int = 0, data_dir=None,
     previous = {tuple(r["regime"].values()): r for r in (done or [])}
     mn = None
     if any(r.features not in SIMULATED for r in regimes):
-        mn = datasets.mnist(datasets._configured_or_shared(data_dir, "test"), split="test")
+        mn = datasets.mnist(datasets.mnist_dir(data_dir, "test"), split="test")
         mnist_target = parity_target(mn.labels)
     cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     results = []

@@ -255,7 +255,7 @@ import json, os, sys, time
 cores = json.loads(sys.argv[1])
 os.sched_setaffinity(0, cores)  # before jax starts: its thread pools follow the affinity
 sys.path.insert(0, {root!r})
-from kernelcollapse import _engine
+from kernelcollapse.simulator import _engine
 from kernelcollapse.bench.suite import Config, library_sweep
 cfg = Config(**json.loads({cfg!r}))
 first, _ = library_sweep(cfg, d=cfg.scaling_d, seeds=cfg.scaling_seeds)

@@ -54,7 +54,6 @@ def load_problem(args: argparse.Namespace, *,
     machine's memory: each step's own check would come after the problem's allocation."""
     from kernelcollapse import theory
     from kernelcollapse._util import memory as _memory
-    from kernelcollapse.theory import _problems as problems
 
     if args.eigvals is not None or args.w0 is not None:
         if args.eigvals is None or args.w0 is None:
@@ -77,7 +76,7 @@ def load_problem(args: argparse.Namespace, *,
     args.beta = 2.0 if args.beta is None else args.beta
     args.r = 0.5 if args.r is None else args.r
     if isinstance(args.d, int) and args.d > 0:
-        per_dim = problems._BYTES_PER_DIM[args.spectrum] + theory_bytes_per_dim
+        per_dim = theory.memory_per_dimension(args.spectrum) + theory_bytes_per_dim
         _memory.check_machine(f"--d {args.d}", per_dim * args.d, "use a smaller --d")
     if args.spectrum == "isotropic":
         return tuple(theory.isotropic(args.d))

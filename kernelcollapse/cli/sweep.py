@@ -34,8 +34,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kernelcollapse.sweep import load_config, run_sweep
-    from kernelcollapse.sweep._run import example_config
+    from kernelcollapse.sweep import example_config, load_config, run_sweep
 
     if args.example:
         print(example_config(), end="")

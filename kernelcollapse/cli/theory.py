@@ -73,9 +73,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kernelcollapse import theory
-    from kernelcollapse.theory._prepared import PREPARE_BYTES_PER_DIM
 
-    eigvals, w0 = load_problem(args, theory_bytes_per_dim=PREPARE_BYTES_PER_DIM[False])
+    eigvals, w0 = load_problem(args, theory_bytes_per_dim=theory.memory_per_dimension("prepare"))
     cols = grid_columns(args)
     res = theory.test_error(eigvals, w0, sigma=args.sigma, sigma0=args.sigma0, mode=args.mode,
                             **cols)

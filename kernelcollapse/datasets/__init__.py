@@ -18,6 +18,7 @@ from kernelcollapse.datasets._mnist import (
     Split,
     cache_dir,
     mnist,
+    mnist_dir,
     split_pool,
 )
 from kernelcollapse.datasets._wikitext import ENV_VAR as WIKITEXT2_ENV_VAR
@@ -36,5 +37,5 @@ from kernelcollapse.datasets._wikitext import SHA256 as WIKITEXT2_SHA256
 
 __all__ = ["ENV_VAR", "EOS", "FILES", "MIRRORS", "MNIST", "SHA256", "UNK", "UNK_ID",
            "WIKITEXT2_ENV_VAR", "WIKITEXT2_FILE", "WIKITEXT2_SHA256", "ChecksumError", "Split",
-           "Vocabulary", "WikiText", "cache_dir", "mnist", "split_articles", "split_pool",
-           "tokenize", "wikitext2"]
+           "Vocabulary", "WikiText", "cache_dir", "mnist", "mnist_dir", "split_articles",
+           "split_pool", "tokenize", "wikitext2"]

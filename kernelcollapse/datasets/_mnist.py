@@ -136,9 +136,11 @@ def _shared_copy(split: str = "test") -> Path | None:
     return _SHARED_DIR if _datapath.in_checkout() and _complete(_SHARED_DIR, split) else None
 
 
-def _configured_or_shared(data_dir, split: str = "test"):
-    """``data_dir`` when given; with neither it nor ``$KERNELCOLLAPSE_DATA``, the shared copy
-    (:func:`_shared_copy`, ``None`` without one: the loader's own search)."""
+def mnist_dir(data_dir=None, split: str = "test"):
+    """Where the figures, the benchmarks and the zoo load MNIST from: ``data_dir`` when given;
+    with neither it nor ``$KERNELCOLLAPSE_DATA``, the shared copy beside a source checkout when
+    it holds the files of ``split``; else ``None`` (:func:`mnist`'s own search).  Pass the
+    result to :func:`mnist` as its ``data_dir``."""
     if data_dir is None and not os.environ.get(ENV_VAR):
         return _shared_copy(split)
     return data_dir

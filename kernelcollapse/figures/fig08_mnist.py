@@ -52,7 +52,7 @@ SPLIT_KEY = 0
 def _load(data_dir):
     from kernelcollapse import datasets
 
-    return datasets.mnist(datasets._configured_or_shared(data_dir, "test"), split="test")
+    return datasets.mnist(datasets.mnist_dir(data_dir, "test"), split="test")
 
 
 def _kernels(x_pool):

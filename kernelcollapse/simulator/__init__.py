@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from kernelcollapse.simulator._api import (
     BACKENDS,
-    MODES,
     SAMPLERS,
     MemoryEstimate,
     SimulationResult,
@@ -21,5 +20,5 @@ from kernelcollapse.simulator._api import (
     simulate,
 )
 
-__all__ = ["BACKENDS", "MODES", "SAMPLERS", "MemoryEstimate", "SimulationResult",
+__all__ = ["BACKENDS", "SAMPLERS", "MemoryEstimate", "SimulationResult",
            "check_simulation", "chunk_size", "seed_bytes", "simulate"]

@@ -20,7 +20,6 @@ from kernelcollapse._util.x64 import uses_float64
 from kernelcollapse.simulator import _engine
 from kernelcollapse.simulator._plan import (
     BACKENDS,
-    MODES,
     SAMPLERS,
     MemoryEstimate,
     _Chain,
@@ -31,7 +30,7 @@ from kernelcollapse.simulator._plan import (
     seed_bytes,
 )
 
-__all__ = ["BACKENDS", "MODES", "SAMPLERS", "MemoryEstimate", "SimulationResult",
+__all__ = ["BACKENDS", "SAMPLERS", "MemoryEstimate", "SimulationResult",
            "check_simulation", "chunk_size", "seed_bytes", "simulate"]
 
 

@@ -11,13 +11,13 @@ import numpy as np
 
 from kernelcollapse._util import memory as _memory
 from kernelcollapse._util import validate as v
+from kernelcollapse._util.arrays import unique_rows
 from kernelcollapse.simulator import _engine
-from kernelcollapse.theory import _chain, _regimes
+from kernelcollapse.theory import MODES, check_finite_error
 
-__all__ = ["BACKENDS", "CHOLESKY_MAX_LAMS", "MODES", "SAMPLERS", "MemoryEstimate", "chunk_size",
+__all__ = ["BACKENDS", "CHOLESKY_MAX_LAMS", "SAMPLERS", "MemoryEstimate", "chunk_size",
            "seed_bytes"]
 
-MODES = _chain.MODES
 BACKENDS = ("jax", "numpy")
 SAMPLERS = ("auto", "rows")
 
@@ -137,7 +137,7 @@ def _plan(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0, p, mode, fresh, we
               "lam0": v.nonnegative("lam0", lam0), "p": v.probability("p", p),
               "fresh": v.probability("fresh", fresh), "weight": v.nonnegative("weight", weight),
               "sigma": v.nonnegative("sigma", sigma), "sigma0": v.nonnegative("sigma0", sigma0)}
-    _chain.check_mode(mode)
+    v.choice("mode", mode, MODES)
     seeds = v.integer("seeds", seeds, minimum=2)
     if seeds > 2**32:  # the per-seed keys count seeds in 32 bits
         raise ValueError(f"seeds must be at most 2**32, got {seeds}")
@@ -159,7 +159,7 @@ def _plan(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0, p, mode, fresh, we
     T_all, T0_all = g["T"].astype(np.int64), g["T0"].astype(np.int64)
     m_all = np.floor(g["p"] * T_all + 0.5).astype(np.int64)  # synthetic rows, half up
     fresh_all = np.floor(g["fresh"] * T0_all + 0.5).astype(np.int64)
-    _regimes.check_finite(d, T=T_all, T0=T0_all, n=g["n"], lam=g["lam"], lam0=g["lam0"],
+    check_finite_error(d, T=T_all, T0=T0_all, n=g["n"], lam=g["lam"], lam0=g["lam0"],
                           p=g["p"], weight=g["weight"], fresh=g["fresh"], sigma=g["sigma"],
                           sigma0=g["sigma0"], synthetic=m_all, mode=mode)
     used = "rows" if backend == "numpy" else sampler
@@ -167,10 +167,10 @@ def _plan(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0, p, mode, fresh, we
     per_seed = gathered = 0.0
     # One generator chain per distinct (T0, lam0, sigma0, fresh rows), shared by its jobs: the
     # distinct downstream fits (T, synthetic rows, weight, sigma), each over its n and lam.
-    chains, chain_of = _chain.unique_rows(T0_all, g["lam0"], g["sigma0"], fresh_all)
+    chains, chain_of = unique_rows(T0_all, g["lam0"], g["sigma0"], fresh_all)
     for c, (T0_c, lam0_c, sigma0_c, mf_c) in enumerate(chains):
         pts = np.flatnonzero(chain_of == c)
-        jobs, job_of = _chain.unique_rows(T_all[pts], m_all[pts], g["weight"][pts],
+        jobs, job_of = unique_rows(T_all[pts], m_all[pts], g["weight"][pts],
                                           g["sigma"][pts])
         uses_chain = (jobs[:, 1] > 0) & (jobs[:, 2] > 0)  # some row labelled by w_n is fitted
         ns = np.unique(g["n"][pts])

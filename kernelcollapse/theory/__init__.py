@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import importlib
 
+from kernelcollapse.theory._chain import MODES
+from kernelcollapse.theory._error import ErrorParts
 from kernelcollapse.theory._formulas import (
     collapse_limit,
     df1,
@@ -40,23 +42,32 @@ from kernelcollapse.theory._optimize import (
     optimal_weight,
 )
 from kernelcollapse.theory._prepared import (
+    ChainMoments,
     CollapseLimit,
     ErrorDecomposition,
+    Evaluator,
     GeneratorMoments,
     PreparedProblem,
+    memory_per_dimension,
     prepare,
 )
 from kernelcollapse.theory._problems import Problem, isotropic, power_law
+from kernelcollapse.theory._regimes import check_finite as check_finite_error
 
 __all__ = [
+    "MODES",
+    "ChainMoments",
     "CollapseLimit",
     "ErrorDecomposition",
+    "ErrorParts",
+    "Evaluator",
     "ExponentFit",
     "GeneratorMoments",
     "OptimalLambda",
     "OptimalWeight",
     "PreparedProblem",
     "Problem",
+    "check_finite_error",
     "collapse_limit",
     "df1",
     "df2",
@@ -65,6 +76,7 @@ __all__ = [
     "generator_moments",
     "isotropic",
     "kappa",
+    "memory_per_dimension",
     "optimal_lambda",
     "optimal_weight",
     "power_law",

@@ -35,6 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from kernelcollapse._util.validate import choice
 from kernelcollapse.theory import _spectral as _sp
 
 MODES = ("replace", "accumulate")
@@ -42,9 +43,7 @@ MODES = ("replace", "accumulate")
 
 def check_mode(mode) -> str:
     """``mode`` if it is one of :data:`MODES`, else a ValueError naming it."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    return mode
+    return choice("mode", mode, MODES)
 
 
 class Setting(NamedTuple):
@@ -62,12 +61,6 @@ def is_exact(setting: Setting, d: int) -> bool:
     refit the truth exactly): the exact finite-sample formulas apply."""
     return setting.lam0 == 0.0 and (setting.T0 > d + 1
                                     or setting.T0 >= d and setting.sigma0 == 0.0)
-
-
-def unique_rows(*cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of the stacked columns and, for each input row, the index of its key."""
-    keys, inverse = np.unique(np.stack(cols, axis=1), axis=0, return_inverse=True)
-    return keys, inverse.reshape(-1)
 
 
 def fresh_contraction(d: int, T0: float, fresh: float) -> float:

@@ -54,21 +54,35 @@ class Points(NamedTuple):
     gen: np.ndarray  # generator row of the point, -1 for clean labels (n = 0)
 
 
-class Parts(NamedTuple):
+class ErrorParts(NamedTuple):
+    """The test error and its parts at given effective regularisations (flat arrays, one entry
+    per point; :meth:`kernelcollapse.theory.Evaluator.at_kappa`).
+
+    Attributes
+    ----------
+    total, bias, variance, collapse : ndarray
+        As in :class:`kernelcollapse.theory.ErrorDecomposition`.
+    lam : ndarray
+        The penalty that has these ``kappa``.
+    cross : ndarray
+        ``E <w_fit - w0, w_n - w0>_Sigma = p g sum s M S - kappa sum M b`` (from
+        ``E[R^-1 omega A] = p g M`` and ``lam E[R^-1] = kappa (Sigma + kappa)^-1``).
+    shift : ndarray
+        ``E ||w_n - w0||^2_Sigma``.  The error against the labels' own mixture of targets,
+        which cross-validation on them minimises, is ``total - 2 p cross + p shift``.
+    """
+
     total: np.ndarray
     bias: np.ndarray
     variance: np.ndarray
     collapse: np.ndarray
-    lam: np.ndarray  # the penalty that has these kappa
-    # E <w_fit - w0, w_n - w0>_Sigma = p g sum s M S - kappa sum M b, and E ||w_n - w0||^2_Sigma
-    # (from E[R^{-1} omega A] = p g M and lam E[R^{-1}] = kappa (Sigma + kappa)^{-1}): the error
-    # against the labels' own mixture of targets, which cross-validation on them minimises, is
-    # total - 2 p cross + p shift.
+    lam: np.ndarray
     cross: np.ndarray
     shift: np.ndarray
 
 
-def evaluate(spec: _sp.Spectrum, pts: Points, b_rows: np.ndarray, S_rows: np.ndarray) -> Parts:
+def evaluate(spec: _sp.Spectrum, pts: Points, b_rows: np.ndarray,
+             S_rows: np.ndarray) -> ErrorParts:
     """Test error and its parts at every point; ``b_rows, S_rows`` of shape ``(R, u)``."""
     keys, inv = np.unique(pts.kappa, return_inverse=True)
     inv = inv.reshape(-1)
@@ -93,7 +107,7 @@ def evaluate(spec: _sp.Spectrum, pts: Points, b_rows: np.ndarray, S_rows: np.nda
     coll = -2.0 * p * g * k * M2b + (p * g) ** 2 * M2sS + rho / (phi * (1.0 - rho)) * inner
     coll = np.where(has, coll, 0.0)
     cross = np.where(has, p * g * MsS - k * Mb, 0.0)
-    return Parts(bias + var + coll, bias, var, coll, k * gn.lam_over_kappa, cross,
+    return ErrorParts(bias + var + coll, bias, var, coll, k * gn.lam_over_kappa, cross,
                  np.where(has, sS, 0.0))
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from kernelcollapse._util import validate as v
+from kernelcollapse._util.arrays import unique_rows
 from kernelcollapse.theory import _chain
 from kernelcollapse.theory import _spectral as _sp
 from kernelcollapse.theory._prepared import (
@@ -225,7 +226,7 @@ def exact_ols_error(d: int, *, T: ArrayLike, T0: ArrayLike, n: ArrayLike, sigma:
         raise ValueError("fresh real rows per generation are defined for mode='replace' only")
     h = np.zeros(T.size)
     has = n > 0  # n = 0 never reads T0, which may then be <= d + 1
-    keys, inv = _chain.unique_rows(T0[has], fresh[has])
+    keys, inv = unique_rows(T0[has], fresh[has])
     for i, (t0, q) in enumerate(keys):
         rows = np.flatnonzero(has)[inv == i]
         setting = _chain.Setting(float(t0), 0.0, 1.0, float(q), mode)

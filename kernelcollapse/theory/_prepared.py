@@ -22,9 +22,11 @@ from numpy.typing import ArrayLike
 
 from kernelcollapse._util import memory as _memory
 from kernelcollapse._util import validate as v
+from kernelcollapse._util.arrays import unique_rows
 from kernelcollapse._util.blas import uses_one_blas_thread
-from kernelcollapse.theory import _chain, _error, _fit, _quadrature, _regimes
+from kernelcollapse.theory import _chain, _error, _fit, _problems, _quadrature, _regimes, _search
 from kernelcollapse.theory import _spectral as _sp
+from kernelcollapse.theory._search import OptimalLambda, OptimalWeight
 
 __all__ = ["CollapseLimit", "ErrorDecomposition", "GeneratorMoments", "PreparedProblem",
            "prepare"]
@@ -73,6 +75,21 @@ class GeneratorMoments(NamedTuple):
 
     mean: np.ndarray
     var: np.ndarray
+
+
+class ChainMoments(NamedTuple):
+    """The chain's moments per coordinate (:meth:`PreparedProblem.chain_moments`).
+
+    Attributes
+    ----------
+    offset : ndarray
+        ``E w_n = (1 + offset) w0`` coordinate-wise.
+    variance : ndarray
+        ``Var w_n`` per coordinate.
+    """
+
+    offset: np.ndarray
+    variance: np.ndarray
 
 
 class CollapseLimit(NamedTuple):
@@ -187,6 +204,19 @@ def prepare(eigvals: ArrayLike, w0: ArrayLike, *,
 # sums), with room; the check before any work compares it with the machine's memory
 # (tests/test_memory_guard.py checks the bounds).  Keyed by "exact sums".
 PREPARE_BYTES_PER_DIM = {False: 160, True: 320}
+
+
+def memory_per_dimension(what: str) -> int:
+    """Estimated peak bytes per dimension ``d`` of building a built-in problem (``what`` =
+    ``"isotropic"`` or ``"power_law"``) or of preparing a spectrum for the theory
+    (``"prepare"``, :func:`prepare` with its default quadrature): for a caller that refuses a
+    ``d`` beyond the machine's memory before allocating anything."""
+    if what == "prepare":
+        return PREPARE_BYTES_PER_DIM[False]
+    if what in _problems.BYTES_PER_DIM:
+        return _problems.BYTES_PER_DIM[what]
+    raise ValueError(f"what must be one of {('prepare', *_problems.BYTES_PER_DIM)}, got "
+                     f"{what!r}")
 # generator_moments, per generation and dimension (the mean and variance, the chain's states on
 # the distinct eigenvalues and their expansion to every coordinate).
 MOMENTS_BYTES_PER_ENTRY = 64
@@ -242,11 +272,10 @@ class PreparedProblem:
                    p: ArrayLike = 1.0, mode: str = "replace", fresh: ArrayLike = 0.0,
                    weight: ArrayLike = 1.0) -> ErrorDecomposition:
         """Deterministic-equivalent test error; see :func:`kernelcollapse.theory.test_error`."""
-        g = self._grid(T=T, T0=T0, n=n, lam=lam, lam0=lam0, p=p, fresh=fresh, weight=weight,
-                       sigma=sigma, sigma0=sigma0, mode=mode)
-        gen, b_rows, S_rows = self._generator_rows(g)
-        kappa = self._kappa(g.lam, g.T, g.p, g.weight)
-        parts = self._evaluate(kappa, g, gen, b_rows, S_rows)
+        ev = self.evaluator(T=T, T0=T0, n=n, lam=lam, lam0=lam0, p=p, fresh=fresh,
+                            weight=weight, sigma=sigma, sigma0=sigma0, mode=mode)
+        g = ev._grid
+        parts = ev.at_kappa(ev.kappa(g.lam))
         if not np.all(np.isfinite(parts.total)):
             i = int(np.flatnonzero(~np.isfinite(parts.total))[0])
             raise ValueError(
@@ -257,6 +286,73 @@ class PreparedProblem:
 
     # pytest collects attributes named test_*; this one is library code.
     test_error.__test__ = False
+
+    def evaluator(self, *, T: ArrayLike, T0: ArrayLike, n: ArrayLike, lam: ArrayLike,
+                  sigma: ArrayLike, sigma0: ArrayLike, lam0: ArrayLike = 0.0,
+                  p: ArrayLike = 1.0, mode: str = "replace", fresh: ArrayLike = 0.0,
+                  weight: ArrayLike = 1.0) -> Evaluator:
+        """The error at these settings as a function of the effective regularisation, for many
+        evaluations (:class:`Evaluator`): the settings are checked and the generator chains
+        solved once.
+
+        The arguments are those of :func:`kernelcollapse.theory.test_error`; ``lam`` is the
+        penalty the settings are checked at (a search passes its smallest) and the penalty of
+        :meth:`Evaluator.error`.
+        """
+        g = self._grid(T=T, T0=T0, n=n, lam=lam, lam0=lam0, p=p, fresh=fresh, weight=weight,
+                       sigma=sigma, sigma0=sigma0, mode=mode)
+        return Evaluator(self, g, *self._generator_rows(g))
+
+    def penalty_bounds(self, lam_bounds: tuple[float, float] | None = None
+                       ) -> tuple[float, float]:
+        """The search interval of the penalty: ``lam_bounds`` checked (``0 < lo < hi``), or the
+        default ``(1e-10, 1e2) * max(eigvals)``."""
+        return _search.penalty_bounds(lam_bounds, float(self.eigvals.max()))
+
+    @uses_one_blas_thread
+    def optimal_lambda(self, *, T: ArrayLike, T0: ArrayLike, n: ArrayLike, sigma: ArrayLike,
+                       sigma0: ArrayLike, lam0: ArrayLike = 0.0, p: ArrayLike = 1.0,
+                       mode: str = "replace", fresh: ArrayLike = 0.0, weight: ArrayLike = 1.0,
+                       lam_bounds: tuple[float, float] | None = None,
+                       points_per_decade: int = 8, flat_rtol: float = 1e-6,
+                       xtol: float = 1e-7) -> OptimalLambda:
+        """The penalty minimising the test error; see
+        :func:`kernelcollapse.theory.optimal_lambda` (the same arguments but the problem)."""
+        lo, hi = self.penalty_bounds(lam_bounds)
+        ppd = v.integer("points_per_decade", points_per_decade, minimum=2)
+        flat_rtol = v.scalar("flat_rtol", flat_rtol, check=v.nonnegative)
+        xtol = v.scalar("xtol", xtol, check=v.positive)
+        ev = self.evaluator(T=T, T0=T0, n=n, lam=lo, lam0=lam0, p=p, fresh=fresh, weight=weight,
+                            sigma=sigma, sigma0=sigma0, mode=mode)
+        return _search.search_lambda(ev, lo, hi, ppd=ppd, flat_rtol=flat_rtol, xtol=xtol)
+
+    @uses_one_blas_thread
+    def optimal_weight(self, *, T: ArrayLike, T0: ArrayLike, n: ArrayLike, sigma: ArrayLike,
+                       sigma0: ArrayLike, p: ArrayLike, lam0: ArrayLike = 0.0,
+                       mode: str = "replace", fresh: ArrayLike = 0.0, max_weight: float = 10.0,
+                       lam_bounds: tuple[float, float] | None = None,
+                       points_per_decade: int = 8, wtol: float = 1e-4) -> OptimalWeight:
+        """The penalty and the weight of the synthetic rows minimising the test error; see
+        :func:`kernelcollapse.theory.optimal_weight` (the same arguments but the problem)."""
+        max_weight = v.scalar("max_weight", max_weight, check=v.positive)
+        if max_weight <= _search.MIN_WEIGHT:
+            raise ValueError(f"max_weight must be > {_search.MIN_WEIGHT}, got "
+                             f"{v.plain(max_weight)}")
+        wtol = v.scalar("wtol", wtol, check=v.positive)
+        kw = dict(T=T, T0=T0, n=n, sigma=sigma, sigma0=sigma0, lam0=lam0, mode=mode, fresh=fresh,
+                  lam_bounds=lam_bounds, points_per_decade=points_per_decade)
+        p = v.probability("p", p)
+        shape, flat = v.broadcast(p=p, **{k: v.as_float_array(k, kw[k])
+                                          for k in ("T", "T0", "n", "sigma", "sigma0", "lam0",
+                                                    "fresh")})
+        flat_kw = {**kw, **{k: flat[k] for k in flat if k != "p"}}
+        pf = flat["p"]
+
+
+        def best(weight):  # weight: (..., m) broadcasting against the flat points
+            return self.optimal_lambda(p=pf, weight=weight, **flat_kw)
+
+        return _search.search_weight(best, pf, shape, max_weight=max_weight, wtol=wtol)
 
     def _grid(self, *, mode, **kw) -> _Grid:
         arrays = {
@@ -281,12 +377,12 @@ class PreparedProblem:
     def _kappa(self, lam, T, p, weight) -> np.ndarray:
         """``kappa`` per point, each distinct downstream fit solved once."""
         plain = (weight == 1.0) | (p == 0.0)
-        keys, inv = _chain.unique_rows(lam, T, np.where(plain, 0.0, p),
+        keys, inv = unique_rows(lam, T, np.where(plain, 0.0, p),
                                        np.where(plain, 1.0, weight))
         return _fit.solve_kappa(keys[:, 0], keys[:, 1], keys[:, 2], keys[:, 3],
                                 self._sums)[inv]
 
-    def _evaluate(self, kappa, g: _Grid, gen, b_rows, S_rows) -> _error.Parts:
+    def _evaluate(self, kappa, g: _Grid, gen, b_rows, S_rows) -> _error.ErrorParts:
         pts = _error.Points(kappa, g.T, g.p, g.weight, g.sigma, gen)
         return _error.evaluate(self._sums, pts, b_rows, S_rows)
 
@@ -295,7 +391,7 @@ class PreparedProblem:
         each point's row index (-1 for ``n = 0``)."""
         u = self._sums.s.size
         has = g.n > 0
-        keys, inv = _chain.unique_rows(g.T0[has], g.lam0[has], g.sigma0[has], g.fresh[has],
+        keys, inv = unique_rows(g.T0[has], g.lam0[has], g.sigma0[has], g.fresh[has],
                                        g.n[has].astype(np.float64))
         if keys.shape[0] * u > _MAX_GENERATOR_ELEMENTS:
             raise ValueError(
@@ -305,7 +401,7 @@ class PreparedProblem:
         gen = np.full(g.T.size, -1)
         gen[has] = inv
         b_rows, S_rows = np.empty((keys.shape[0], u)), np.empty((keys.shape[0], u))
-        settings, which = _chain.unique_rows(keys[:, 0], keys[:, 1], keys[:, 2], keys[:, 3])
+        settings, which = unique_rows(keys[:, 0], keys[:, 1], keys[:, 2], keys[:, 3])
         for i, (T0, lam0, sigma0, fresh) in enumerate(settings):
             rows = np.flatnonzero(which == i)
             setting = _chain.Setting(float(T0), float(lam0), float(sigma0), float(fresh), g.mode)
@@ -332,6 +428,31 @@ class PreparedProblem:
                           mode: str = "replace", fresh: float = 0.0) -> GeneratorMoments:
         """Per-coordinate mean and variance of ``w_n``; see
         :func:`kernelcollapse.theory.generator_moments`."""
+        n, st = self._states("generator_moments", T0=T0, n=n, sigma0=sigma0, lam0=lam0,
+                             mode=mode, fresh=fresh)
+        inv = self._spec.inverse
+        mean = st.m[:, inv] * self.w0
+        var = st.v[:, inv]
+        if n.ndim == 0:
+            return GeneratorMoments(mean[0], var[0])
+        return GeneratorMoments(mean, var)
+
+    @uses_one_blas_thread
+    def chain_moments(self, *, T0: float, n: ArrayLike, sigma0: float, lam0: float = 0.0,
+                      mode: str = "replace", fresh: float = 0.0) -> ChainMoments:
+        """The chain's moments per coordinate in units of the teacher: ``E w_n = (1 + offset)
+        w0`` and the variance of ``w_n``, arrays of shape ``(d,)`` (``(len(n), d)`` for a
+        sequence ``n``).  ``offset`` is accurate near 0, where ``mean / w0 - 1`` from
+        :meth:`generator_moments` would round (and is defined where ``w0 = 0``)."""
+        n, st = self._states("chain_moments", T0=T0, n=n, sigma0=sigma0, lam0=lam0, mode=mode,
+                             fresh=fresh)
+        inv = self._spec.inverse
+        offset, var = st.c[:, inv], st.v[:, inv]
+        if n.ndim == 0:
+            return ChainMoments(offset[0], var[0])
+        return ChainMoments(offset, var)
+
+    def _states(self, what: str, *, T0, n, sigma0, lam0, mode, fresh):
         setting = self._setting(T0=T0, lam0=lam0, sigma0=sigma0, fresh=fresh, mode=mode)
         n = v.nonnegative_integer("n", n)
         if n.ndim > 1 or n.size == 0:
@@ -340,16 +461,10 @@ class PreparedProblem:
         ns = np.atleast_1d(n)
         self._check_chain(setting, ns)
         # The moments are per generation and coordinate: several (n, d) arrays.
-        _memory.check_machine(f"generator_moments for {ns.size} generations x d = {self.d}",
+        _memory.check_machine(f"{what} for {ns.size} generations x d = {self.d}",
                               MOMENTS_BYTES_PER_ENTRY * ns.size * self.d,
                               "ask for fewer generations n at once")
-        st = _chain.states(self._spec, setting, ns)
-        inv = self._spec.inverse
-        mean = st.m[:, inv] * self.w0
-        var = st.v[:, inv]
-        if n.ndim == 0:
-            return GeneratorMoments(mean[0], var[0])
-        return GeneratorMoments(mean, var)
+        return n, _chain.states(self._spec, setting, ns)
 
     @uses_one_blas_thread
     def collapse_limit(self, *, T0: float, sigma0: float, lam0: float = 0.0,
@@ -419,9 +534,51 @@ class PreparedProblem:
         shape, flat = v.broadcast(lam=lam, T=T)
         return _out(_sp.kappa(flat["lam"], flat["T"], self._sums), shape)
 
-    def optimal_lambda(self, **kwargs):
-        """The penalty minimising the test error; see
-        :func:`kernelcollapse.theory.optimal_lambda` (same arguments but the problem)."""
-        from kernelcollapse.theory._optimize import _optimal_lambda
 
-        return _optimal_lambda(self, **kwargs)
+class Evaluator:
+    """The test error at fixed settings as a function of the effective regularisation
+    ``kappa`` (made by :meth:`PreparedProblem.evaluator`).
+
+    The settings were checked and the generator chains solved when it was made; each
+    evaluation is then one pass over the spectrum, with no root solve for
+    :meth:`at_kappa`.  The points are those of the flattened broadcast grid of the settings.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        The broadcast shape of the settings.
+    size : int
+        The number of points (``prod(shape)``).
+    T, p, weight, lam : ndarray, shape (size,)
+        The settings per point.
+    """
+
+    def __init__(self, problem: PreparedProblem, grid: _Grid, gen, b_rows, S_rows):
+        self._problem = problem
+        self._grid = grid
+        self._gen, self._b_rows, self._S_rows = gen, b_rows, S_rows
+        self.shape = grid.shape
+        self.size = int(grid.T.size)
+        self.T, self.p, self.weight, self.lam = grid.T, grid.p, grid.weight, grid.lam
+
+    def __repr__(self) -> str:
+        return f"Evaluator(shape={self.shape}, problem={self._problem!r})"
+
+    def _points(self, points) -> np.ndarray:
+        return np.arange(self.size) if points is None else np.asarray(points, dtype=np.int64)
+
+    def kappa(self, lam: ArrayLike, points: ArrayLike | None = None) -> np.ndarray:
+        """``kappa`` of the penalties ``lam`` at the points ``points`` (indices into the flat
+        grid, repeats allowed; default every point), both of the same length."""
+        pts = self._points(points)
+        return self._problem._kappa(np.asarray(lam, dtype=np.float64), self.T[pts], self.p[pts],
+                                    self.weight[pts])
+
+    def at_kappa(self, kappa: ArrayLike, points: ArrayLike | None = None) -> _error.ErrorParts:
+        """The error's parts (:class:`ErrorParts`, flat) at the effective regularisations
+        ``kappa`` of the points ``points`` (as in :meth:`kappa`)."""
+        pts = self._points(points)
+        g = self._grid
+        at = g._replace(**{k: getattr(g, k)[pts] for k in ("T", "p", "weight", "sigma")})
+        return self._problem._evaluate(np.asarray(kappa, dtype=np.float64), at, self._gen[pts],
+                                       self._b_rows, self._S_rows)

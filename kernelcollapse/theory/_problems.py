@@ -18,11 +18,11 @@ _MIN_LOG10 = 307
 
 # Peak bytes per dimension while building each problem (tracemalloc: 16 and 52), with room:
 # the results and power_law's temporaries (tests/test_memory_guard.py checks the bounds).
-_BYTES_PER_DIM = {"isotropic": 24, "power_law": 64}
+BYTES_PER_DIM = {"isotropic": 24, "power_law": 64}
 
 
 def _check_memory(name: str, d: int) -> None:
-    _memory.check_machine(f"{name}(d={d})", _BYTES_PER_DIM[name] * d, "use a smaller d")
+    _memory.check_machine(f"{name}(d={d})", BYTES_PER_DIM[name] * d, "use a smaller d")
 
 
 class Problem(NamedTuple):

@@ -33,7 +33,14 @@ def _near_interpolation(rows, d: int):
 
 def check_finite(d: int, *, T, T0, n, lam, lam0, p, weight, fresh, sigma, sigma0, synthetic,
                  mode: str) -> None:
-    """Raise ValueError where the true expected test error is infinite or undefined."""
+    """Raise ValueError where the true expected test error is infinite or undefined.
+
+    The check shared by the theory and the simulator, so that both refuse the same settings
+    with the same message.  All arguments but ``d`` and ``mode`` are flat arrays of equal
+    length, one entry per point, with the meanings of :func:`kernelcollapse.theory.test_error`;
+    ``synthetic`` is the number of downstream rows labelled by the generator (``p T``, or the
+    simulator's rounded count).
+    """
     check_downstream(d, T=T, n=n, lam=lam, weight=weight, sigma=sigma, synthetic=synthetic)
     check_chain(d, T0=T0, n=n, lam0=lam0, sigma0=sigma0, fresh=fresh, mode=mode)
 

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kernelcollapse.theory import _chain
+from kernelcollapse.theory import prepare
 from kernelcollapse.tuning._estimate import chain_moments, sample_basis_shrink
 
 
@@ -97,7 +97,6 @@ class Objective:
             self.real = ~mask
         self.blend: _Blend | None = None  # set by use_pilot
         self.s = np.einsum("ij,ij->j", Z, Z) / Z.shape[0]
-        setting = _chain.Setting(kw["T0"], kw["lam0"], kw["sigma0"], kw["fresh"], kw["mode"])
         k = Z.shape[1]
         self.factor = np.eye(k) if factor is None else factor
         # (B, k): diag F of single generator designs (chain_rows), or None: the chain's
@@ -107,13 +106,15 @@ class Objective:
         # move on rows like the user's to the theory's (ridge_rows; 1 otherwise)
         self.chain_scale = float(chain_scale)
         # Least-squares generators on T0 > d + 1 rows (d the number of features): unbiased,
-        # with Cov(w_n - w0) Sigma = sigma0^2 h_n F (kernelcollapse.theory._chain.exact_h), F the
+        # with Cov(w_n - w0) Sigma = sigma0^2 h_n F (PreparedProblem.chain_moments), F the
         # chain's covariance on rows like the user's in units of the Gaussian one (chain_rows,
         # measured by recommend for the replace workflow; the identity otherwise).
         self.K = None
-        if setting.lam0 == 0 and setting.T0 > d + 1:
-            self.K = float(setting.sigma0**2 * _chain.exact_h(
-                setting, d, np.array([kw["n"]]))[0]) * self.factor
+        if kw["lam0"] == 0 and kw["T0"] > d + 1:
+            # the exact chain's variance on a unit spectrum: sigma0^2 h_n per coordinate
+            unit = prepare(np.ones(d), np.zeros(d)).chain_moments(
+                T0=kw["T0"], n=kw["n"], sigma0=kw["sigma0"], mode=kw["mode"], fresh=kw["fresh"])
+            self.K = float(unit.variance[0]) * self.factor
         self.d = d
 
     def _decompose(self, w: float):
@@ -170,11 +171,9 @@ class Objective:
             e, *_, u = self._decompose(w)
             cross = (u[None, :] / (e[None, :] + lams[:, None])).sum(axis=1)
             return 2.0 * kw["p"] * cross - kw["p"] * float(np.trace(self.K))
-        g = prob._grid(**{**kw, "lam": lams, "weight": w})
-        gen, b_rows, S_rows = prob._generator_rows(g)
-        parts = prob._evaluate(prob._kappa(g.lam, g.T, g.p, g.weight), g, gen, b_rows,
-                               S_rows)
-        return self.chain_scale * (2.0 * g.p * parts.cross - g.p * parts.shift)
+        ev = prob.evaluator(**{**kw, "lam": lams, "weight": w})
+        parts = ev.at_kappa(ev.kappa(ev.lam))
+        return self.chain_scale * (2.0 * ev.p * parts.cross - ev.p * parts.shift)
 
     def pilot_errors(self, lams, w: float) -> np.ndarray:
         """Square errors of the fits on each clean pilot row, shape ``(m, len(lams))``: their

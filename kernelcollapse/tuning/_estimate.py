@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from kernelcollapse.exceptions import NoiseUnidentified
-from kernelcollapse.theory import _chain, prepare
+from kernelcollapse.theory import prepare
 
 # Directions per bin of the energy estimate (equal energy within a bin of similar eigenvalues):
 # enough to average the per-direction noise, few enough to follow the spectrum's shape.
@@ -52,13 +52,10 @@ def chain_moments(s, q, n, chain, inflation=1.0) -> tuple[np.ndarray, np.ndarray
     """Mean offset ``c`` and variance ``v`` of ``w_n`` per sample direction (plug-in), the
     variance times ``inflation`` (a scalar or per direction: the diagonal of
     :func:`chain_rows`'s factor)."""
-    prob = prepare(s, np.sqrt(q))
-    setting = _chain.Setting(chain["T0"], chain["lam0"], chain["sigma0"], chain["fresh"],
-                             chain["mode"])
-    prob._check_chain(setting, np.array([n]))
-    st = _chain.states(prob._spec, setting, [n])
-    inv = prob._spec.inverse
-    return st.c[0, inv], inflation * st.v[0, inv]
+    offset, var = prepare(s, np.sqrt(q)).chain_moments(
+        T0=chain["T0"], n=[n], sigma0=chain["sigma0"], lam0=chain["lam0"], mode=chain["mode"],
+        fresh=chain["fresh"])
+    return offset[0], inflation * var[0]
 
 
 def sample_basis_shrink(rows: int, k: int) -> float:

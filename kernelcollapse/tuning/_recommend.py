@@ -28,9 +28,7 @@ from numpy.typing import ArrayLike
 from kernelcollapse._util import validate as v
 from kernelcollapse._util.blas import uses_one_blas_thread
 from kernelcollapse.exceptions import UnreliableRecommendation
-from kernelcollapse.theory import optimal_weight, prepare
-from kernelcollapse.theory._optimize import _bounds
-from kernelcollapse.theory._prepared import check_mode
+from kernelcollapse.theory import MODES, prepare
 from kernelcollapse.tuning._choice import _MIN_REAL_ROWS, Objective
 from kernelcollapse.tuning._estimate import (
     _MIN_RESIDUAL_DOF,
@@ -283,7 +281,7 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
     sigma0 = None if sigma0 is None else v.scalar("sigma0", sigma0, check=v.nonnegative)
     lam0 = v.scalar("lam0", lam0, check=v.nonnegative)
     fresh = v.scalar("fresh", fresh, check=v.probability)
-    mode = check_mode(mode)
+    mode = v.choice("mode", mode, MODES)
     signal = v.scalar("signal", signal, check=v.positive)
     max_weight = v.scalar("max_weight", max_weight, check=v.positive)
     key = v.integer("key", key, minimum=0)
@@ -346,7 +344,7 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
     w0 = np.sqrt(q)
     prob = prepare(s, w0)
     kw = dict(T=T, n=n, sigma=sigma, p=p, **chain)
-    lo, hi = _bounds(lam_bounds, float(s.max()))
+    lo, hi = prob.penalty_bounds(lam_bounds)
     if y is None:
         return _from_theory(prob, kw, lam_bounds, max_weight, estimated)
     # The population's dimension: the data's rank when the rows determine it, else the columns.
@@ -510,11 +508,10 @@ def _pilot_set(X_clean, y_clean, cols: int):
 
 def _from_theory(prob, kw, lam_bounds, max_weight, estimated) -> Recommendation:
     """Without labels: the theory alone, on the flat prior."""
-    best = optimal_weight(prob.eigvals, prob.w0, max_weight=max_weight,
-                          lam_bounds=lam_bounds, **kw)
+    best = prob.optimal_weight(max_weight=max_weight, lam_bounds=lam_bounds, **kw)
     clean = prob.optimal_lambda(**{**kw, "n": 0}, lam_bounds=lam_bounds)
     at_clean = float(prob.test_error(lam=float(clean.lam), **kw).total)
-    lo, hi = _bounds(lam_bounds, float(prob.eigvals.max()))
+    lo, hi = prob.penalty_bounds(lam_bounds)
     lam = float(best.lam)
     nan = float("nan")
     return Recommendation(

@@ -165,7 +165,7 @@ def _ban_unk(logprobs):
     ``<unk>`` is the most frequent word, and a small model's beams fill up with it."""
     import jax.numpy as jnp
 
-    from kernelcollapse.datasets._wikitext import UNK_ID
+    from kernelcollapse.datasets import UNK_ID
 
     return logprobs.at[..., UNK_ID].set(-jnp.inf)
 

@@ -251,7 +251,7 @@ def _blocks(ids: np.ndarray, length: int, cap_tokens: int | None = None) -> np.n
 
 
 def _data(cfg: LMConfig, data_dir):
-    from kernelcollapse.datasets import _wikitext as wikitext
+    from kernelcollapse import datasets as wikitext
 
     pre, train, val, test = wikitext.split_articles(wikitext.wikitext2(data_dir), SPLIT)
     if cfg.n_pretrain_tokens is not None:

@@ -293,7 +293,7 @@ def _as_images(name: str, value) -> np.ndarray:
 def _load_mnist(data_dir):
     from kernelcollapse import datasets
 
-    data_dir = datasets._configured_or_shared(data_dir, "test")
+    data_dir = datasets.mnist_dir(data_dir, "test")
     # A directory named by the caller is only read; the cache may download (the loader's
     # default), so a typo in data_dir fails at once instead of after a download attempt.
     return datasets.mnist(data_dir, split="test", download=data_dir is None).images
