@@ -123,6 +123,19 @@ class CollapseAwareRidge(RegressorMixin, BaseEstimator):
     See Also
     --------
     kernelcollapse.tuning.recommend : the recommendation, its method and its assumptions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kernelcollapse.estimator import CollapseAwareRidge
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((300, 20))
+    >>> y = X @ (rng.standard_normal(20) / np.sqrt(20)) + 0.5 * rng.standard_normal(300)
+    >>> model = CollapseAwareRidge(n=3, T0=1000, sigma0=0.5).fit(X, y)
+    >>> model.predict(X[:5]).shape
+    (5,)
+    >>> bool(np.isclose(model.alpha_, 300 * model.lam_))  # scikit-learn's units
+    True
     """
 
     def __init__(self, *, n=None, T0=None, sigma0=None, lam0=0.0, mode="replace", fresh=0.0,

@@ -1,4 +1,4 @@
-"""Smoke test of the benchmarks (issue 6): tiny sizes, the JSON and Markdown are written.
+"""Smoke test of the benchmarks: tiny sizes, the JSON and Markdown are written.
 
 No timing assertions: speed targets belong to the benchmark's own report.
 """

@@ -1,4 +1,4 @@
-"""Benchmarks of the simulator and the theory engine (issues 6 and 19).
+"""Benchmarks of the simulator and the theory engine.
 
 ``kernelcollapse bench [--quick | --smoke] [--out DIR]`` (in a checkout also ``python -m
 benchmarks``) runs, in one process (with helper subprocesses for the cold start and the cores):
@@ -15,7 +15,7 @@ benchmarks``) runs, in one process (with helper subprocesses for the cold start 
 
 It writes ``<out>/<name>.json`` (after each part) and ``<out>/<name>.md``; ``out`` defaults to
 :func:`default_out_dir`.  :mod:`kernelcollapse.bench.zoo_gmm` is the reference Gaussian-mixture
-experiment of issue 7.  Not part of the library's API: the sizes and the report may change.
+experiment.  Not part of the library's API: the sizes and the report may change.
 """
 
 from __future__ import annotations

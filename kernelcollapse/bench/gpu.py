@@ -1,4 +1,4 @@
-"""GPU benchmark (issue 19): ``kernelcollapse bench --gpu [--max-seconds S] [--smoke]``, also
+"""GPU benchmark: ``kernelcollapse bench --gpu [--max-seconds S] [--smoke]``, also
 ``python -m kernelcollapse.bench.gpu``.
 
 Measures on whatever device jax has (its first device: the GPU when there is one), in this
@@ -27,7 +27,7 @@ without a GPU the name says the platform, ``bench_gpu_cpu``; ``--smoke`` adds ``
 
 ``--max-seconds`` (default 330) bounds the run: a step starts only when its estimated time (from
 the steps already measured) fits in what is left; skipped steps are recorded with the reason.
-A step that fails is recorded with its error and the run goes on.  Targets (issue 19): the
+A step that fails is recorded with its error and the run goes on.  Targets: the
 canonical sweep warm at most 50 ms, with compilation at most 3 s (the cache allowed), the
 ``d = 2000`` sweep at least 25% of the matmul rate.
 
@@ -307,7 +307,7 @@ def run(*, smoke: bool = False, max_seconds: float = DEFAULT_MAX_SECONDS,
 
 
 def targets(res: dict) -> list[dict]:
-    """The three GPU targets of issue 19 with their measured values."""
+    """The three GPU targets with their measured values."""
     rows = []
     steps = res["steps"]
     if "canonical" in steps:
@@ -342,7 +342,7 @@ def markdown(res: dict) -> str:
              f"- Total {res.get('total_s', 0):.0f} s of --max-seconds {res['max_seconds']:g}"]
     if res.get("note"):
         lines.append(f"- Note: {res['note']}")
-    lines += ["", "## Targets (issue 19)", "", "| target | measured | goal | met | off by |",
+    lines += ["", "## Targets", "", "| target | measured | goal | met | off by |",
               "|---|---|---|---|---|"]
     for t in res.get("targets", []):
         goal = ("≥ " if t["higher_is_better"] else "≤ ") + _f(t["target"])

@@ -1,4 +1,4 @@
-"""Where the ``d = 2000`` sweep's time goes on a device (issue 19): a step of
+"""Where the ``d = 2000`` sweep's time goes on a device: a step of
 :mod:`kernelcollapse.bench.gpu`.
 
 The sweep's flop model (:mod:`kernelcollapse.bench.limits`) is dominated by two kinds of kernels

@@ -1,4 +1,5 @@
-"""Parts 2-4 of issue 6: flop model and matmul rate, theory throughput, growth of cost.
+"""The limits of the simulator and the theory: flop model and matmul rate, theory throughput,
+growth of cost.
 
 Flop model (multiply-add = 2 flops, float64; what the simulator's algorithm performs with its
 default ``sampler="auto"``, read off :mod:`kernelcollapse.simulator._jax`; random-number

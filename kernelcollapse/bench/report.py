@@ -1,10 +1,9 @@
-"""Targets of issues 6 and 19 and the Markdown report of a benchmark run (numbers from the JSON
+"""The benchmarks' targets and the Markdown report of a benchmark run (numbers from the JSON
 only)."""
 
 from __future__ import annotations
 
-# Targets on the 2-core CPU machine (issue 6; the warm ratio, the cores and the theory at
-# d >= 1e5 from issue 19).
+# Targets on the 2-core CPU machine (the warm ratio, the cores and the theory at d >= 1e5).
 WARM_RATIO = 100.0
 COLD_RATIO = 10.0
 MATMUL_FRACTION = 0.40

@@ -1,7 +1,8 @@
-"""Measurements of issue 6: baseline ratio, distance to the matmul limit, theory throughput, growth.
+"""Measurements of the simulator's speed: baseline ratio, distance to the matmul limit, theory
+throughput, growth.
 
 Every function returns plain JSON-able dicts; :mod:`kernelcollapse.bench.report` turns them into
-Markdown.  The sizes come from a :class:`Config` (the canonical sweep of issue 6, a quick variant,
+Markdown.  The sizes come from a :class:`Config` (the canonical sweep, a quick variant,
 or the tiny smoke sizes), so the same code serves ``kernelcollapse bench``, ``python -m
 benchmarks`` in a checkout and ``tests/test_bench.py``.  The library's work is timed in float64,
 scoped here (:func:`kernelcollapse._util.x64.float64`) so that the numbers do not depend on the
@@ -26,7 +27,7 @@ from kernelcollapse._util.x64 import uses_float64
 
 @dataclass(frozen=True)
 class Config:
-    """Sizes of one benchmark run (the defaults are the canonical sweep of issue 6)."""
+    """Sizes of one benchmark run (the defaults are the canonical sweep)."""
 
     d: int = 200
     T0: int = 400
@@ -43,7 +44,7 @@ class Config:
     theory_ds: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     theory_grid: tuple[int, int] = (100, 100)  # (lam, T) points
     theory_repeats: int = 3
-    # the sweep at this d in fresh processes on 1 core and on every usable core (issue 19)
+    # the sweep at this d in fresh processes on 1 core and on every usable core
     scaling_d: int = 2000
     scaling_seeds: int = 10
     # T0 clear of every d of the axis (T0 within one of d has an infinite expected error)

@@ -1,4 +1,4 @@
-"""Benchmark: the reference Gaussian-mixture collapse experiment of issue 7.
+"""Benchmark: the reference Gaussian-mixture collapse experiment (a mixture refitted by EM).
 
 Two components at -2 and 2, unit sd, equal weights, ``N = 10,000`` points per
 generation, 2,000 generations, only the latest fit's samples, 8 seeds, EM batched over
@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     wall = time.perf_counter() - start
     v_final = chain.variances[-1]
     result = {
-        "benchmark": "zoo_gmm reference experiment (issue 7)",
+        "benchmark": "zoo_gmm reference experiment",
         "setting": {"weights": [0.5, 0.5], "means": [-2.0, 2.0], "sds": [1.0, 1.0],
                     "N": args.N, "generations": args.generations, "seeds": args.seeds,
                     "fresh": 0.0, "previous": 0.0},

@@ -1,4 +1,4 @@
-"""``kernelcollapse bench [--quick | --smoke] [--out DIR]``: the benchmarks of issue 6.
+"""``kernelcollapse bench [--quick | --smoke] [--out DIR]``: the speed and memory benchmarks.
 
 The suite lives in :mod:`kernelcollapse.bench`, so it runs from an installed package in any
 directory.  ``python -m benchmarks`` in a checkout is the same command (:func:`main`).
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 DESCRIPTION = (
-    "Benchmarks of the simulator and the theory (issue 6): simulate against a plain numpy "
+    "Benchmarks of the simulator and the theory : simulate against a plain numpy "
     "loop (warm and cold), the flop rate against jax's matmul rate, test_error throughput, and "
     "how time and memory grow.  Writes NAME.json (after each part) and NAME.md into --out; "
     "NAME is bench, bench_quick or bench_smoke.  Default --out: benchmarks/results/ of the "
@@ -40,14 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "the transformer LM (zoo), CPU or GPU; written to "
                        "OUT/deep_generative[_gpu].json and .md")
     sizes.add_argument("--zoo-gmm", action="store_true",
-                       help="instead: the reference Gaussian-mixture collapse run of issue 7 "
+                       help="instead: the reference Gaussian-mixture collapse run "
                        "(2000 generations, about 2 minutes), written to OUT/zoo_gmm.json")
     parser.add_argument("--deep-full", dest="full_deep", action="store_true",
                         help="with --deep: the full model sizes (meant for a GPU)")
     parser.add_argument("--short", dest="quick_parts", action="store_true",
                         help="with --optimize or --practitioner: the quick subset")
     parser.add_argument("--gpu", action="store_true",
-                        help="instead: the GPU benchmark of issue 19 on whatever device jax has "
+                        help="instead: the GPU benchmark on whatever device jax has "
                         "(kernelcollapse.bench.gpu), written to OUT/bench_gpu.json and .md; "
                         "with --smoke at toy sizes")
     parser.add_argument("--max-seconds", type=float, default=None, metavar="S",

@@ -202,6 +202,16 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
         small fraction of the call), the others are dropped, and no work of the call goes on
         once it is raised.
 
+    Examples
+    --------
+    >>> import numpy as np, kernelcollapse as kc
+    >>> eigvals, w0 = kc.isotropic(10)
+    >>> sim = kc.simulate(eigvals, w0, T=50, T0=100, n=[0, 3], lam=0.0, sigma=0.5, sigma0=0.5,
+    ...                   seeds=2000, key=0)
+    >>> exact = kc.exact_ols_error(10, T=50, T0=100, n=[0, 3], sigma=0.5, sigma0=0.5)
+    >>> bool(np.all(np.abs(sim.mean - exact) < 4 * sim.stderr))
+    True
+
     References
     ----------
     E. Dohmatob, Y. Feng, J. Kempe, "Model Collapse Demystified: The Case of Regression",

@@ -100,6 +100,14 @@ def optimal_lambda(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: Array
     OptimalLambda
         Fields of the broadcast shape of the arguments (0-d arrays for scalar input).
 
+    Examples
+    --------
+    >>> import kernelcollapse as kc
+    >>> eigvals, w0 = kc.power_law(200, 1.5, 0.5)
+    >>> opt = kc.optimal_lambda(eigvals, w0, T=400, T0=400, n=[0, 5], sigma=0.5, sigma0=0.5)
+    >>> bool(opt.lam[1] > opt.lam[0])  # synthetic labels call for a larger penalty
+    True
+
     References
     ----------
     Dohmatob, Feng & Kempe (2024), Section 5 (adaptive regularisation); J. Kiefer,
@@ -148,6 +156,16 @@ def optimal_weight(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: Array
     Returns
     -------
     OptimalWeight
+
+    Examples
+    --------
+    >>> import kernelcollapse as kc
+    >>> eigvals, w0 = kc.isotropic(50)
+    >>> best = kc.optimal_weight(eigvals, w0, T=200, T0=400, n=5, sigma=0.5, sigma0=1.0, p=0.5)
+    >>> bool(0 < best.weight < 1)  # trust the synthetic half less than the real one ...
+    True
+    >>> bool(best.error < min(best.error_unweighted, best.error_dropped))  # ... but keep it
+    True
     """
     return prepare(eigvals, w0).optimal_weight(
         T=T, T0=T0, n=n, sigma=sigma, sigma0=sigma0, p=p, lam0=lam0, mode=mode, fresh=fresh,

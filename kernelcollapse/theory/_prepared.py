@@ -298,6 +298,16 @@ class PreparedProblem:
         The arguments are those of :func:`kernelcollapse.theory.test_error`; ``lam`` is the
         penalty the settings are checked at (a search passes its smallest) and the penalty of
         :meth:`Evaluator.error`.
+
+        Examples
+        --------
+        >>> import numpy as np, kernelcollapse as kc
+        >>> prob = kc.prepare(*kc.power_law(200, 1.5, 0.5))
+        >>> ev = prob.evaluator(T=400, T0=800, n=[0, 5], lam=0.01, sigma=0.5, sigma0=1.0)
+        >>> parts = ev.at_kappa(ev.kappa(np.full(ev.size, 0.01)))
+        >>> ref = prob.test_error(T=400, T0=800, n=[0, 5], lam=0.01, sigma=0.5, sigma0=1.0)
+        >>> bool(np.allclose(parts.total, ref.total))
+        True
         """
         g = self._grid(T=T, T0=T0, n=n, lam=lam, lam0=lam0, p=p, fresh=fresh, weight=weight,
                        sigma=sigma, sigma0=sigma0, mode=mode)

@@ -309,6 +309,14 @@ def optimal_exponent(beta: Exponent, r: Exponent, a: Exponent, b: Exponent, *,
     -------
     float or sympy expression
 
+    Examples
+    --------
+    >>> from kernelcollapse.theory import scaling
+    >>> scaling.critical_exponent(2, 0.5)  # clean: beta / (1 + 2 beta r)
+    0.6666666666666666
+    >>> round(scaling.optimal_exponent(2, 0.5, 0.2, 0.5), 12)  # n = T^0.2, T0 = T^0.5
+    0.2
+
     References
     ----------
     Dohmatob, Feng & Kempe (2024), Section 5 (adaptive regularisation).

@@ -271,6 +271,25 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
         a rank-0 ``X``), ``sigma`` missing without labels, or a noise that the labels cannot
         determine (too few rows for a least-squares residual, typically ``T <= d``, and no
         noise floor visible in the projections: see above).
+
+    Examples
+    --------
+    Labels from the third generation of least-squares generators, each fitted on ``T0`` fresh
+    rows labelled by its predecessor plus noise:
+
+
+    >>> import numpy as np, kernelcollapse as kc
+    >>> rng = np.random.default_rng(0)
+    >>> d, T, T0 = 20, 300, 1000
+    >>> w = rng.standard_normal(d) / np.sqrt(d)
+    >>> for _ in range(3):
+    ...     Xg = rng.standard_normal((T0, d))
+    ...     w = np.linalg.lstsq(Xg, Xg @ w + 0.5 * rng.standard_normal(T0), rcond=None)[0]
+    >>> X = rng.standard_normal((T, d))
+    >>> y = X @ w + 0.5 * rng.standard_normal(T)
+    >>> rec = kc.recommend(X, y, n=3, T0=T0, sigma0=0.5)
+    >>> rec.reliable, bool(rec.lam > rec.lam_clean)  # more penalty than for clean labels
+    (True, True)
     """
     X = _matrix("X", X)
     rows, cols = X.shape
