@@ -67,9 +67,9 @@ SMALL = dict(T=12, T0=15, sigma=0.5, sigma0=0.5, seeds=7, key=5)
 def test_chunk_size_does_not_change_results():
     args = dict(n=[[0], [2]], lam=[0.0, 0.1], **SMALL)
     whole = simulate(S_SMALL, W_SMALL, **args)
-    per_seed = simulator.seed_bytes(10, 12, 15, 2, 2, 2)
+    per_seed = _plan.seed_bytes(10, 12, 15, 2, 2, 2)
     budget = 3 * per_seed
-    assert simulator.chunk_size(7, per_seed, budget) == 3  # chunks of 3, the last one padded
+    assert _plan.chunk_size(7, per_seed, budget) == 3  # chunks of 3, the last one padded
     chunked = simulate(S_SMALL, W_SMALL, memory_budget=budget, **args)
     np.testing.assert_allclose(chunked.errors, whole.errors, rtol=1e-13, atol=0)
     # A different key gives different draws.
@@ -281,7 +281,7 @@ def test_results_do_not_depend_on_the_chi_square_candidates(monkeypatch):
     args = dict(T=24, T0=18, n=[[0], [3]], lam=[0.0, 0.3], sigma=0.5, sigma0=0.7, seeds=60, key=4)
     want = simulate(S_SMALL, W_SMALL, **args)
     monkeypatch.setattr(_random, "ROUNDS", 1)
-    got = simulate(S_SMALL, W_SMALL, memory_budget=8 * simulator.seed_bytes(
+    got = simulate(S_SMALL, W_SMALL, memory_budget=8 * _plan.seed_bytes(
         10, 24, 18, 3, 2, 2, gen="law", down="wishart"), **args)  # 8 chunks of <= 8 seeds
     np.testing.assert_array_equal(got.errors, want.errors)
 

@@ -15,10 +15,8 @@ from kernelcollapse.simulator._api import (
     MemoryEstimate,
     SimulationResult,
     check_simulation,
-    chunk_size,
-    seed_bytes,
     simulate,
 )
 
 __all__ = ["BACKENDS", "SAMPLERS", "MemoryEstimate", "SimulationResult",
-           "check_simulation", "chunk_size", "seed_bytes", "simulate"]
+           "check_simulation", "simulate"]

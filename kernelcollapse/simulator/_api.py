@@ -26,12 +26,11 @@ from kernelcollapse.simulator._plan import (
     _Job,
     _plan,
     _Planned,
-    chunk_size,
     seed_bytes,
 )
 
 __all__ = ["BACKENDS", "SAMPLERS", "MemoryEstimate", "SimulationResult",
-           "check_simulation", "chunk_size", "seed_bytes", "simulate"]
+           "check_simulation", "simulate"]
 
 
 class SimulationResult(NamedTuple):
