@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from kernelcollapse import simulator
-from kernelcollapse.simulator import _engine, simulate
+from kernelcollapse.simulator import _engine, _plan, simulate
 
 RNG = np.random.default_rng(31)
 S = RNG.uniform(0.2, 2.0, 12)
@@ -121,7 +121,7 @@ def test_gpu_form_runs_on_cpu(monkeypatch, lanes, solver):
     np.testing.assert_allclose(got.errors, want.errors, rtol=1e-9, atol=0)
     if lanes != "0":  # chunks of 4 seeds, the lanes' width (the budget also caps the lanes)
         est = simulator.check_simulation(S, W, **{k: v for k, v in args.items() if k != "key"})
-        per_seed = max(simulator.seed_bytes(12, T, 20, 2, 2, 12, gen="law", down="wishart",
+        per_seed = max(_plan.seed_bytes(12, T, 20, 2, 2, 12, gen="law", down="wishart",
                                             solver=solver) for T in (8, 30))
         chunked = simulate(S, W, memory_budget=est.results + 4.01 * per_seed, **args)
         np.testing.assert_array_equal(chunked.errors, got.errors)
@@ -184,3 +184,49 @@ def test_compilation_cache_is_opt_in(tmp_path):
     subprocess.run([sys.executable, "-c", _CACHE], env={**env, "HOME": str(tmp_path)},
                    check=True, timeout=240)
     assert not (tmp_path / ".cache").exists()  # off unless asked for
+
+
+def test_engine_object_carries_the_choices_of_a_call(monkeypatch):
+    """One Engine per call: its threads and devices leave the numbers bit-identical, its solver
+    is the one used (another rounding, the same errors to ~1e-12), a keyword replaces its field
+    and an environment variable gives only the defaults."""
+    import kernelcollapse as kc
+    from kernelcollapse.simulator import Engine
+
+    s, w = kc.isotropic(6)
+    args = dict(T=12, T0=15, n=[0, 2], lam=[0.1, 1.0], sigma=0.3, sigma0=0.4, seeds=16, key=3)
+    base = kc.simulate(s, w, **args).errors
+    one = kc.simulate(s, w, engine=Engine(threads=1, devices="1"), **args).errors
+    assert np.array_equal(base, one)
+    eigh = kc.simulate(s, w, engine=Engine(down_solver="eigh"), **args).errors
+    assert np.allclose(eigh, base, rtol=1e-10) and not np.array_equal(eigh, base)
+    monkeypatch.setenv(_engine.ENV_SOLVER, "eigh")  # the default only: the object wins
+    chol = kc.simulate(s, w, engine=Engine(down_solver="cholesky"), **args).errors
+    assert np.array_equal(chol, base)  # two lam values: cholesky is the CPU's default
+    numpy = kc.simulate(s, w, engine=Engine(sampler="rows"), backend="numpy", **args).errors
+    rows = kc.simulate(s, w, engine=Engine(sampler="rows"), **args).errors
+    assert np.allclose(numpy, rows, rtol=1e-9)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(backend="torch"), "backend must be one of"),
+    (dict(sampler="law"), "sampler must be one of"),
+    (dict(threads=0), "threads must be"),
+    (dict(lanes=-1), "lanes must be"),
+    (dict(down_solver="qr"), "down_solver must be one of"),
+    (dict(devices="2"), "devices must be one of"),
+    (dict(memory_budget=0), "memory_budget must be"),
+])
+def test_engine_refuses_bad_fields(kwargs, match):
+    from kernelcollapse.simulator import Engine
+
+    with pytest.raises(ValueError, match=match):
+        Engine(**kwargs)
+
+
+def test_simulate_refuses_what_is_not_an_engine():
+    import kernelcollapse as kc
+
+    with pytest.raises(TypeError, match="engine must be a kernelcollapse.simulator.Engine"):
+        kc.simulate(*kc.isotropic(3), T=5, T0=6, n=1, lam=0.1, sigma=0.1, sigma0=0.1, seeds=2,
+                    engine={"threads": 1})

@@ -136,7 +136,8 @@ def _shared_copy(split: str = "test") -> Path | None:
     return _SHARED_DIR if _datapath.in_checkout() and _complete(_SHARED_DIR, split) else None
 
 
-def mnist_dir(data_dir=None, split: str = "test"):
+def mnist_dir(data_dir: str | os.PathLike | None = None,
+              split: str = "test") -> str | os.PathLike | None:
     """Where the figures, the benchmarks and the zoo load MNIST from: ``data_dir`` when given;
     with neither it nor ``$KERNELCOLLAPSE_DATA``, the shared copy beside a source checkout when
     it holds the files of ``split``; else ``None`` (:func:`mnist`'s own search).  Pass the

@@ -7,17 +7,18 @@ plain numpy reference (``backend="numpy"``) in :mod:`kernelcollapse.simulator._n
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from kernelcollapse._util import keys as _keys
-from kernelcollapse._util import validate as v
 from kernelcollapse._util.blas import uses_one_blas_thread
 from kernelcollapse._util.keys import Key
 from kernelcollapse._util.x64 import uses_float64
 from kernelcollapse.simulator import _engine
+from kernelcollapse.simulator._engine import Engine
 from kernelcollapse.simulator._plan import (
     BACKENDS,
     SAMPLERS,
@@ -29,7 +30,7 @@ from kernelcollapse.simulator._plan import (
     seed_bytes,
 )
 
-__all__ = ["BACKENDS", "SAMPLERS", "MemoryEstimate", "SimulationResult",
+__all__ = ["BACKENDS", "SAMPLERS", "Engine", "MemoryEstimate", "SimulationResult",
            "check_simulation", "simulate"]
 
 
@@ -57,8 +58,9 @@ class SimulationResult(NamedTuple):
 def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, n: ArrayLike,
              lam: ArrayLike, sigma: ArrayLike, sigma0: ArrayLike, lam0: ArrayLike = 0.0,
              p: ArrayLike = 1.0, mode: str = "replace", fresh: ArrayLike = 0.0,
-             weight: ArrayLike = 1.0, seeds: int = 100, key: Key = 0, backend: str = "jax",
-             sampler: str = "auto", memory_budget: float = 2 * 2**30,
+             weight: ArrayLike = 1.0, seeds: int = 100, key: Key = 0,
+             engine: Engine | None = None, backend: str | None = None,
+             sampler: str | None = None, memory_budget: float | None = None,
              threads: int | None = None, progress: bool = False) -> SimulationResult:
     r"""Simulate model collapse: a chain of ridge generators, then a downstream ridge.
 
@@ -155,7 +157,12 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
     key : int or jax PRNG key
         Master key: seed ``i`` uses row ``i`` of ``jax.random.split(key, seeds)``.  The results
         for a given key and sampler do not depend on ``memory_budget`` (the chunking).
-    backend : {"jax", "numpy"}
+    engine : Engine, optional
+        The engine's choices in one object (:class:`Engine`: backend, sampler, memory budget,
+        threads, lanes, downstream solver, devices, compilation cache); default ``Engine()``.
+        ``backend``, ``sampler``, ``memory_budget`` and ``threads`` given as keywords replace
+        its fields for this call.
+    backend : {"jax", "numpy"}, default "jax"
         ``"jax"``: jit-compiled, vmapped over seeds.  ``"numpy"``: a plain numpy loop on the
         identical draws as ``backend="jax", sampler="rows"`` (slow; a reference for the tests).
     sampler : {"auto", "rows"}, default "auto"
@@ -220,20 +227,19 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
     Q. Bertrand et al., "On the Stability of Iterative Retraining of Generative Models on their
     own Data", ICLR 2024 (fresh real data each generation).
     """
+    eng = _engine_of(engine, backend=backend, sampler=sampler, memory_budget=memory_budget,
+                     threads=threads)
     plan = _plan(eigvals, w0, T=T, T0=T0, n=n, lam=lam, sigma=sigma, sigma0=sigma0,
                  lam0=lam0, p=p, mode=mode, fresh=fresh, weight=weight, seeds=seeds,
-                 backend=backend, sampler=sampler, memory_budget=memory_budget)
-    if threads is not None:
-        threads = v.integer("threads", threads, minimum=1)
+                 backend=eng.backend, sampler=eng.sampler, memory_budget=eng.memory_budget)
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be True or False, got {progress!r}")
     shape, g, seeds = plan.shape, plan.g, plan.seeds
     seed_keys = _keys.seed_keys(key, seeds)
     errors = np.empty((g["n"].size, seeds))
     with _progress_bar(seeds * len(plan.chains), enabled=bool(progress)) as bar:
-        outs = [_run_chain(seed_keys, plan.s, plan.w0, ch, backend=backend,
-                           memory_budget=plan.working_budget, threads=threads,
-                           on_seeds=bar.update)
+        outs = [_run_chain(seed_keys, plan.s, plan.w0, ch, engine=eng,
+                           memory_budget=plan.working_budget, on_seeds=bar.update)
                 for ch in plan.chains]
     for ch, out in zip(plan.chains, outs):
         for j, job in enumerate(ch.jobs):
@@ -251,8 +257,9 @@ def check_simulation(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: Arr
                      n: ArrayLike, lam: ArrayLike, sigma: ArrayLike, sigma0: ArrayLike,
                      lam0: ArrayLike = 0.0, p: ArrayLike = 1.0, mode: str = "replace",
                      fresh: ArrayLike = 0.0, weight: ArrayLike = 1.0, seeds: int = 100,
-                     backend: str = "jax", sampler: str = "auto",
-                     memory_budget: float = 2 * 2**30) -> MemoryEstimate:
+                     engine: Engine | None = None, backend: str | None = None,
+                     sampler: str | None = None,
+                     memory_budget: float | None = None) -> MemoryEstimate:
     """Everything :func:`simulate` checks before any work, without running it.
 
     The arguments are those of :func:`simulate` (without ``key``).  Sweeps call it for every
@@ -270,9 +277,20 @@ def check_simulation(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: Arr
         undefined, or a request beyond ``memory_budget`` (or beyond the memory available on
         the machine), with the estimate and the budget in the message.
     """
+    eng = _engine_of(engine, backend=backend, sampler=sampler, memory_budget=memory_budget)
     return _plan(eigvals, w0, T=T, T0=T0, n=n, lam=lam, sigma=sigma, sigma0=sigma0, lam0=lam0,
-                 p=p, mode=mode, fresh=fresh, weight=weight, seeds=seeds, backend=backend,
-                 sampler=sampler, memory_budget=memory_budget).memory
+                 p=p, mode=mode, fresh=fresh, weight=weight, seeds=seeds, backend=eng.backend,
+                 sampler=eng.sampler, memory_budget=eng.memory_budget).memory
+
+
+def _engine_of(engine, **given) -> Engine:
+    """``engine`` (default ``Engine()``) with the fields given as keywords replaced."""
+    if engine is None:
+        engine = Engine()
+    elif not isinstance(engine, Engine):
+        raise TypeError(f"engine must be a kernelcollapse.simulator.Engine, got {engine!r}")
+    changes = {k: val for k, val in given.items() if val is not None}
+    return dataclasses.replace(engine, **changes) if changes else engine
 
 
 def _progress_bar(total: int, *, enabled: bool):
@@ -285,14 +303,14 @@ def _progress_bar(total: int, *, enabled: bool):
                 file=sys.stderr)
 
 
-def _run_chain(seed_keys, s, w0, ch: _Planned, *, backend: str, memory_budget: float,
-               threads: int | None = None, on_seeds=None) -> list[np.ndarray]:
+def _run_chain(seed_keys, s, w0, ch: _Planned, *, engine: Engine, memory_budget: float,
+               on_seeds=None) -> list[np.ndarray]:
     """Errors ``(Nn, L_job, seeds)`` of each job of one planned generator chain (its samplers
     and stream limits decided by the plan); ``on_seeds(k)`` is called (in the calling thread)
     as each chunk of ``k`` seeds ends."""
     n_idx, jobs, gen, downs = ch.n_idx, ch.jobs, ch.gen, ch.downs
     ch = ch.spec
-    if backend == "numpy":
+    if engine.backend == "numpy":
         from kernelcollapse.simulator._numpy import simulate_numpy
 
         errs = [simulate_numpy(np.asarray(seed_keys), s, w0, job.solve_lams, n_idx, job.sigma,
@@ -304,29 +322,34 @@ def _run_chain(seed_keys, s, w0, ch: _Planned, *, backend: str, memory_budget: f
             on_seeds(seed_keys.shape[0])
         return errs
     return _simulate_jax(seed_keys, s, w0, n_idx, ch, jobs, gen=gen, downs=downs,
-                         memory_budget=memory_budget, threads=threads, on_seeds=on_seeds)
+                         memory_budget=memory_budget, engine=engine, on_seeds=on_seeds)
 
 
 def _simulate_jax(seed_keys, s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs,
-                  memory_budget, threads=None, on_seeds=None):
+                  memory_budget, engine: Engine, on_seeds=None):
     """Errors ``(Nn, L_job, seeds)`` of each job with the samplers ``gen`` and ``downs`` (one
     per job) of :func:`_samplers`.  A ``rows`` generator chain is fitted once per seed for
     every job.  The seeds run in chunks (:func:`simulator._engine.layout`): on CPU several
     at once, one per thread; elsewhere split across the devices."""
     d = s.shape[0]
     seeds = seed_keys.shape[0]
-    platform = _engine.devices()[0].platform
+    platform = _engine.devices(engine.devices)[0].platform
     per_seed = max(seed_bytes(d, job.T, ch.T0, ch.N, n_idx.size, job.lams.size, gen=gen,
-                              down=down, solver=_engine.down_solver(platform, job.lams.size))
+                              down=down, solver=_engine.down_solver(platform, job.lams.size,
+                                                                    engine.down_solver))
                    for job, down in zip(jobs, downs))
-    lay = _engine.layout(seeds, per_seed, memory_budget, threads_requested=threads)
-    _engine.compilation_cache()  # opt-in (KERNELCOLLAPSE_COMPILATION_CACHE)
+    lay = _engine.layout(seeds, per_seed, memory_budget, engine=engine)
+    # opt-in (Engine.compilation_cache, else KERNELCOLLAPSE_COMPILATION_CACHE)
+    cache = engine.compilation_cache
+    _engine.compilation_cache(None if cache is None else (
+        _engine.default_cache_dir() if str(cache) == "1" else cache))
     pad = lay.n_chunks * lay.chunk - seeds
     seed_keys = np.asarray(seed_keys)  # numpy: no eager jax op (each compiles) to pad
     if pad:  # pad with copies of the first key so that one compiled function serves all chunks
         seed_keys = np.concatenate([seed_keys, np.repeat(seed_keys[:1], pad, axis=0)])
     out = [np.empty((lay.n_chunks * lay.chunk, n_idx.size, job.lams.size)) for job in jobs]
-    run = _chunk_runner(s, w0, n_idx, ch, jobs, gen=gen, downs=downs, lay=lay, out=out)
+    run = _chunk_runner(s, w0, n_idx, ch, jobs, gen=gen, downs=downs, lay=lay, out=out,
+                        solver=engine.down_solver)
     chunks = [slice(i * lay.chunk, (i + 1) * lay.chunk) for i in range(lay.n_chunks)]
     _in_threads(run, [(seed_keys[sl], sl) for sl in chunks], lay.workers,
                 done=[min(sl.stop, seeds) - sl.start for sl in chunks], on_done=on_seeds)
@@ -406,9 +429,12 @@ def _await(futures) -> None:
             continue
 
 
-def _chunk_runner(s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs, lay, out):
+def _chunk_runner(s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs, lay, out,
+                  solver: str | None = None):
     """A function ``run(keys, rows)`` that computes one chunk of seeds and writes its errors
-    into ``out[j][rows]`` for every job ``j``."""
+    into ``out[j][rows]`` for every job ``j``; ``solver``: the engine's downstream solver
+    (``None``: the default)."""
+    requested_solver = solver
     import jax
 
     from kernelcollapse.simulator import _random
@@ -437,7 +463,7 @@ def _chunk_runner(s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs, lay
     def errors_at(keys, W, job: _Job, down, rounds, drawn: dict):
         T_ = np.float64(job.T)
         lams = np.asarray(job.solve_lams, np.float64)
-        solver = _engine.down_solver(lay.platform, lams.size)
+        solver = _engine.down_solver(lay.platform, lams.size, requested_solver)
         sigma = np.float64(job.sigma)
         if down == "wishart":  # two programs: the draws serve every T, the algebra every T >= d
             # The draws depend on T, not on the job's noise, weight or synthetic rows: jobs of

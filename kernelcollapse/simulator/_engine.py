@@ -1,8 +1,10 @@
 """How the simulator's JAX programs use the machine: CPU threads, seed lanes, the downstream
 solver, devices, and jax's persistent compilation cache.
 
-Each choice has a default by platform and an environment variable that overrides it, read at
-every :func:`kernelcollapse.simulate` call (so that a benchmark or a test can switch it):
+The choices of a call are one object, :class:`Engine` (``simulate(..., engine=Engine(...))``).
+A field left at ``None`` takes its default by platform, or the environment variable that
+overrides that default, read at every :func:`kernelcollapse.simulate` call (so that a benchmark
+or a test can switch it):
 
 ``KERNELCOLLAPSE_THREADS``
     CPU only: how many chunks of seeds run at once, each from its own Python thread (a jitted
@@ -40,6 +42,7 @@ differently (relative differences ~1e-13).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from pathlib import Path
@@ -80,6 +83,76 @@ def _env_int(name: str, minimum: int) -> int | None:
     return value
 
 
+BACKENDS = ("jax", "numpy")
+SAMPLERS = ("auto", "rows")
+DEVICES = ("1", "all")
+
+
+@dataclasses.dataclass(frozen=True)
+class Engine:
+    """How a simulation runs: one object for the engine's choices, passed to
+    :func:`kernelcollapse.simulate` (``engine=Engine(threads=1)``), :func:`check_simulation`
+    and sweeps.  None of them changes the numbers except ``backend``, ``sampler``, ``lanes``
+    and ``down_solver`` (other rounding, relative differences ~1e-13; see the module docs).
+
+    Parameters
+    ----------
+    backend : {"jax", "numpy"}, default "jax"
+        ``"numpy"``: the plain numpy reference on the draws of ``sampler="rows"`` (slow).
+    sampler : {"auto", "rows"}, default "auto"
+        ``"auto"``: exact laws of the sufficient statistics where they apply; ``"rows"``: every
+        sample row drawn.
+    memory_budget : float, default 2 GiB
+        Bytes for the call's results and working memory (see :func:`kernelcollapse.simulate`).
+    threads : int, optional
+        CPU threads running chunks of seeds; default ``KERNELCOLLAPSE_THREADS``, else the cores
+        this process may use.
+    lanes : int, optional
+        Seeds vmapped together (``0``: a chunk in one vmap); default ``KERNELCOLLAPSE_LANES``,
+        else 1 on CPU and :data:`GPU_LANES` elsewhere.
+    down_solver : {"auto", "tridiagonal", "cholesky", "eigh"}, optional
+        The downstream solver; default ``KERNELCOLLAPSE_DOWN_SOLVER``, else ``"auto"``.
+    devices : {"1", "all"}, optional
+        The devices the seeds are split across; default ``KERNELCOLLAPSE_DEVICES``, else
+        ``"all"`` on GPUs and TPUs and ``"1"`` on CPU.
+    compilation_cache : str or path, optional
+        A directory for jax's persistent compilation cache (``"1"``: the default directory);
+        default ``KERNELCOLLAPSE_COMPILATION_CACHE``, else off.  See
+        :func:`compilation_cache`.
+    """
+
+    backend: str = "jax"
+    sampler: str = "auto"
+    memory_budget: float = 2 * 2**30
+    threads: int | None = None
+    lanes: int | None = None
+    down_solver: str | None = None
+    devices: str | None = None
+    compilation_cache: str | os.PathLike | None = None
+
+    def __post_init__(self):
+        from kernelcollapse._util import validate as v
+
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+        object.__setattr__(self, "memory_budget",
+                           v.scalar("memory_budget", self.memory_budget, check=v.positive))
+        if self.threads is not None:
+            object.__setattr__(self, "threads", v.integer("threads", self.threads, minimum=1))
+        if self.lanes is not None:
+            object.__setattr__(self, "lanes", v.integer("lanes", self.lanes, minimum=0))
+        if self.down_solver is not None and self.down_solver not in SOLVERS:
+            raise ValueError(f"down_solver must be one of {SOLVERS}, got {self.down_solver!r}")
+        if self.devices is not None and self.devices not in DEVICES:
+            raise ValueError(f"devices must be one of {DEVICES}, got {self.devices!r}")
+        if self.compilation_cache is not None and not isinstance(self.compilation_cache,
+                                                                 (str, os.PathLike)):
+            raise TypeError(f"compilation_cache must be a directory (str or path) or None, got "
+                            f"{self.compilation_cache!r}")
+
+
 def available_cores() -> int:
     """Cores this process may run on (its CPU affinity), at least 1."""
     try:
@@ -96,17 +169,21 @@ def threads(requested: int | None = None) -> int:
     return env if env is not None else available_cores()
 
 
-def lanes(platform: str) -> int:
-    """Seeds per vmapped group (0: the whole chunk), before the caps of :func:`layout`."""
+def lanes(platform: str, requested: int | None = None) -> int:
+    """Seeds per vmapped group (0: the whole chunk), before the caps of :func:`layout`:
+    ``requested``, else ``KERNELCOLLAPSE_LANES``, else the platform's default."""
+    if requested is not None:
+        return requested
     env = _env_int(ENV_LANES, 0)
     if env is not None:
         return env
     return 1 if platform == "cpu" else GPU_LANES
 
 
-def down_solver(platform: str, n_lams: int) -> str:
-    """``tridiagonal`` or ``cholesky`` for a downstream fit over ``n_lams`` penalties."""
-    choice = os.environ.get(ENV_SOLVER, "auto").strip() or "auto"
+def down_solver(platform: str, n_lams: int, requested: str | None = None) -> str:
+    """The downstream solver for a fit over ``n_lams`` penalties: ``requested``, else
+    ``KERNELCOLLAPSE_DOWN_SOLVER``, else the platform's choice (``auto``)."""
+    choice = requested or os.environ.get(ENV_SOLVER, "auto").strip() or "auto"
     if choice not in SOLVERS:
         raise ValueError(f"environment variable {ENV_SOLVER} must be one of {SOLVERS}, got "
                          f"{choice!r}")
@@ -117,12 +194,13 @@ def down_solver(platform: str, n_lams: int) -> str:
     return "cholesky" if n_lams <= CHOLESKY_MAX_LAMS else "tridiagonal"
 
 
-def devices() -> list:
-    """The devices the seeds are split across (see the module docstring)."""
+def devices(requested: str | None = None) -> list:
+    """The devices the seeds are split across (see the module docstring): ``requested``
+    (``"1"`` or ``"all"``), else ``KERNELCOLLAPSE_DEVICES``, else the platform's default."""
     import jax
 
     devs = jax.devices()
-    choice = os.environ.get(ENV_DEVICES, "").strip()
+    choice = requested if requested is not None else os.environ.get(ENV_DEVICES, "").strip()
     if choice not in ("", "1", "all"):
         raise ValueError(f"environment variable {ENV_DEVICES} must be '1' or 'all', got "
                          f"{choice!r}")
@@ -153,7 +231,7 @@ class Layout(NamedTuple):
 
 
 def layout(seeds: int, per_seed: float, memory_budget: float, *,
-           threads_requested: int | None = None) -> Layout:
+           threads_requested: int | None = None, engine: Engine | None = None) -> Layout:
     """Chunks, lanes and threads for ``seeds`` seeds of ``per_seed`` bytes of working memory
     each, within ``memory_budget`` bytes (the results already deducted).
 
@@ -161,11 +239,14 @@ def layout(seeds: int, per_seed: float, memory_budget: float, *,
     (its intermediate arrays, e.g. the Bartlett factors, are per seed).  The chunks are as
     large as the budget allows, but at least one per thread; equal, the last padded.
     """
-    devs = devices()
+    engine = Engine() if engine is None else engine
+    if threads_requested is None:
+        threads_requested = engine.threads
+    devs = devices(engine.devices)
     platform = devs[0].platform
     n_dev = len(devs)
     cap = max(1, int(memory_budget // per_seed))  # seeds in memory at once, all threads
-    lane = lanes(platform)
+    lane = lanes(platform, engine.lanes)
     if lane > 0:
         lane = max(1, min(lane, cap // n_dev, math.ceil(seeds / n_dev)))
     unit = n_dev * max(lane, 1)  # a chunk is a multiple of this

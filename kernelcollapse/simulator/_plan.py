@@ -18,8 +18,8 @@ from kernelcollapse.theory import MODES, check_finite_error
 __all__ = ["BACKENDS", "CHOLESKY_MAX_LAMS", "SAMPLERS", "MemoryEstimate", "chunk_size",
            "seed_bytes"]
 
-BACKENDS = ("jax", "numpy")
-SAMPLERS = ("auto", "rows")
+BACKENDS = _engine.BACKENDS
+SAMPLERS = _engine.SAMPLERS
 
 # Up to this many lam values the CPU downstream uses one Cholesky per lam, beyond it one
 # tridiagonal reduction (kernelcollapse.simulator._engine.down_solver).

@@ -31,7 +31,9 @@ def _near_interpolation(rows, d: int):
     return (rows >= d - 1) & (rows <= d + 1)
 
 
-def check_finite(d: int, *, T, T0, n, lam, lam0, p, weight, fresh, sigma, sigma0, synthetic,
+def check_finite(d: int, *, T: np.ndarray, T0: np.ndarray, n: np.ndarray, lam: np.ndarray,
+                 lam0: np.ndarray, p: np.ndarray, weight: np.ndarray, fresh: np.ndarray,
+                 sigma: np.ndarray, sigma0: np.ndarray, synthetic: np.ndarray,
                  mode: str) -> None:
     """Raise ValueError where the true expected test error is infinite or undefined.
 
