@@ -406,6 +406,9 @@ def _one_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     if not lines:
         return type(exc).__name__
+    silent = [line for line in lines if line.startswith("has not produced any output")]
+    if silent:  # submitit's UncompletedJobError: the task ended without a result
+        return f"killed or timed out: it {silent[0]}"
     dashes = [i for i, line in enumerate(lines) if set(line) == {"-"}]
     if len(dashes) >= 2:  # submitit's FailedJobError: the trace between two rules
         return lines[dashes[1] - 1]
@@ -514,12 +517,14 @@ def submit_sweep(config: dict, *, executor: str = "slurm",
         specs = [dict(params=plan.grid[i], ns=plan.ns, lams=plan.lams, seeds=plan.seeds,
                       key=plan.key, memory_budget=plan.memory_budget, format=plan.fmt,
                       point=pid, shards=str(shards)) for i, pid in pending]
+        hint = "; run from a Slurm login node, or use --executor local" if (
+            executor == "slurm") else ""
         try:
             ex = submitit.AutoExecutor(folder=folder, cluster=executor)
             ex.update_parameters(**_parameters(executor, opts))
-        except Exception as exc:  # noqa: BLE001 - submitit's own errors, one line
+        except Exception as exc:  # noqa: BLE001 - no srun here, ...: one line
             raise ClusterError(f"cannot set up the {executor} executor: {_one_line(exc)}"
-                               ) from None
+                               f"{hint}") from None
         slots = len(specs) if executor == "slurm" else opts.get("array_parallelism", 1)
         queue = list(range(len(specs)))
         running: dict[int, object] = {}
@@ -536,11 +541,8 @@ def submit_sweep(config: dict, *, executor: str = "slurm",
                     try:
                         jobs = ex.map_array(_task, [specs[k] for k in batch])
                     except Exception as exc:  # noqa: BLE001 - sbatch missing, refused, ...
-                        raise ClusterError(
-                            f"cannot submit {len(batch)} tasks to {executor}: "
-                            f"{_one_line(exc)}" + ("; run from a Slurm login node, or use "
-                                                   "--executor local" if executor == "slurm"
-                                                   else "")) from None
+                        raise ClusterError(f"cannot submit {len(batch)} tasks to {executor}: "
+                                           f"{_one_line(exc)}{hint}") from None
                     running.update(zip(batch, jobs))
                     ids = list(dict.fromkeys(str(j.job_id).split("_")[0] for j in jobs))
                     job_ids += [j for j in ids if j not in job_ids]
