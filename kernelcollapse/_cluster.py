@@ -341,8 +341,15 @@ def merge_shards(config: dict, *, output: str | os.PathLike | None = None,
     The results file is locked and read back strictly (as :func:`run_sweep` does); every
     shard in ``<output>.shards`` is read and checked; then the points not yet in the file are
     appended in the grid's order, one write each, and the merged shards removed.  The file
-    is then what a serial run would have written (see the module's notes); a rerun of the
+    then holds the serial run's records, and is its file byte for byte when every point came
+    in one run (otherwise the points of a later run come after the others); a rerun of the
     sweep skips the merged points.  Running it twice, or with no shards, changes nothing.
+
+    Refused before anything is written, naming the file: a damaged, cut-off or short shard;
+    a shard of a point this config does not have (another config's, or this one's before its
+    ``seeds``, ``key`` or grid changed); two shards of one point that differ (identical ones,
+    ``mean`` and ``stderr`` to a relative 1e-9, are merged once); a shard that differs from
+    the point already in the results file.  Hidden files (``.*``: a task writing) are ignored.
 
     Parameters
     ----------
