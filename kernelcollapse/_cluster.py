@@ -446,7 +446,8 @@ def submit_sweep(config: dict, *, executor: str = "slurm",
     file is locked and read back, the shards of an earlier run merged (:func:`merge_shards`),
     and one task submitted per point still missing (``map_array``).  Each task writes its
     point to a shard of its own; when every task has ended, the shards are merged into the
-    results file, which is then what a serial run would have written.  The results file's
+    results file, which is then what a serial run would have written.  The results file
+    stays locked while the tasks run (a second run or ``--merge`` refuses, or waits); its
     directory must be on a file system the nodes share.
 
     Parameters
@@ -588,9 +589,10 @@ def submit_sweep(config: dict, *, executor: str = "slurm",
                         job.cancel(check=False)
                     except Exception:  # noqa: BLE001, S110 - it may have ended meanwhile
                         pass
-                message = (f"the running tasks were stopped; {ok} finished points wait in "
-                           f"{shards}: run the same command again, it merges them and "
-                           "resubmits only the missing points")
+                message = (f"the running tasks were stopped; the shards of {ok} finished "
+                           f"point{'' if ok == 1 else 's'} are kept in {shards}: run the same "
+                           "command again, it merges them and resubmits only the missing "
+                           "points")
             raise ClusterInterrupted(message, summary) from None
         bar.close()
         _, now = _merge(plan)

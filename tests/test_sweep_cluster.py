@@ -159,9 +159,9 @@ def test_ctrl_c_stops_local_tasks_and_the_next_run_resumes(tmp_path, fake, submi
         return sweep_child.fake_simulate(*args, **kwargs)
 
     monkeypatch.setattr(simulator, "simulate", interrupt_second)
-    with pytest.raises(ClusterInterrupted, match="the running tasks were stopped; 1 finished "
-                                                 "points wait in .*out.jsonl.shards: run the "
-                                                 "same command again") as info:
+    with pytest.raises(ClusterInterrupted, match="the running tasks were stopped; the shards "
+                                                 "of 1 finished point are kept in .*out.jsonl."
+                                                 "shards: run the same command again") as info:
         submit_sweep(config, executor="debug", progress=False)
     assert isinstance(info.value, KeyboardInterrupt)
     out = tmp_path / "out.jsonl"

@@ -123,8 +123,11 @@ def _cluster(args: argparse.Namespace, options: dict) -> int:
         summary = submit_sweep(config, executor=args.executor, output=args.output,
                                options=options, progress=not args.no_progress, wait=args.wait)
     except TasksFailed as exc:
-        for line in exc.summary.failed:
+        failed = exc.summary.failed
+        for line in failed[:10]:
             print(f"kernelcollapse sweep: task failed: {line}", file=sys.stderr)
+        if len(failed) > 10:
+            print(f"kernelcollapse sweep: ... and {len(failed) - 10} more", file=sys.stderr)
         print(f"kernelcollapse sweep: error: {exc}", file=sys.stderr)
         return 1
     except ClusterError as exc:
