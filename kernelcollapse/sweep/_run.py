@@ -35,6 +35,23 @@ back strictly: a damaged line, duplicate records, a CSV header repeated or a poi
 records missing (other than the last point, cut off by a kill) stop the run before it writes
 anything, with the file name and line; ``repair=True`` keeps the first complete copy of each
 point (the original goes to ``.bak``) and the rest is computed again.
+
+On a cluster (``kernelcollapse sweep CONFIG --executor slurm``), :func:`submit_sweep` runs the
+missing points as a job array through submitit (``pip install 'kernelcollapse[cluster]'``),
+one task per point, each writing its point to a shard file of its own beside the results file
+(``<output>.shards``), and merges the shards into the results file when the tasks end
+(:func:`merge_shards`, ``--merge``, merges them after a run that did not wait).  The merged
+file holds the serial run's records; an optional ``[executor]`` table gives the options::
+
+    [executor]                    # used by --executor slurm / local only
+    partition = "gpu"
+    time = 60                     # minutes per task
+    mem = 16                      # GB per task
+    array_parallelism = 50        # tasks at once
+    gpus = 1                      # per task
+    cpus = 8                      # per task
+
+Details and failure cases: :func:`merge_shards`, :func:`submit_sweep`, ``docs/reliability.rst``.
 """
 
 from __future__ import annotations
@@ -54,6 +71,7 @@ import numpy as np
 from kernelcollapse._util import validate as v
 from kernelcollapse.sweep import _lock, _results
 from kernelcollapse.sweep._lock import FileInUseError
+from kernelcollapse.sweep._options import check_options
 from kernelcollapse.sweep._results import RESULT_FIELDS, ResultsFileError
 
 __all__ = ["FileInUseError", "ResultsFileError", "SweepInterrupted", "SweepSummary",
@@ -159,9 +177,11 @@ def points(config: dict) -> tuple[list[dict], list, list]:
     ValueError, TypeError
         Unknown or missing keys, or a value the API refuses, naming the key (``grid.n``).
     """
-    unknown = set(config) - set(TOP_LEVEL) - {"grid"}
+    unknown = set(config) - set(TOP_LEVEL) - {"grid", "executor"}
     if unknown:
-        raise ValueError(f"unknown config keys {sorted(unknown)}; allowed: {TOP_LEVEL} and [grid]")
+        raise ValueError(f"unknown config keys {sorted(unknown)}; allowed: {TOP_LEVEL}, [grid] "
+                         "and [executor]")
+    check_options(config.get("executor", {}))  # cluster runs only, but a typo is refused here
     grid = config.get("grid", {})
     if not isinstance(grid, dict):
         raise TypeError("grid must be a table ([grid] followed by its keys)")
