@@ -33,19 +33,8 @@ Fine-tuning uses AdamW with a per-epoch cosine schedule to ``lr / 20`` as the au
 2e-5 suits a 125M pretrained model; the small model here takes a larger step,
 :class:`LMConfig`).  Training runs in float32; metrics are returned as float64.
 
-Measured at the quick size (figure 13, key 13: 1 run per setting, 3 generations, 2 shared CPU
-cores): the pretrained base has test perplexity 53.1 (its 1,000-word vocabulary leaves many
-``<unk>``); fine-tuned generations 0-2 have 52.9, 57.8, 59.2 in setting A and 53.3, 66.5, 76.9
-in setting B: the perplexity on real text rises with the generations, as in the paper.  Setting
-B's 10 epochs fit the generated text harder than 10 % of real blocks pull back.  At this size
-the histograms do not show the paper's shift: under the generation-0 model the median per-block
-perplexity is 137 for the real blocks and 398, 663, 398 for those written by generations 0-2
-(setting A).  The figure took 26 s.  With 2 layers of width 64 (0.36M parameters) on 120k
-pretraining tokens, 5 generations and 2 runs, the base had perplexity 170 and setting A 162-198
-over generations 0-4, and the generated blocks moved to more probable sequences (medians 258 to
-121, the real blocks 247) while the distribution narrowed instead of growing a tail; that
-model's beams were lists of frequent words with few repeats (the repetition penalty 3.0 forbids
-most repeats; with 1.0-1.5 they loop on one token within a generation).
+What the quick and larger sizes show (perplexities per generation, the histograms) is
+measured in ``docs/theory/zoo.rst`` (the language model).
 
 References
 ----------
