@@ -100,30 +100,15 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
     The work is shared across the grid: one chain per seed and generator setting, up to the
     largest ``n``, serves every ``n``, ``T``, ``lam``, ``p``, ``weight`` and ``sigma`` (a
     seed's errors at different points share its chain, so they are dependent, each with its
-    exact law), the downstream design and its noise are shared across ``n``, and
-    one tridiagonal reduction ``G = Q Tr Q'`` of the downstream Gram matrix serves every ``lam``
-    (each ``lam`` is then a tridiagonal solve; up to 8 values of ``lam`` a Cholesky each is
-    cheaper).
+    exact law), and one factorisation of the downstream Gram matrix serves every ``lam``.
 
     Sampling.  With ``sampler="auto"`` (jax backend) the statistics the fits depend on are drawn
-    from their exact finite-sample laws where these are known, instead of drawing every sample:
-
-    - least-squares generators (``lam0 = 0``) in replace mode with ``T0 >= d``: the increment
-      ``w_{k+1} - w_k = sigma0 Sigma^{-1/2} (Z^T Z)^{-1} Z^T e`` is, in law,
-      ``sigma0 Sigma^{-1/2} g / sqrt(c)`` with ``g ~ N(0, I_d)`` and ``c ~ chi2(T0 - d + 1)``
-      independent (rotation invariance plus the Schur complement of a Wishart matrix);
-    - the downstream data when all ``T`` rows carry the same labelling (``p = 1``, or ``p``
-      rounding to no synthetic row) and ``T >= d / 2``: ``Z^T Z`` and ``Z^T E`` are drawn
-      through the Bartlett factor of ``Wishart_d(T, I)`` (the singular one, of rank ``T``,
-      when ``T < d``; it takes ``d (d + 1) / 2`` normals, fewer than the ``T (d + 1)`` of the
-      rows from ``T = d / 2`` on).
-
-    These are identities in law (the same process, the same distribution of every seed's
-    errors, checked against ``sampler="rows"`` in the tests), not approximations; they cut the
-    cost of a generation from ``O(T0 d^2)`` to ``O(d)``, and the compiled draws serve every
-    ``T`` (the linear algebra compiles once for all ``T >= d``, once per ``T < d``).
-    ``sampler="rows"`` draws every sample row as the process is written (the ``numpy`` backend
-    always does).  The two samplers give different draws for the same key.
+    from their exact finite-sample laws where these are known (least-squares generators in
+    replace mode with ``T0 >= d``; the downstream Gram through its Bartlett factor when every
+    row carries the same labelling and ``T >= d / 2``), instead of every sample row: identities
+    in law, not approximations, derived in ``docs/theory/simulator.rst`` and checked against
+    ``sampler="rows"`` in the tests.  ``sampler="rows"`` draws every row as the process is
+    written (the ``numpy`` backend always does); the two give different draws for one key.
 
     Parameters
     ----------
