@@ -15,10 +15,10 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import kernelcollapse as kc
-from kernelcollapse import tuning
 from kernelcollapse._util import blas as _blas
 from kernelcollapse.simulator import _api as simulator
-from kernelcollapse.theory import _optimize as optimize
+from kernelcollapse.theory import _search
+from kernelcollapse.tuning import _recommend
 
 S, W0 = kc.isotropic(10)
 SIM = dict(T=[[12], [30]], T0=20, n=[[0], [2]], lam=[1e-2, 1e-1], sigma=0.5, sigma0=0.7,
@@ -92,9 +92,9 @@ def test_simulate_runs_on_one_blas_thread_and_restores(outer, monkeypatch, threa
 
 
 @pytest.mark.parametrize("module, name, call", [
-    (optimize, "_optimal_lambda",
+    (_search, "search_lambda",
      lambda: kc.optimal_lambda(S, W0, T=30, T0=20, n=2, sigma=0.5, sigma0=0.7)),
-    (tuning, "spectrum",
+    (_recommend, "spectrum",
      lambda: kc.recommend(np.random.default_rng(0).normal(size=(60, 8)), n=2, T0=40,
                           sigma0=0.5, sigma=0.5)),
 ])
@@ -157,7 +157,7 @@ def test_fresh_process_limits_the_blas_jax_loads_during_the_call():
         import json
         from threadpoolctl import threadpool_info
         import kernelcollapse as kc
-        from kernelcollapse import simulator
+        from kernelcollapse.simulator import _api as simulator
 
         def blas():
             return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()

@@ -18,7 +18,7 @@ ENV_VAR = "KERNELCOLLAPSE_DATA"
 # This file is <root>/kernelcollapse/_datapath.py.  In a source checkout <root> holds
 # pyproject.toml and the project's data lie beside it in <root>/../shared/data; from an installed
 # wheel <root> is site-packages, and the same relative path would point inside the environment.
-_ROOT = Path(__file__).resolve().parents[1]
+_ROOT = Path(__file__).resolve().parents[2]  # the checkout: kernelcollapse/_util/datapath.py
 SHARED_ROOT = _ROOT.parent / "shared" / "data"
 
 
