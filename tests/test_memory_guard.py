@@ -17,14 +17,12 @@ import kernelcollapse as kc
 from kernelcollapse._util import memory as _memory
 from kernelcollapse.cli import main
 from kernelcollapse.theory import (
-    _optimize as optimize,
-)
-from kernelcollapse.theory import (
     _prepared as prepared,
 )
 from kernelcollapse.theory import (
     _problems as problems,
 )
+from kernelcollapse.theory import _search
 
 D = 10**6  # large enough that the fixed costs are a small part of the peak
 
@@ -141,7 +139,7 @@ def test_refused_before_allocating(little_memory):
         _refused_before_allocating(call, r"^the theory for d = 1000000 dimensions needs about "
                                          rf"153 MiB \(160000000 bytes\) of memory, {avail}",
                                    limit=4 * 2**20)  # the validation's masks, 1 byte a dimension
-    assert optimize.BYTES_PER_NODE > 0
+    assert _search.BYTES_PER_NODE > 0
 
 
 def test_theory_command_refuses_before_building_the_problem(little_memory, capsys):
