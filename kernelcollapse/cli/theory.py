@@ -23,27 +23,24 @@ GRID_BYTES_PER_POINT = 4096
 def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
     """The process parameters; list-valued ones span a grid (outer product), the same for
     ``theory`` and ``simulate``."""
+    from kernelcollapse.theory import PROCESS
+
     g = parser.add_argument_group("process (lists like 0.1,1 or log:1e-4:10:20 span a grid)")
-    g.add_argument("--T", type=number_list, default=number_list("200"),
-                   help="downstream sample sizes (default 200)")
-    g.add_argument("--T0", type=number_list, default=number_list("400"),
-                   help="samples per generator fit (default 400)")
-    g.add_argument("--n", type=int_list, default=int_list("0,1,2,5"),
-                   help="generations (default 0,1,2,5)")
-    g.add_argument("--lam", type=number_list, default=number_list("0.01"),
-                   help="downstream ridge (default 0.01)")
-    g.add_argument("--lam0", type=number_list, default=number_list("0"),
-                   help="generator ridge (default 0: least squares)")
-    g.add_argument("--p", type=number_list, default=number_list("1"),
-                   help="fraction of synthetic downstream labels (default 1)")
-    g.add_argument("--fresh", type=number_list, default=number_list("0"),
-                   help="fraction of real rows in each generation's data (default 0; replace)")
-    g.add_argument("--weight", type=number_list, default=number_list("1"),
-                   help="loss weight of the synthetic downstream rows (default 1; 0 drops them)")
-    g.add_argument("--mode", choices=("replace", "accumulate"), default="replace",
-                   help="generators' data workflow (default replace)")
-    g.add_argument("--sigma", type=float, default=0.5, help="downstream label noise (0.5)")
-    g.add_argument("--sigma0", type=float, default=1.0, help="generator label noise (1.0)")
+    # The command line's defaults (a small example process); the meanings are the library's.
+    defaults = {"T": "200", "T0": "400", "n": "0,1,2,5", "lam": "0.01", "lam0": "0", "p": "1",
+                "fresh": "0", "weight": "1", "mode": "replace", "sigma": 0.5, "sigma0": 1.0}
+    for setting in PROCESS:
+        name, default = setting.name, defaults[setting.name]
+        if setting.kind == "choice":
+            g.add_argument(f"--{name}", choices=setting.choices, default=default,
+                           help=f"{setting.help} (default {default})")
+        elif name in ("sigma", "sigma0"):  # one noise level per call
+            g.add_argument(f"--{name}", type=float, default=default,
+                           help=f"{setting.help} ({default})")
+        else:
+            parse = int_list if setting.kind == "count" else number_list
+            g.add_argument(f"--{name}", type=parse, default=parse(default),
+                           help=f"{setting.help} (default {default})")
     g.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 

@@ -13,7 +13,7 @@ from kernelcollapse._util import memory as _memory
 from kernelcollapse._util import validate as v
 from kernelcollapse._util.arrays import unique_rows
 from kernelcollapse.simulator import _engine
-from kernelcollapse.theory import MODES, check_finite_error
+from kernelcollapse.theory import MODES, check_finite_error, check_process
 
 __all__ = ["BACKENDS", "CHOLESKY_MAX_LAMS", "SAMPLERS", "MemoryEstimate", "chunk_size",
            "seed_bytes"]
@@ -132,11 +132,8 @@ def _plan(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0, p, mode, fresh, we
     """Validate a :func:`~kernelcollapse.simulate` call, lay out its chains and jobs, check its
     memory."""
     s, w0 = v.spectrum(eigvals, w0)
-    arrays = {"T": v.positive_integer("T", T), "T0": v.positive_integer("T0", T0),
-              "n": v.nonnegative_integer("n", n), "lam": v.nonnegative("lam", lam),
-              "lam0": v.nonnegative("lam0", lam0), "p": v.probability("p", p),
-              "fresh": v.probability("fresh", fresh), "weight": v.nonnegative("weight", weight),
-              "sigma": v.nonnegative("sigma", sigma), "sigma0": v.nonnegative("sigma0", sigma0)}
+    arrays = check_process(dict(T=T, T0=T0, n=n, lam=lam, lam0=lam0, p=p, fresh=fresh,
+                                weight=weight, sigma=sigma, sigma0=sigma0), integer_sizes=True)
     v.choice("mode", mode, MODES)
     seeds = v.integer("seeds", seeds, minimum=2)
     if seeds > 2**32:  # the per-seed keys count seeds in 32 bits

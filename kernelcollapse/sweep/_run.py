@@ -73,6 +73,7 @@ from kernelcollapse.sweep import _lock, _results
 from kernelcollapse.sweep._lock import FileInUseError
 from kernelcollapse.sweep._options import check_options
 from kernelcollapse.sweep._results import RESULT_FIELDS, ResultsFileError
+from kernelcollapse.theory import PROCESS
 
 __all__ = ["FileInUseError", "ResultsFileError", "SweepInterrupted", "SweepSummary",
            "check_points", "load_config", "point_id", "points", "read_results", "run_point",
@@ -90,12 +91,13 @@ REQUIRED = ("d", "T", "T0", "n", "lam", "sigma", "sigma0")
 TOP_LEVEL = ("output", "seeds", "key", "memory_budget", "format")
 
 # The checks of the API (problems.isotropic / power_law and simulate) for each [grid] key.
+# The problem's keys, then the process's (declared once, in kernelcollapse.theory.PROCESS).
 _CHECKS = {"d": v.positive_integer, "beta": v.positive, "r": v.positive, "norm": v.positive,
-           "T": v.positive_integer, "T0": v.positive_integer, "n": v.nonnegative_integer,
-           "lam": v.nonnegative, "lam0": v.nonnegative, "sigma": v.nonnegative,
-           "sigma0": v.nonnegative, "p": v.probability, "fresh": v.probability,
-           "weight": v.nonnegative}
-_CHOICES = {"spectrum": ("isotropic", "power_law"), "mode": ("replace", "accumulate")}
+           **{setting.name: (lambda key, value, s=setting: s.check(value, name=key,
+                                                                    integer_sizes=True))
+              for setting in PROCESS if setting.kind != "choice"}}
+_CHOICES = {"spectrum": ("isotropic", "power_law"),
+            **{setting.name: setting.choices for setting in PROCESS if setting.kind == "choice"}}
 
 
 class SweepSummary(NamedTuple):

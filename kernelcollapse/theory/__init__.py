@@ -52,10 +52,12 @@ from kernelcollapse.theory._prepared import (
     prepare,
 )
 from kernelcollapse.theory._problems import Problem, isotropic, power_law
+from kernelcollapse.theory._process import PROCESS, ProcessSetting, check_process
 from kernelcollapse.theory._regimes import check_finite as check_finite_error
 
 __all__ = [
     "MODES",
+    "PROCESS",
     "ChainMoments",
     "CollapseLimit",
     "ErrorDecomposition",
@@ -66,8 +68,10 @@ __all__ = [
     "OptimalLambda",
     "OptimalWeight",
     "PreparedProblem",
+    "ProcessSetting",
     "Problem",
     "check_finite_error",
+    "check_process",
     "collapse_limit",
     "df1",
     "df2",

@@ -26,6 +26,7 @@ from kernelcollapse._util.arrays import unique_rows
 from kernelcollapse._util.blas import uses_one_blas_thread
 from kernelcollapse.theory import _chain, _error, _fit, _problems, _quadrature, _regimes, _search
 from kernelcollapse.theory import _spectral as _sp
+from kernelcollapse.theory._process import check_process
 from kernelcollapse.theory._search import OptimalLambda, OptimalWeight
 
 __all__ = ["CollapseLimit", "ErrorDecomposition", "GeneratorMoments", "PreparedProblem",
@@ -365,15 +366,7 @@ class PreparedProblem:
         return _search.search_weight(best, pf, shape, max_weight=max_weight, wtol=wtol)
 
     def _grid(self, *, mode, **kw) -> _Grid:
-        arrays = {
-            "T": v.sample_size("T", kw["T"]), "T0": v.sample_size("T0", kw["T0"]),
-            "n": v.nonnegative_integer("n", kw["n"]), "lam": v.nonnegative("lam", kw["lam"]),
-            "lam0": v.nonnegative("lam0", kw["lam0"]), "p": v.probability("p", kw["p"]),
-            "fresh": v.probability("fresh", kw["fresh"]),
-            "weight": v.nonnegative("weight", kw["weight"]),
-            "sigma": v.nonnegative("sigma", kw["sigma"]),
-            "sigma0": v.nonnegative("sigma0", kw["sigma0"]),
-        }
+        arrays = check_process(kw)
         mode = check_mode(mode)
         shape, flat = v.broadcast(**arrays)
         g = _Grid(shape=shape, mode=mode, **flat)

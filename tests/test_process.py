@@ -1,0 +1,67 @@
+"""The process is declared once (kernelcollapse.theory.PROCESS): every engine takes every
+setting under the table's name, with the table's default, and refuses a bad value alike."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+import kernelcollapse as kc
+from kernelcollapse.theory import PROCESS, check_process
+
+ENGINES = {
+    "test_error": kc.test_error,
+    "PreparedProblem.test_error": kc.PreparedProblem.test_error,
+    "PreparedProblem.evaluator": kc.PreparedProblem.evaluator,
+    "simulate": kc.simulate,
+    "check_simulation": kc.simulator.check_simulation,
+}
+# The optimizers search lam (and the weight); they take every other setting.
+SEARCHES = {"optimal_lambda": (kc.optimal_lambda, {"lam"}),
+            "optimal_weight": (kc.optimal_weight, {"lam", "weight"})}
+
+
+@pytest.mark.parametrize("name", list(ENGINES) + list(SEARCHES))
+def test_every_engine_takes_every_setting_with_its_default(name):
+    fn, searched = SEARCHES.get(name, (ENGINES.get(name), set()))
+    params = inspect.signature(fn).parameters
+    for setting in PROCESS:
+        if setting.name in searched:
+            assert setting.name not in params, (name, setting.name)
+            continue
+        assert setting.name in params, f"{name} lacks {setting.name}"
+        default = params[setting.name].default
+        if setting.default is None:
+            assert default is inspect.Parameter.empty, (name, setting.name)
+        elif not (name == "optimal_weight" and setting.name == "p"):  # p is what it is about
+            assert default == setting.default, (name, setting.name, default)
+
+
+def test_the_sweep_and_the_command_line_know_every_setting():
+    from kernelcollapse.cli import build_parser
+    from kernelcollapse.sweep import _run
+
+    for setting in PROCESS:
+        assert setting.name in _run.POINT_PARAMS + _run.OPTIONAL_PARAMS + ("n", "lam")
+        assert setting.name in (_run._CHOICES if setting.kind == "choice" else _run._CHECKS)
+    text = build_parser().parse_args(["theory"])
+    for setting in PROCESS:
+        assert hasattr(text, setting.name), setting.name
+
+
+@pytest.mark.parametrize("setting", PROCESS, ids=lambda s: s.name)
+def test_theory_and_simulator_refuse_a_bad_value_alike(setting):
+    s, w0 = kc.isotropic(4)
+    args = dict(T=10, T0=12, n=1, lam=0.1, sigma=0.1, sigma0=0.1)
+    bad = {"size": 0, "count": -1, "nonnegative": -1.0, "fraction": 1.5, "choice": "swap"}
+    args[setting.name] = bad[setting.kind]
+    with pytest.raises(ValueError) as theory:
+        kc.test_error(s, w0, **args)
+    with pytest.raises(ValueError) as simulator:
+        kc.simulator.check_simulation(s, w0, seeds=2, **args)
+    assert setting.name in str(theory.value)
+    if setting.kind != "size":  # the simulator draws rows: sizes are integers there
+        assert str(theory.value) == str(simulator.value)
+    with pytest.raises(ValueError):
+        check_process({setting.name: bad[setting.kind]})
