@@ -233,7 +233,7 @@ def scaling_law(beta: Exponent | None = None, r: Exponent | None = None,
     sym = symbols()
     vals = {"beta": beta, "r": r, "ell": ell, "a": a, "b": b, "delta": delta}
     numeric = {k: x for k, x in vals.items() if x is not None and _is_number(x)}
-    _validate(**{k: float(x) for k, x in numeric.items()})
+    _check_exponents(**{k: float(x) for k, x in numeric.items()})
     exprs = {k: (sym[k] if x is None else sympy.sympify(x)) for k, x in vals.items()
              if k != "delta"}
     d_exp = None if delta is None else sympy.sympify(delta)
@@ -268,7 +268,7 @@ def critical_exponent(beta: Exponent, r: Exponent, *, saturate: bool = True) -> 
     """
     args = {"beta": beta, "r": r}
     if _all_numbers(args):
-        _validate(beta=float(beta), r=float(r))
+        _check_exponents(beta=float(beta), r=float(r))
         rr = min(float(r), 1.0) if saturate else float(r)
         return float(beta) / (1.0 + 2.0 * float(beta) * rr)
     be, rs = sympy.sympify(beta), sympy.sympify(r)
@@ -325,7 +325,7 @@ def optimal_exponent(beta: Exponent, r: Exponent, a: Exponent, b: Exponent, *,
     if delta is not None:
         args["delta"] = delta
     if _all_numbers(args):
-        _validate(**{k: float(x) for k, x in args.items()})
+        _check_exponents(**{k: float(x) for k, x in args.items()})
         beta_f = float(beta)
         ell_c = critical_exponent(beta_f, float(r), saturate=saturate)
         c = _gap_float(float(a), float(b), None if delta is None else float(delta))
@@ -391,7 +391,7 @@ def rate(beta: Exponent, r: Exponent, ell: Exponent, a: Exponent, b: Exponent, *
         args["delta"] = delta
     if _all_numbers(args):
         vals = {k: float(x) for k, x in args.items()}
-        _validate(**vals)
+        _check_exponents(**vals)
         exps = _exponents_float(vals["beta"], vals["r"], vals["ell"], vals["a"], vals["b"],
                                 noisy=noisy, collapse=collapse, delta=vals.get("delta"),
                                 saturate=saturate)
@@ -438,7 +438,7 @@ _RANGES = {
 }
 
 
-def _validate(**vals: float) -> None:
+def _check_exponents(**vals: float) -> None:
     """Range checks on the numeric inputs (those given)."""
     for k, x in vals.items():
         v.require(k, x, math.isfinite(x), "finite")

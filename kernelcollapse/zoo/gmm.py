@@ -45,7 +45,7 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from kernelcollapse._util import keys as _keys
-from kernelcollapse._util import validate as v
+from kernelcollapse._util import validate
 from kernelcollapse._util.keys import Key
 from kernelcollapse._util.x64 import uses_float64
 from kernelcollapse.zoo._common import progress_bar
@@ -91,13 +91,13 @@ class MixtureApproximation(NamedTuple):
 
 
 def _check_mixture(weights, means, sds):
-    weights = v.probability_vector("weights", weights, min_length=1)
-    means = v.vector("means", means)
-    sds = v.vector("sds", sds)
+    weights = validate.probability_vector("weights", weights, min_length=1)
+    means = validate.vector("means", means)
+    sds = validate.vector("sds", sds)
     if not (weights.size == means.size == sds.size):
         raise ValueError(f"weights, means and sds must have the same length, got "
                          f"{weights.size}, {means.size} and {sds.size}")
-    v.positive("sds", sds)
+    validate.positive("sds", sds)
     if np.any(weights == 0):
         raise ValueError("weights must be > 0 (drop components with weight 0)")
     return weights, means, sds
@@ -152,23 +152,23 @@ def simulate_mixture(*, weights: ArrayLike = (0.5, 0.5), means: ArrayLike = (-2.
     """
     weights, means, sds = _check_mixture(weights, means, sds)
     C = weights.size
-    N = v.integer("N", N, minimum=1)
+    N = validate.integer("N", N, minimum=1)
     if N < 3 * C:
         raise ValueError(f"N must be >= 3*C = {3 * C} for a mixture of C={C} components "
                          f"(3C-1 free parameters), got N={N}")
-    generations = v.integer("generations", generations, minimum=1)
-    seeds = v.integer("seeds", seeds, minimum=1)
-    fresh = v.real("fresh", fresh, low=0.0, high=1.0)
-    previous = v.real("previous", previous, low=0.0, high=1.0)
+    generations = validate.integer("generations", generations, minimum=1)
+    seeds = validate.integer("seeds", seeds, minimum=1)
+    fresh = validate.real("fresh", fresh, low=0.0, high=1.0)
+    previous = validate.real("previous", previous, low=0.0, high=1.0)
     if fresh + previous > 1.0 + 1e-12:
         raise ValueError(f"the ratios must sum to at most 1: fresh + previous = "
                          f"{fresh} + {previous} = {fresh + previous} > 1 (the rest, "
                          f"1 - fresh - previous, are samples of the latest fit)")
     key = _keys.key_data(key)
-    max_iter = v.integer("max_iter", max_iter, minimum=1)
-    tol = v.real("tol", tol, low=0.0, low_open=True)
-    var_floor = v.real("var_floor", var_floor, low=0.0)
-    block = v.integer("block", block, minimum=1)
+    max_iter = validate.integer("max_iter", max_iter, minimum=1)
+    tol = validate.real("tol", tol, low=0.0, low_open=True)
+    var_floor = validate.real("var_floor", var_floor, low=0.0)
+    block = validate.integer("block", block, minimum=1)
     n_fresh = int(round(fresh * N))
     n_prev = int(round(previous * N))
     n_model = N - n_fresh - n_prev
@@ -408,13 +408,13 @@ def separated_approximation(n: ArrayLike, *, weights: ArrayLike = (0.5, 0.5),
         log(2/(m+1)))`` with ``m = N w_k - 1``, and ``weight_sd = sqrt(w_k (1 - w_k)
         (1 - (1 - 1/N)^n))``; arrays of shape ``n.shape + (C,)``.
     """
-    n = v.generation_indices("n", n)[..., None].astype(np.float64)
+    n = validate.generation_indices("n", n)[..., None].astype(np.float64)
     weights, _, sds = _check_mixture(weights, np.zeros(np.size(weights)), sds)
-    N = v.integer("N", N, minimum=1)
+    N = validate.integer("N", N, minimum=1)
     Nk = N * weights
     if np.any(Nk < 2):
         raise ValueError(f"N * weights must be >= 2 for every component, got "
-                         f"{v.plain(Nk.min())}")
+                         f"{validate.plain(Nk.min())}")
     var0 = sds**2
     variance = var0 * (1.0 - 1.0 / Nk) ** n
     log_variance = np.log(var0) + n * (special.digamma((Nk - 1) / 2) + np.log(2.0 / Nk))
