@@ -227,6 +227,27 @@ def test_truncated_chain_refuses_when_too_large(monkeypatch):
         wf.loss_probability(0.001, N=10**5, n=200, method="truncated")
 
 
+@pytest.mark.parametrize(("N", "q"), [(60, 0.1), (700, 0.004), (1500, 0.3)])
+def test_banded_mean_loss_time_matches_full_chain(N, q):
+    """The banded solve agrees with the full (N-1)^2 solve to 1e-9 relative (it drops row
+    mass below 1e-12), and the full one lies within its reported bound."""
+    full = wf.mean_loss_time(q, N=N, method="exact")
+    banded, bound = wf.mean_loss_time(q, N=N, method="banded", return_bound=True)
+    assert banded == pytest.approx(full, rel=1e-9)
+    assert 0 <= bound < 1e-3 * full
+    assert banded - 1e-9 * full <= full <= banded + bound + 1e-9 * full
+    assert wf.mean_loss_time(q, N=N, method="auto") == pytest.approx(full, rel=1e-9)
+
+
+def test_mean_loss_time_refuses_beyond_the_whole_chain():
+    with pytest.raises(ValueError, match="N must be <= 16000 for method='banded', got 20000"):
+        wf.mean_loss_time(0.001, N=20_000, method="auto")
+    with pytest.raises(ValueError, match="use method='banded'"):
+        wf.mean_loss_time(0.001, N=5000, method="exact")
+    with pytest.raises(ValueError, match="method must be one of 'diffusion', 'exact'"):
+        wf.mean_loss_time(0.1, N=10, method="truncated")
+
+
 def test_diffusion_times_converge_to_exact():
     # Kimura–Ohta / Littler are diffusion limits: relative error O(1/N).
     rel_fix, rel_loss = [], []

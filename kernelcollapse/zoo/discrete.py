@@ -21,7 +21,8 @@ Exact results (all generations counted from generation 0 = ``p0``):
   chain on the counts carrying all but a reported mass ``D <= tol`` (default 1e-12),
   whose cost is set by ``N q`` and ``n``, not ``N``;
 * mean times to fixation / loss for small ``N`` (linear solves on the chain),
-  :func:`mean_fixation_time`, :func:`mean_loss_time`.
+  :func:`mean_fixation_time`, :func:`mean_loss_time` (the loss time also as a banded solve
+  for ``N <= 16000``; it needs the whole chain, so no truncation to rare counts applies).
 
 Approximations: Kimura's diffusion eigen-expansion for the loss probability and Feller's
 branching limit ``exp(-2 N q / n)`` for rare categories have error ``O(1/N)`` at fixed
@@ -54,7 +55,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import special, stats
+from scipy import linalg, special, stats
 
 from kernelcollapse import _keys
 from kernelcollapse import _validate as v
@@ -75,6 +76,8 @@ __all__ = [
 # Largest state spaces for the exact Markov-chain computations (memory ~ states^2).
 _MAX_BINOMIAL_N = 4000
 _MAX_COMPOSITIONS = 3000
+# Largest N for the banded mean-loss-time solve (band storage ~ 12 N^1.5 floats, ~200 MB).
+_MAX_BANDED_N = 16_000
 # Default bound on the probability mass the truncated chain may drop (method="truncated").
 DEFAULT_TOL = 1e-12
 # Largest number of stored transition probabilities of the truncated chain (float64, ~160 MB)
@@ -678,30 +681,83 @@ def _fixation_exact(p: np.ndarray, N: int) -> float:
     return float(1.0 + first[transient] @ tau)
 
 
-def mean_loss_time(q: float, *, N: int, method: str = "diffusion") -> float:
+_LOSS_TIME_METHODS = ("diffusion", "exact", "banded", "auto")
+
+
+def mean_loss_time(q: float, *, N: int, method: str = "diffusion", tol: float = DEFAULT_TOL,
+                   return_bound: bool = False):
     """Expected generation at which a category of initial frequency ``q`` is lost,
     conditional on its loss.
 
-    ``"diffusion"``: Kimura–Ohta (1969), ``t_0 = -2 N q ln q / (1 - q)`` (haploid ``N``;
-    approximate).  ``"exact"``: two-type binomial chain, ``E[T 1_lost] = P(lost) +
+    ``"diffusion"`` (default): Kimura–Ohta (1969), ``t_0 = -2 N q ln q / (1 - q)`` (haploid
+    ``N``; approximate).  ``"exact"``: two-type binomial chain, ``E[T 1_lost] = P(lost) +
     sum_c pi_1(c) m(c)`` with ``(I - Q) m = 1 - c/N`` on the transient counts
-    (``P(lost | c) = 1 - c/N`` is harmonic), divided by ``P(lost) = 1 - q``.
+    (``P(lost | c) = 1 - c/N`` is harmonic), divided by ``P(lost) = 1 - q``; full
+    ``(N-1)^2`` matrix, ``N <= 4000``.  ``"banded"``: the same linear system with every row
+    ``Binomial(N, c/N)`` kept on the band of counts holding all but ``tol`` of its mass, solved
+    as a banded system (``scipy.linalg.solve_banded``), ``N <= 16000`` (the band grows like
+    ``sqrt(N)``, the work like ``N^2``).  Dropping entries of ``Q`` only lowers ``m``; with
+    ``r`` the largest row mass dropped, ``tau`` the truncated chain's largest mean absorption
+    time and ``r tau < 1``, the exact value exceeds the result by at most
+    ``r tau / (1 - r tau) max(m) / (1 - q)`` (the reported bound; floating-point rounding
+    of the solve, about ``N * 1e-16`` relative, aside); it agrees with ``"exact"`` to
+    ``2e-10`` relative at ``N = 4000`` in a fifteenth of the time.  ``"auto"``: ``"exact"``
+    for ``N <= 1000``, else ``"banded"``.  At fixed ``N q = 10`` the Kimura–Ohta value is
+    1.3% above the exact one at ``N = 4000`` and 1.0% at ``N = 16000``.
+
+    The chain cannot be truncated to the counts near ``N q`` as in
+    :func:`loss_probability`: the mean loss time is dominated by the rare paths that drift to
+    a large frequency before being lost (at ``N = 4000``, ``N q = 10``, paths reaching a count
+    of 400 carry 46% of it), so no method here is exact beyond ``N = 16000``.
 
     Parameters
     ----------
     q : float in (0, 1)
     N : int
-    method : {"diffusion", "exact"}
+    method : {"diffusion", "exact", "banded", "auto"}
+    tol : float in (0, 1)
+        Mass each row of ``"banded"`` may drop.
+    return_bound : bool
+        Also return the bound (0 for ``"exact"``, NaN for ``"diffusion"``).
+
+    Returns
+    -------
+    float, or ``(float, float)`` if ``return_bound``.
+
+    References
+    ----------
+    Kimura & Ohta (1969); Ewens (2004) §3.3 (mean absorption times of the chain).
     """
     q = v.scalar("q", q, check=v.probability)
     v.require("q", q, 0 < q < 1, "a frequency in (0, 1)")
     N = v.integer("N", N, minimum=1)
+    tol = v.scalar("tol", tol, check=v.probability)
+    v.require("tol", tol, 0.0 < tol < 1.0, "a probability bound in (0, 1)")
+    if method not in _LOSS_TIME_METHODS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, _LOSS_TIME_METHODS))}, "
+                         f"got {method!r}")
+    if method == "auto":
+        method = "exact" if N <= 1000 else "banded"
+    bound = 0.0
     if method == "diffusion":
-        return float(-2.0 * N * q * math.log(q) / (1.0 - q))
-    if method != "exact":
-        raise ValueError(f"method must be 'exact' or 'diffusion', got {method!r}")
-    if N > _MAX_BINOMIAL_N:
-        raise ValueError(f"N must be <= {_MAX_BINOMIAL_N} for method='exact', got {N}")
+        value, bound = -2.0 * N * q * math.log(q) / (1.0 - q), math.nan
+    elif method == "exact":
+        if N > _MAX_BINOMIAL_N:
+            raise ValueError(f"N must be <= {_MAX_BINOMIAL_N} for method='exact', got {N}; "
+                             f"use method='banded' (N <= {_MAX_BANDED_N}) or 'auto'")
+        value = _loss_time_exact(q, N)
+    else:
+        if N > _MAX_BANDED_N:
+            raise ValueError(f"N must be <= {_MAX_BANDED_N} for method='banded', got {N}: "
+                             "the mean loss time needs the whole chain (see the docstring); "
+                             "use method='diffusion'")
+        value, bound = _loss_time_banded(q, N, tol)
+    if return_bound:
+        return float(value), float(bound)
+    return float(value)
+
+
+def _loss_time_exact(q: float, N: int) -> float:
     if N == 1:
         return 1.0
     P = _binomial_transition(N)
@@ -709,3 +765,35 @@ def mean_loss_time(q: float, *, N: int, method: str = "diffusion") -> float:
     m = np.linalg.solve(np.eye(N - 1) - Q, 1.0 - np.arange(1, N) / N)
     first = stats.binom.pmf(np.arange(1, N), N, q)
     return float(((1.0 - q) + first @ m) / (1.0 - q))
+
+
+def _loss_time_banded(q: float, N: int, tol: float) -> tuple[float, float]:
+    if N <= 2:
+        return _loss_time_exact(q, N), 0.0
+    c = np.arange(1, N)                       # transient counts
+    p = c / N
+    half = tol / 2.0
+    lo = np.maximum(stats.binom.ppf(half, N, p), 1).astype(np.int64)
+    hi = np.minimum(stats.binom.isf(half, N, p), N - 1).astype(np.int64)
+    kl, ku = int(np.max(c - lo)), int(np.max(hi - c))
+    # Row c keeps the columns c - kl .. c + ku inside [1, N-1]; the rest of its transient mass
+    # (counts 1 .. c-kl-1 and c+ku+1 .. N-1) is dropped, summed exactly.
+    below = np.where(c - kl >= 2, stats.binom.cdf(c - kl - 1, N, p) - stats.binom.pmf(0, N, p),
+                     0.0)
+    above = np.where(c + ku <= N - 2, stats.binom.sf(c + ku, N, p) - stats.binom.pmf(N, N, p),
+                     0.0)
+    r = float(np.max(np.maximum(below, 0.0) + np.maximum(above, 0.0)))
+    # solve_banded layout: ab[ku + i - j, j] = A[i, j], A = I - Q, states i, j = 0..N-2.
+    ab = np.zeros((kl + ku + 1, N - 1))
+    for d in range(-ku, kl + 1):              # A[i, j] with i - j = d
+        j = np.arange(max(0, -d), min(N - 1, N - 1 - d))
+        i = j + d
+        ab[ku + d, j] = -stats.binom.pmf(j + 1, N, (i + 1) / N)
+    ab[ku] += 1.0
+    rhs = np.stack([1.0 - c / N, np.ones(N - 1)], axis=1)
+    m, tau = linalg.solve_banded((kl, ku), ab, rhs, check_finite=False).T
+    first = stats.binom.pmf(c, N, q)
+    value = ((1.0 - q) + first @ m) / (1.0 - q)
+    rt = r * float(tau.max())
+    bound = math.inf if rt >= 1 else rt / (1.0 - rt) * float(m.max()) / (1.0 - q)
+    return float(value), bound
