@@ -65,6 +65,24 @@ def test_homozygosity_matches_exact_formula():
     assert np.all(np.abs(sim.mean(axis=1) - theory) <= K_SE * se + 1e-12)
 
 
+def test_seddik_collision_probability_matches_simulation():
+    """Seddik et al.'s E[S_m] = 1 - (1 - 1/N)^m (1 - S_0) against the simulator (4 stderr)
+    and, algebraically, the homozygosity law."""
+    p0 = np.array([0.7, 0.1, 0.1, 0.05, 0.05])
+    N, m = 30, np.array([0, 1, 3, 10, 40])
+    chain = wf.simulate_discrete(p0, N=N, generations=40, seeds=6000, key=17,
+                                 record_every=40, progress=False)
+    seddik = wf.collision_probability(p0, N=N, m=m)
+    assert seddik[0] == pytest.approx(0.515)
+    assert seddik[1] == pytest.approx(1 - (29 / 30) * 0.485)
+    sim = chain.homozygosity[m]
+    se = sim.std(axis=1, ddof=1) / np.sqrt(sim.shape[1])
+    assert np.all(np.abs(sim.mean(axis=1) - seddik) <= K_SE * se + 1e-12)
+    np.testing.assert_allclose(seddik, wf.expected_homozygosity(p0, N=N, n=m), rtol=1e-14)
+    with pytest.raises(ValueError, match="m must be non-negative integers"):
+        wf.collision_probability(p0, N=N, m=-1)
+
+
 def test_loss_probability_exact_matches_simulation():
     p0 = np.array([0.6, 0.2, 0.1, 0.05, 0.03, 0.02])
     N, seeds = 100, 4000

@@ -67,6 +67,7 @@ __all__ = [
     "simulate_discrete",
     "fixation_probability",
     "expected_homozygosity",
+    "collision_probability",
     "loss_probability",
     "expected_surviving",
     "mean_fixation_time",
@@ -258,6 +259,39 @@ def expected_homozygosity(p0: ArrayLike, *, N: int, n: ArrayLike) -> np.ndarray:
     n = v.generation_indices("n", n)
     h0 = 1.0 - np.sum(p0 * p0)
     return 1.0 - h0 * (1.0 - 1.0 / N) ** n
+
+
+def collision_probability(p0: ArrayLike, *, N: int, m: ArrayLike) -> np.ndarray:
+    """Seddik et al.'s expected collision probability after ``m`` generations,
+    ``E[S_m] = 1 - (1 - 1/N)^m (1 - S_0)`` with ``S = sum_k p_k^2``.
+
+    Each generation is the empirical distribution of ``N`` samples of the previous one
+    (fully synthetic training of a categorical model), so this is the law of
+    :func:`expected_homozygosity` written in Seddik et al.'s terms (``S_0 = 1 - H_0``); exact
+    for every ``N``.
+
+    Parameters
+    ----------
+    p0 : array_like, shape (K,)
+    N : int
+    m : int or array_like of int
+        Generations.
+
+    Returns
+    -------
+    ndarray, shape of ``m``
+
+    References
+    ----------
+    M. E. A. Seddik, S.-W. Chen, S. Hayou, P. Youssef, M. Debbah, "How bad is training on
+    synthetic data? A statistical analysis of language model collapse", arXiv:2404.05090
+    (2024).
+    """
+    p0 = v.probability_vector("p0", p0, min_length=2)
+    N = v.integer("N", N, minimum=1)
+    m = v.generation_indices("m", m)
+    s0 = float(np.sum(p0 * p0))
+    return 1.0 - (1.0 - 1.0 / N) ** m * (1.0 - s0)
 
 
 _LOSS_METHODS = ("auto", "exact", "truncated", "diffusion", "branching", "galton-watson")
