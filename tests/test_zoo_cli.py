@@ -23,6 +23,20 @@ def test_discrete_json_matches_theory_columns(capsys):
     assert r0["surviving_sim"] == 3 and r0["homozygosity_exact"] == pytest.approx(0.38)
 
 
+def test_discrete_theory_is_exact_beyond_the_full_matrix(capsys):
+    """N = 10^4 (above the full chain's 4000): the table's theory is the truncated chain,
+    with its bound in the header, and agrees with the run's own simulation; Feller's
+    branching limit (what the table would show with diffusion) is 0.04 off at n = 10."""
+    out = _json(capsys, ["zoo", "discrete", "--p0", "0.999,0.001", "--N", "10000",
+                         "--generations", "10", "--seeds", "20000", "--n", "0,5,10"])
+    assert out["theory"] == "truncated" and 0 <= out["theory_bound"] <= 2e-12
+    for row in out["rows"]:
+        assert abs(row["surviving_sim"] - row["surviving_exact"]) <= (
+            4 * row["surviving_se"] + 1 / 20000)
+    branching = 2 - np.exp(-2 * 10000 * 0.001 / 10)
+    assert out["rows"][2]["surviving_exact"] < branching - 0.03
+
+
 def test_gaussian_and_gmm_tables(capsys):
     assert main(["zoo", "gaussian", "--N", "10", "--generations", "5", "--seeds", "100",
                  "--no-progress"]) == 0

@@ -65,6 +65,24 @@ def test_homozygosity_matches_exact_formula():
     assert np.all(np.abs(sim.mean(axis=1) - theory) <= K_SE * se + 1e-12)
 
 
+def test_seddik_collision_probability_matches_simulation():
+    """Seddik et al.'s E[S_m] = 1 - (1 - 1/N)^m (1 - S_0) against the simulator (4 stderr)
+    and, algebraically, the homozygosity law."""
+    p0 = np.array([0.7, 0.1, 0.1, 0.05, 0.05])
+    N, m = 30, np.array([0, 1, 3, 10, 40])
+    chain = wf.simulate_discrete(p0, N=N, generations=40, seeds=6000, key=17,
+                                 record_every=40, progress=False)
+    seddik = wf.collision_probability(p0, N=N, m=m)
+    assert seddik[0] == pytest.approx(0.515)
+    assert seddik[1] == pytest.approx(1 - (29 / 30) * 0.485)
+    sim = chain.homozygosity[m]
+    se = sim.std(axis=1, ddof=1) / np.sqrt(sim.shape[1])
+    assert np.all(np.abs(sim.mean(axis=1) - seddik) <= K_SE * se + 1e-12)
+    np.testing.assert_allclose(seddik, wf.expected_homozygosity(p0, N=N, n=m), rtol=1e-14)
+    with pytest.raises(ValueError, match="m must be non-negative integers"):
+        wf.collision_probability(p0, N=N, m=-1)
+
+
 def test_loss_probability_exact_matches_simulation():
     p0 = np.array([0.6, 0.2, 0.1, 0.05, 0.03, 0.02])
     N, seeds = 100, 4000
@@ -110,6 +128,142 @@ def test_loss_approximations_converge_to_exact(method):
         errors.append(np.max(np.abs(approx - exact)))
     assert errors[1] < 0.5 * errors[0]
     assert errors[1] < 0.05
+
+
+# ------------------------------------------------------------ truncated count chain
+
+
+@pytest.mark.parametrize("N", [200, 800])
+def test_truncated_chain_matches_full_chain(N):
+    """Where both apply, the truncated chain agrees with the full (N+1)^2 matrix to 1e-10
+    (it is exact up to its reported dropped mass D <= tol = 1e-12 and rounding), and the
+    full chain's value lies in [truncated, truncated + D]."""
+    q = np.array([0.5 / N, 3.0 / N, 0.01, 0.05, 0.3, 0.7, 0.99])
+    n = np.array([0, 1, 2, 5, 20, 80, 200])
+    full = wf.loss_probability(q, N=N, n=n, method="exact")
+    trunc, D = wf.loss_probability(q, N=N, n=n, method="truncated", return_bound=True)
+    assert trunc.shape == D.shape == (7, 7)
+    assert np.all(D <= 1e-12) and np.all(D >= 0)
+    np.testing.assert_allclose(trunc, full, rtol=0, atol=1e-10)
+    rounding = 1e-14
+    assert np.all(full >= trunc - rounding) and np.all(full <= trunc + D + rounding)
+    # "auto" is the full chain at these N, with a bound of 0.
+    auto, D_auto = wf.loss_probability(q, N=N, n=n, return_bound=True)
+    np.testing.assert_array_equal(auto, full)
+    np.testing.assert_array_equal(D_auto, 0.0)
+
+
+def test_truncated_chain_bound_holds_when_loose():
+    """With a loose tol the chain drops visible mass, and the full chain still lies in
+    [result, result + D] with D <= tol: the reported D is the mass dropped, not a guess."""
+    N, q, n = 500, np.array([0.004, 0.02, 0.2]), np.array([1, 3, 10, 40, 150])
+    full = wf.loss_probability(q, N=N, n=n, method="exact")
+    trunc, D = wf.loss_probability(q, N=N, n=n, method="truncated", tol=1e-3,
+                                   return_bound=True)
+    assert np.all(D <= 1e-3) and D.max() > 1e-5
+    assert np.all(full >= trunc - 1e-14) and np.all(full <= trunc + D + 1e-14)
+    assert np.all(np.diff(D, axis=1) >= 0)  # the dropped mass only accumulates
+
+
+def _direct_loss(N, q, n_max, runs, seed):
+    """P(X_k = 0), k = 1..n_max, from `runs` direct simulations of the count chain
+    X_1 ~ Bin(N, q), X_{k+1} ~ Bin(N, X_k / N) (numpy only, nothing from the library)."""
+    rng = np.random.default_rng(seed)
+    x = rng.binomial(N, q, size=runs)
+    lost = np.empty(n_max)
+    for k in range(n_max):
+        if k:
+            x = rng.binomial(N, x / N)
+        lost[k] = np.mean(x == 0)
+    return lost
+
+
+@pytest.mark.parametrize(("N", "q", "n_max", "runs"),
+                         [(10_000, 0.001, 19, 1_000_000), (1_000_000, 5e-5, 40, 200_000)])
+def test_truncated_chain_matches_direct_simulation(N, q, n_max, runs):
+    """Suresh et al.'s setting (q = 0.001, N = 10^4, k = 1..19) and N = 10^6: the truncated
+    chain against a direct simulation.  Tolerance K_SE = 4 binomial standard errors (+1/runs
+    for p near 0): per comparison a false alarm has probability 6e-5, under 3e-3 over the
+    59 comparisons.  At these run counts the standard error is at most 5e-4 (1e-3), so the
+    diffusion and branching approximations, off by up to 0.043 here, must fail the same
+    check (diffusion at N = 10^4 only: at N = 10^6 its series needs 3000 terms, a minute)."""
+    k = np.arange(1, n_max + 1)
+    sim = _direct_loss(N, q, n_max, runs, seed=20240527)
+    exact, D = wf.loss_probability(q, N=N, n=k, return_bound=True)  # auto -> truncated
+    assert np.all(D <= 1e-12)
+    tol = K_SE * _binomial_se(exact, runs)
+    assert np.all(np.abs(sim - exact) <= tol)
+    for method in ("diffusion", "branching") if N <= 10_000 else ("branching",):
+        approx = wf.loss_probability(q, N=N, n=k, method=method)
+        assert np.any(np.abs(sim - approx) > tol), method
+
+
+def test_truncated_chain_at_large_N_is_fast_and_bounded():
+    """N = 10^6, N q = 300 over 50 generations: within the 1e-12 bound, below the
+    Galton-Watson upper bound, non-decreasing in n; p0 with common categories (whose loss is
+    excluded by that bound) costs no chain."""
+    n = np.arange(0, 51)
+    loss, D = wf.loss_probability(3e-4, N=10**6, n=n, return_bound=True)
+    assert np.all(D <= 1e-12) and np.all(np.diff(loss) >= 0) and loss[-1] > 1e-6
+    gw = wf.loss_probability(3e-4, N=10**6, n=n, method="galton-watson")
+    assert np.all(loss <= gw + 1e-15)
+    p0 = np.array([0.5, 0.3, 0.2 - 2e-5, 1e-5, 1e-5])
+    surv, lost, bound = wf.expected_surviving(p0, N=10**6, n=[0, 5, 20], return_bound=True)
+    assert surv[0] == 5 and np.all(bound <= 5e-12)
+    single = wf.loss_probability(1e-5, N=10**6, n=[0, 5, 20])
+    np.testing.assert_allclose(surv, 5 - 2 * single, rtol=0, atol=1e-11)
+    np.testing.assert_allclose(lost, 2e-5 * single, rtol=0, atol=1e-11)
+
+
+def test_galton_watson_bounds_and_limits_the_chain():
+    """exp(-N q (1 - phi_{n-1}(0))) is an upper bound for every N and the N -> inf limit at
+    fixed N q: its error at N q = 10 must fall by more than half when N is quadrupled."""
+    n = np.array([1, 2, 5, 10, 20, 50])
+    errors = []
+    for N in (250, 1000):
+        q = np.array([2.0, 10.0, 30.0]) / N
+        exact = wf.loss_probability(q, N=N, n=n, method="exact")
+        gw = wf.loss_probability(q, N=N, n=n, method="galton-watson")
+        assert np.all(gw >= exact - 1e-15)
+        errors.append(np.max(gw - exact))
+    assert errors[1] < 0.5 * errors[0]
+
+
+def test_diffusion_and_branching_do_not_converge_at_fixed_Nq():
+    """The docs' accuracy statement: at fixed N q (rare categories) and n the diffusion and
+    branching errors do not shrink with N; at N q = 10, n = 10 they exceed 0.03 from
+    N = 1000 to N = 10^5."""
+    for method in ("diffusion", "branching"):
+        err = [abs(wf.loss_probability(10.0 / N, N=N, n=10, method=method)
+                   - wf.loss_probability(10.0 / N, N=N, n=10)) for N in (1000, 10**5)]
+        assert min(err) > 0.03 and err[1] > 0.9 * err[0], method
+
+
+def test_truncated_chain_refuses_when_too_large(monkeypatch):
+    monkeypatch.setattr(wf, "_MAX_TRUNCATED_ENTRIES", 10_000)
+    with pytest.raises(ValueError, match=r"q=0\.001 at N=100000 .* use method='diffusion'"):
+        wf.loss_probability(0.001, N=10**5, n=200, method="truncated")
+
+
+@pytest.mark.parametrize(("N", "q"), [(60, 0.1), (700, 0.004), (1500, 0.3)])
+def test_banded_mean_loss_time_matches_full_chain(N, q):
+    """The banded solve agrees with the full (N-1)^2 solve to 1e-9 relative (it drops row
+    mass below 1e-12), and the full one lies within its reported bound."""
+    full = wf.mean_loss_time(q, N=N, method="exact")
+    banded, bound = wf.mean_loss_time(q, N=N, method="banded", return_bound=True)
+    assert banded == pytest.approx(full, rel=1e-9)
+    assert 0 <= bound < 1e-3 * full
+    assert banded - 1e-9 * full <= full <= banded + bound + 1e-9 * full
+    assert wf.mean_loss_time(q, N=N, method="auto") == pytest.approx(full, rel=1e-9)
+
+
+def test_mean_loss_time_refuses_beyond_the_whole_chain():
+    with pytest.raises(ValueError, match="N must be <= 16000 for method='banded', got 20000"):
+        wf.mean_loss_time(0.001, N=20_000, method="auto")
+    with pytest.raises(ValueError, match="use method='banded'"):
+        wf.mean_loss_time(0.001, N=5000, method="exact")
+    with pytest.raises(ValueError, match="method must be one of 'diffusion', 'exact'"):
+        wf.mean_loss_time(0.1, N=10, method="truncated")
 
 
 def test_diffusion_times_converge_to_exact():
@@ -164,8 +318,15 @@ def test_theory_rejects_bad_input():
         wf.loss_probability(1.5, N=10, n=3)
     with pytest.raises(ValueError, match="n must be non-negative integers"):
         wf.loss_probability(0.5, N=10, n=-1)
-    with pytest.raises(ValueError, match="method must be"):
+    with pytest.raises(ValueError, match="method must be one of 'auto', 'exact', 'truncated'"):
         wf.loss_probability(0.5, N=10, n=3, method="nope")
+    with pytest.raises(ValueError, match=r"tol must be a probability bound in \(0, 1\), got 0"):
+        wf.loss_probability(0.5, N=10, n=3, tol=0.0)
+    with pytest.raises(ValueError, match="tol must lie in"):
+        wf.loss_probability(0.5, N=10, n=3, tol=1.5)
+    with pytest.raises(ValueError, match="N must be <= 4000 for method='exact', got 5000; use "
+                                         "method='truncated'"):
+        wf.loss_probability(0.5, N=5000, n=3, method="exact")
     with pytest.raises(ValueError, match="use method='diffusion'"):
         wf.mean_fixation_time([0.25] * 4, N=100, method="exact")
     with pytest.raises(ValueError, match="q must be a frequency in"):

@@ -117,8 +117,16 @@ def run_discrete(args: argparse.Namespace) -> int:
     chain = wf.simulate_discrete(p0, N=args.N, generations=args.generations, seeds=args.seeds,
                                  key=args.key, record_every=args.generations,
                                  progress=args.progress)
-    method = "exact" if args.N <= 2000 else "diffusion"
-    surviving, lost = wf.expected_surviving(p0, N=args.N, n=n, method=method)
+    # Exact (the full chain for N <= 4000, the truncated one above, to a bound of 1e-12 per
+    # category); Kimura's diffusion only where the truncated chain would be too large.
+    try:
+        surviving, lost, bound = wf.expected_surviving(p0, N=args.N, n=n, return_bound=True)
+        method = "exact"
+    except ValueError as exc:
+        if "method='truncated'" not in str(exc):
+            raise
+        surviving, lost = wf.expected_surviving(p0, N=args.N, n=n, method="diffusion")
+        method, bound = "diffusion", None
     s_mean, s_se = _mean_se(chain.surviving[n].astype(np.float64))
     h_mean, h_se = _mean_se(chain.homozygosity[n])
     table = {"n": n, "surviving_sim": s_mean, "surviving_se": s_se,
@@ -128,7 +136,9 @@ def run_discrete(args: argparse.Namespace) -> int:
     fixed = chain.fixation_time >= 0
     header = {"K": len(p0), "N": args.N, "seeds": args.seeds,
               "fixed_fraction": float(fixed.mean()),
-              "mean_fixation_time_diffusion": round(wf.mean_fixation_time(p0, N=args.N), 3)}
+              "mean_fixation_time_diffusion": round(wf.mean_fixation_time(p0, N=args.N), 3),
+              "theory": method if bound is None or args.N <= 4000 else "truncated",
+              "theory_bound": None if bound is None else float(np.max(bound))}
     return emit(args, header, table)
 
 

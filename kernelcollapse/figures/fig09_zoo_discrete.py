@@ -6,9 +6,11 @@ frequencies at a few generations (the tail disappears first).  Panel (b): expect
 of surviving categories against ``n``: simulation (mean ± stderr over seeds), exact theory
 (binomial transition matrix of each category's two-type chain) and Kimura's diffusion
 approximation.  Panel (c): expected homozygosity ``E[sum p_k^2] = 1 - H_0 (1 - 1/N)^n``
-(exact) and the expected original mass of the lost categories.
+(exact; Seddik et al.'s ``S_m = 1 - (1 - 1/N)^m (1 - S_0)``, the same law in their terms,
+drawn as crosses) and the expected original mass of the lost categories.
 
-References: Shumailov et al. (2024), Nature 631; Kimura (1955); Ewens (2004) §5;
+References: Shumailov et al. (2024), Nature 631; Kimura (1955); Ewens (2004) §5; Seddik et
+al. (2024), arXiv:2404.05090;
 :mod:`kernelcollapse.zoo.discrete`.
 """
 
@@ -74,6 +76,7 @@ def compute(*, size: str = "quick", progress: bool = True) -> tuple[list[dict], 
         })
     fix = chain.fixation_time
     extra = {"fixed_fraction": float(np.mean(fix >= 0)),
+             "collision_seddik": wf.collision_probability(p0, N=N, m=ns),
              "fixation_time_diffusion": wf.mean_fixation_time(p0, N=N),
              "snap_generations": chain.generations, "snap_freqs": chain.frequencies[:, 0, :]}
     return rows, extra
@@ -110,6 +113,8 @@ def _plot(rows, extra, path: Path) -> Path:
                     fmt="o", ms=3, color="C0", label=r"$\sum_k p_k^2$: simulation")
         cx.plot(ns, col["homozygosity_theory"], "-", color="C0",
                 label=r"$1 - H_0 (1-1/N)^n$ (exact)")
+        cx.plot(ns, extra["collision_seddik"], "x", ms=5, color="C2",
+                label=r"$S_m = 1 - (1-1/N)^m (1 - S_0)$ (Seddik et al. 2024)")
         cx.errorbar(ns, col["lost_mass_sim_mean"], yerr=col["lost_mass_sim_stderr"], fmt="s",
                     ms=3, color="C3", label="lost original mass: simulation")
         cx.plot(ns, col["lost_mass_theory_exact"], "-", color="C3", label="lost mass: exact")

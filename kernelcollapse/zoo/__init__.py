@@ -24,6 +24,7 @@ References
 
 from kernelcollapse.zoo.discrete import (
     DiscreteChain,
+    collision_probability,
     expected_homozygosity,
     expected_surviving,
     fixation_probability,
@@ -79,6 +80,7 @@ __all__ = [
     "chi_mean",
     "gaussian_moments",
     "simulate_gaussian",
+    "collision_probability",
     "expected_homozygosity",
     "expected_surviving",
     "fixation_probability",
