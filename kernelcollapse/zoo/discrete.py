@@ -298,7 +298,8 @@ _LOSS_METHODS = ("auto", "exact", "truncated", "diffusion", "branching", "galton
 
 
 def loss_probability(q: ArrayLike, *, N: int, n: ArrayLike, method: str = "auto",
-                     tol: float = DEFAULT_TOL, return_bound: bool = False):
+                     tol: float = DEFAULT_TOL, return_bound: bool = False
+                     ) -> np.float64 | np.ndarray | tuple:
     """Probability that a category of initial frequency ``q`` is lost by generation ``n``.
 
     The count of one category is itself a two-type Wright–Fisher chain,
@@ -632,7 +633,8 @@ def _loss_truncated(q: np.ndarray, N: int, n: np.ndarray, tol: float):
 
 
 def expected_surviving(p0: ArrayLike, *, N: int, n: ArrayLike, method: str = "auto",
-                       tol: float = DEFAULT_TOL, return_bound: bool = False):
+                       tol: float = DEFAULT_TOL, return_bound: bool = False
+                       ) -> np.float64 | np.ndarray | tuple:
     """Expected number of surviving categories and expected original mass lost.
 
     ``E[#{k : p_k^(n) > 0}] = sum_k (1 - P_lost(p0_k, n))`` and
@@ -719,7 +721,7 @@ _LOSS_TIME_METHODS = ("diffusion", "exact", "banded", "auto")
 
 
 def mean_loss_time(q: float, *, N: int, method: str = "diffusion", tol: float = DEFAULT_TOL,
-                   return_bound: bool = False):
+                   return_bound: bool = False) -> np.float64 | np.ndarray | tuple:
     """Expected generation at which a category of initial frequency ``q`` is lost,
     conditional on its loss.
 
