@@ -56,6 +56,11 @@ _DRAWS = 400
 _PILOT_TARGET = 0.03
 _SAFE_QUANTILE = 0.9
 _MAX_PILOT_ADVICE = 1 << 20
+# A non-positive estimated error at the choice contradicts the described chain only when fewer
+# than this share of the draws of its own error (the realised chain, the leave-one-out rows)
+# give a positive one: a two-sided 95% check of the level, which the long chains' realised
+# shift alone moves by several times the test error.
+_LEVEL_TAIL = 0.025
 
 
 def _resampled(rng, centred: np.ndarray) -> np.ndarray:
@@ -216,13 +221,17 @@ class Objective:
         return (4.0 * p * p * s * s * v * (q * (1.0 + 2.0 * p * c) ** 2 + 2.0 * p * p * v)
                 + 4.0 * p * p * s * self.sig2 * (c * c * q + v) / T)
 
-    def _chain_draws(self, r: np.ndarray, key) -> np.ndarray:
+    def _chain_draws(self, r: np.ndarray, key, at: int | None = None):
         r"""The realised chain's error of the estimated curve, ``(draws, penalties)``, for an
         unbiased least-squares chain: ``delta = w_n - E w_n`` drawn with its full covariance
         ``K Sigma^-1`` (the measured one: off the sample basis' diagonal too), scaled per draw
         by the chain's spread over the generators' designs (``n`` of the measured ones), and
         the estimate's error ``sum_j r_j 2p s_j (p delta_j^2 + (w_0j + xi_j) delta_j)`` less
-        its mean, ``xi`` the fit's noise part, exactly (not linearised as in ``kappa``)."""
+        its mean, ``xi`` the fit's noise part, exactly (not linearised as in ``kappa``).  With
+        ``at`` (a column of ``r``), also the realised chain's error of the estimated level there,
+        the part common to every penalty included (``(draws,)``): the realised shift
+        ``||w_n - w_0||^2_Sigma`` scatters about its mean ``tr K`` by far more than the curve's
+        changes between penalties when the chain is long."""
         rng = np.random.default_rng([key, 1])
         T, k = self.Z.shape
         p, s = self.kw["p"], self.s
@@ -236,7 +245,14 @@ class Objective:
             delta *= np.sqrt(traces[gens].mean(axis=1) / traces.mean())[:, None]
         xi = rng.standard_normal((_DRAWS, k)) * np.sqrt(self.sig2 / (T * s))
         u = 2.0 * p * s * (p * delta**2 + (self.prob.w0 + xi) * delta)
-        return (u - u.mean(axis=0)) @ r
+        curve = (u - u.mean(axis=0)) @ r
+        if at is None:
+            return curve
+        # The level at the choice: what the curve's draws leave out as common to every
+        # penalty, 2p cross - p shift realised less expected, with cross = sum_j s_j [r_j (p
+        # delta_j^2 + (w_0j + xi_j) delta_j) - w_0j delta_j] and shift = sum_j s_j delta_j^2
+        v = u @ r[:, at] - p * (s * (2.0 * self.prob.w0 * delta + delta**2)).sum(axis=1)
+        return curve, v - v.mean()
 
     def _row_errors(self, lams, w: float, rows=None) -> np.ndarray:
         """Square leave-one-out residuals per row, shape ``(rows, len(lams))``."""
@@ -277,6 +293,7 @@ class Objective:
             per = float(np.mean(self.pilot_errors(np.array([grid[at]]), w)))
             scale = per
         chain_draws = None
+        consistent = scale > 0
         if self.real is not None:
             sq = self._row_errors(grid, w, self.real)
             if self.pilot is not None:
@@ -287,11 +304,21 @@ class Objective:
             r = self.s[:, None] / (self.s[:, None] + grid[None, :])
             kappa = self.chain_kappa() if self.blend is None else self.blend.kappa
             chain_part = r * np.sqrt(np.maximum(kappa, 0.0))[:, None]  # (k, L)
-            if self.K is not None and self.blend is None:
-                chain_draws = self._chain_draws(r, key)  # (B, L), exact in the draws
-            corr = self.correction(grid, w) if chain_rel_se > 0 else None
             train = self._row_errors(grid, w)
             train_sq = train - train.mean(axis=0)  # the leave-one-out curve's own sampling
+            if self.K is not None and self.blend is None:
+                # (B, L), exact in the draws; and the level at the choice, whose realised
+                # chain and leave-one-out sampling decide whether a non-positive estimate
+                # contradicts the described chain or is within its own scatter
+                chain_draws, level = self._chain_draws(r, key, at)
+                level = scale + level - _resampled(np.random.default_rng([key, 3]),
+                                                   train_sq[:, [at]])[:, 0]
+                if scale <= 0 and np.mean(level > 0) >= _LEVEL_TAIL:
+                    # the mean square error on new real rows at least the noise: the level's
+                    # positive draws, and the noise alone where a draw is not positive
+                    per = self.sig2 + float(np.mean(np.maximum(level, 0.0)))
+                    consistent = True
+            corr = self.correction(grid, w) if chain_rel_se > 0 else None
             sq = self.pilot_errors(grid, w) if self.pilot is not None else train
             rows_sq = sq - sq.mean(axis=0)
             count = sq.shape[0] if self.pilot is not None else 0
@@ -327,7 +354,7 @@ class Objective:
         # the safest penalty: least regret at the 90th percentile of the draws (minimax up to
         # the draws' tail), which leans to the side where a wrong penalty costs least
         safest = float(grid[int(np.argmin(np.quantile(excess, _SAFE_QUANTILE, axis=0)))])
-        bound = relative if scale > 0 else np.inf
+        bound = relative if consistent else np.inf
         need = 0
         if relative > _PILOT_TARGET and per > 0:
             need = 1

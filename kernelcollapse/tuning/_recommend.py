@@ -75,8 +75,9 @@ class Recommendation(NamedTuple):
         The recommended penalty lies at a bound of the search (widen ``lam_bounds``).
     reliable : bool
         Whether the estimate vouches for the choice: its expected excess error (``regret``)
-        is within 25%, its estimated error is positive, and the chain was measured on the
-        rows or rows validate the choice.  When False, :func:`recommend` warns
+        is within 25%, its estimated error is positive or within the scatter the realised
+        chain gives its level (least-squares chains), and the chain was measured on the rows
+        or rows validate the choice.  When False, :func:`recommend` warns
         (:class:`kernelcollapse.exceptions.UnreliableRecommendation`) and, without rows to
         validate on, ``lam`` is the safest penalty instead (least regret at the 90th
         percentile of the check's draws).
@@ -86,8 +87,9 @@ class Recommendation(NamedTuple):
         Expected excess test error of the estimate's own choice over the best penalty,
         relative to the mean square error of predictions on new real rows, under the
         estimate's own uncertainty (the realised chain, the measured chain's scale, the
-        validation or pilot rows); ``inf`` when the estimated error is not positive and no
-        pilot measures it.
+        validation or pilot rows); ``inf`` when the estimated error is not positive, no
+        pilot measures it and (for least-squares chains) fewer than 2.5% of the draws of its
+        own error make it positive.
     pilot_rows : int
         Clean rows (real labels) that would bring ``regret`` within 3% (0: none needed).
     chain_used : bool
