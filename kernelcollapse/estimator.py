@@ -201,16 +201,11 @@ class CollapseAwareRidge(RegressorMixin, BaseEstimator):
         if X_clean is not None:
             X_clean = validate_data(self, X_clean, reset=False, dtype=np.float64)
         fallback = v.scalar("fallback_alpha", self.fallback_alpha, check=v.nonnegative)
-        if self.n is None:
-            # No synthetic labels: a generator that reproduces the truth (noiseless least
-            # squares) and p = 0, so that the correction vanishes and the leave-one-out
-            # error decides.
+        if self.n is None:  # no synthetic labels: recommend's clean case (n = 0)
             if (mask is not None and mask.any()) or self.p not in (None, 0, 0.0):
                 raise ValueError("synthetic rows (a mask with True, or p > 0) need their "
                                  "generation n, and T0 and sigma0; n is None")
-            # (any T0 > d + 1 serves: the chain adds nothing)
-            chain = dict(n=1, T0=float(10 * (rows + X.shape[1]) + 10), sigma0=0.0, lam0=0.0,
-                         p=0.0, synthetic=None)
+            chain = dict(n=0, p=0.0, synthetic=None)
         else:
             for name in ("T0", "sigma0"):
                 if getattr(self, name) is None:

@@ -147,7 +147,7 @@ def test_fallback_where_the_data_determine_no_penalty(case):
     (dict(p=0.5), dict(), r"need their generation n"),
     (dict(n=2, sigma0=0.5), dict(), r"T0 must be given with n"),
     (dict(n=2, T0=80), dict(), r"sigma0 must be given with n"),
-    (dict(n=0, T0=80, sigma0=0.5), dict(), r"n must be an integer >= 1, got 0"),
+    (dict(n=-1, T0=80, sigma0=0.5), dict(), r"n must be an integer >= 0, got -1"),
     (dict(**CHAIN, p=0.9), dict(synthetic=np.arange(200) < 100), r"p=0\.9 contradicts"),
     (dict(**CHAIN, fallback_alpha=-1), dict(), r"fallback_alpha must be >= 0, got -1"),
     (dict(**CHAIN), dict(X_clean=np.ones((5, 4)), y_clean=np.ones(5)),

@@ -116,7 +116,7 @@ BAD_INPUT = [
                  id="y-length"),
     pytest.param(dict(y=None), r"sigma \(the label noise\) is required when no labels y",
                  id="no-labels-no-sigma"),
-    pytest.param(dict(n=0), r"n must be an integer >= 1, got 0", id="n-zero"),
+    pytest.param(dict(n=-1), r"n must be an integer >= 0, got -1", id="n-negative"),
     pytest.param(dict(T0=-1.0), r"T0 must be >= 1 \(a number of rows.*, got -1", id="T0-negative"),
     pytest.param(dict(sigma=-0.1), r"sigma must be >= 0, got -0\.1", id="sigma-negative"),
 ]
@@ -765,3 +765,24 @@ def test_a_long_chain_moving_the_level_below_zero_is_not_flagged_for_it():
         inconsistent += not math.isfinite(rec.regret)
     assert negative >= 4  # the case is exercised: the level does fall below zero
     assert inconsistent <= 3
+
+
+def test_clean_labels_need_no_chain():
+    """recommend(n=0): clean labels, no T0 or sigma0; the choice is the clean-data one (the
+    estimator without n gives the same penalty), near the clean theory's optimum, and
+    synthetic rows with n = 0 are refused in one line."""
+    from kernelcollapse.estimator import CollapseAwareRidge
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((400, 20))
+    y = X @ (rng.standard_normal(20) / np.sqrt(20)) + 0.5 * rng.standard_normal(400)
+    rec = recommend(X, y, n=0)
+    assert rec.lam > 0 and rec.weight == 1.0
+    model = CollapseAwareRidge().fit(X, y)
+    assert model.lam_ == rec.lam
+    # leave-one-out on the rows and the clean theory on the estimated problem find the same
+    # optimum up to the estimate's scatter (a flat bottom: a factor 2 costs well under 1%)
+    assert 0.5 < rec.lam / rec.lam_clean < 2.0
+    for bad in (dict(p=0.5), dict(synthetic=np.arange(400) < 10)):
+        with pytest.raises(ValueError, match="n = 0 means clean labels"):
+            recommend(X, y, n=0, **bad)

@@ -220,7 +220,9 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
         The training labels, synthetic rows included.  Without labels the teacher is a flat
         prior ``w0_j^2 = signal / sum_j s_j`` and ``sigma`` is required.
     n : int
-        Generation of the synthetic labels, ``>= 1``.
+        Generation of the synthetic labels, ``>= 0``.  ``n = 0``: the labels are clean (every
+        row real, ``p = 0`` and no synthetic row in the mask); ``T0`` and ``sigma0`` are then
+        not needed, and the choice is the clean-data one (leave-one-out on the rows).
     T0 : float
         Samples per generator fit, ``>= 1`` (a real size, as in
         :func:`kernelcollapse.theory.test_error`).
@@ -295,9 +297,19 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
     """
     X = _matrix("X", X)
     rows, cols = X.shape
+    clean = n is not None and not isinstance(n, bool) and n == 0
     omitted = [name for name, value in (("n", n), ("T0", T0), ("sigma0", sigma0))
-               if value is None]
-    n = None if n is None else v.integer("n", n, minimum=1)
+               if value is None and not (clean and name != "n")]
+    n = None if n is None else v.integer("n", n, minimum=0)
+    if n == 0:
+        # Clean labels: the chain of a generator that reproduces the truth (noiseless least
+        # squares on more rows than columns) adds nothing, so the correction vanishes and the
+        # leave-one-out error decides.
+        if (synthetic is not None and np.any(np.asarray(synthetic))) or p not in (None, 0, 0.0):
+            raise ValueError("n = 0 means clean labels (generation 0 is the teacher): give p=0 "
+                             "or no synthetic rows, or the generation n >= 1 of the synthetic "
+                             "labels with T0 and sigma0")
+        n, T0, sigma0, lam0, p, synthetic = 1, float(10 * (rows + cols) + 10), 0.0, 0.0, 0.0, None
     T0 = None if T0 is None else v.scalar("T0", T0, check=v.sample_size)
     sigma0 = None if sigma0 is None else v.scalar("sigma0", sigma0, check=v.nonnegative)
     lam0 = v.scalar("lam0", lam0, check=v.nonnegative)
