@@ -36,7 +36,7 @@ class _Blend(NamedTuple):
     error: float  # the estimate there
     pilot: np.ndarray  # (m,) square errors of its fit on the pilot rows
     r: np.ndarray  # (k,) s / (s + lam_0)
-    kappa: np.ndarray  # (k,) the estimate's variance per unit of r^2 (see use_pilot)
+    spread: np.ndarray  # (k,) the estimate's variance per unit of r^2 (see use_pilot)
 
 
 # Penalties per decade of the grid each weight's leave-one-out curve is evaluated on, and
@@ -206,8 +206,8 @@ class Objective:
     def _estimate(self, lams, w: float) -> np.ndarray:
         return self.loo(lams, w) - self.sig2 + self.correction(lams, w)
 
-    def chain_kappa(self) -> np.ndarray:
-        """``kappa_j`` of :meth:`use_pilot`: the variance, per unit of ``(r_j - r_j')^2``, that
+    def chain_spread(self) -> np.ndarray:
+        """``gamma_j`` of :meth:`use_pilot`: the variance, per unit of ``(r_j - r_j')^2``, that
         the realised chain gives the estimate's change between two penalties."""
         s, q, kw = self.s, self.prob.w0**2, self.kw
         T, k = self.Z.shape
@@ -227,7 +227,7 @@ class Objective:
         ``K Sigma^-1`` (the measured one: off the sample basis' diagonal too), scaled per draw
         by the chain's spread over the generators' designs (``n`` of the measured ones), and
         the estimate's error ``sum_j r_j 2p s_j (p delta_j^2 + (w_0j + xi_j) delta_j)`` less
-        its mean, ``xi`` the fit's noise part, exactly (not linearised as in ``kappa``).  With
+        its mean, ``xi`` the fit's noise part, exactly (not linearised as in ``gamma``).  With
         ``at`` (a column of ``r``), also the realised chain's error of the estimated level there,
         the part common to every penalty included (``(draws,)``): the realised shift
         ``||w_n - w_0||^2_Sigma`` scatters about its mean ``tr K`` by far more than the curve's
@@ -268,7 +268,7 @@ class Objective:
 
         On a grid of penalties (and the choice), the estimated curve ``E_a`` is off by a
         Gaussian error ``eps_a`` whose law the estimate knows: without validation rows
-        ``eps_a = sum_j r_ja sqrt(kappa_j) g_j`` (the realised chain, :meth:`chain_kappa`;
+        ``eps_a = sum_j r_ja sqrt(gamma_j) g_j`` (the realised chain, :meth:`chain_spread`;
         for a least-squares chain drawn exactly instead, :meth:`_chain_draws`; the part
         common to every penalty leaves the choice alone), plus the leave-one-out
         curve's sampling error over the training rows, plus ``chain_rel_se`` times the
@@ -302,8 +302,8 @@ class Objective:
             chain_part = None
         else:
             r = self.s[:, None] / (self.s[:, None] + grid[None, :])
-            kappa = self.chain_kappa() if self.blend is None else self.blend.kappa
-            chain_part = r * np.sqrt(np.maximum(kappa, 0.0))[:, None]  # (k, L)
+            spread = self.chain_spread() if self.blend is None else self.blend.spread
+            chain_part = r * np.sqrt(np.maximum(spread, 0.0))[:, None]  # (k, L)
             train = self._row_errors(grid, w)
             train_sq = train - train.mean(axis=0)  # the leave-one-out curve's own sampling
             if self.K is not None and self.blend is None:
@@ -378,8 +378,8 @@ class Objective:
         fit's noise part), whose variance for a change of penalty is, for independent Gaussian
         :math:`\delta_j` of mean :math:`c_j w_{0j}` and variance :math:`v_j`,
 
-        .. math::  V(\lambda) = \sum_j (r_j(\lambda) - r_j(\lambda_0))^2\,\kappa_j,\quad
-                   \kappa_j = 4p^2 s_j^2 v_j[w_{0j}^2(1 + 2pc_j)^2 + 2p^2 v_j]
+        .. math::  V(\lambda) = \sum_j (r_j(\lambda) - r_j(\lambda_0))^2\,\gamma_j,\quad
+                   \gamma_j = 4p^2 s_j^2 v_j[w_{0j}^2(1 + 2pc_j)^2 + 2p^2 v_j]
                    + 4p^2 s_j \sigma^2 (c_j^2 w_{0j}^2 + v_j)/T.
 
         Where the pilot disagrees with the estimate by more than both variances explain (the
@@ -389,10 +389,10 @@ class Objective:
         meta-analysis), and never down.  Weights other than 1 take the variance of weight 1
         at the same penalty (it only sets the blend's weights; both terms stay unbiased)."""
         ref = self.best_lam(1.0)
-        kappa = self.chain_kappa()
+        spread = self.chain_spread()
         s = self.s
         self.blend = _Blend(ref.error, self.pilot_errors(np.array([ref.lam]), 1.0)[:, 0],
-                            s / (s + ref.lam), kappa)
+                            s / (s + ref.lam), spread)
         grid = np.geomspace(self.lo, self.hi, 41)
         est = self._estimate(grid, 1.0)
         ok = np.isfinite(est)
@@ -410,7 +410,7 @@ class Objective:
             while excess(hi) > 0 and hi < 1e12:
                 hi *= 4.0
             scale = brentq(excess, 1.0, hi) if excess(hi) <= 0 else hi
-            self.blend = self.blend._replace(kappa=kappa * scale)
+            self.blend = self.blend._replace(spread=spread * scale)
 
     def _differences(self, lams, w: float, est):
         """Changes from the reference penalty of the estimate and of the pilot's error, and
@@ -418,7 +418,7 @@ class Objective:
         ref = self.blend
         diff = self.pilot_errors(lams, w) - ref.pilot[:, None]
         r = self.s[:, None] / (self.s[:, None] + lams[None, :])
-        v_est = ((r - ref.r[:, None]) ** 2 * ref.kappa[:, None]).sum(axis=0)
+        v_est = ((r - ref.r[:, None]) ** 2 * ref.spread[:, None]).sum(axis=0)
         return est - ref.error, v_est, diff.mean(axis=0), diff.var(axis=0, ddof=1) / diff.shape[0]
 
     def _blended(self, lams, w: float, est) -> np.ndarray:
