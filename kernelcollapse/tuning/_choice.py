@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from kernelcollapse.theory import prepare
-from kernelcollapse.tuning._estimate import chain_moments, sample_basis_shrink
+from kernelcollapse.tuning._estimate import Chain, chain_moments, sample_basis_shrink
 
 
 class _Choice(NamedTuple):
@@ -215,7 +215,8 @@ class Objective:
             c, v = np.zeros(k), np.diag(self.K) / s
         else:
             # the moments estimate() ended on (its last iteration's q is prob's)
-            c, v = chain_moments(s, q, kw["n"], kw, np.diag(self.factor))
+            chain = Chain(**{name: kw[name] for name in Chain._fields})
+            c, v = chain_moments(s, q, kw["n"], chain, np.diag(self.factor))
             v = v * sample_basis_shrink(T, k)
         p = kw["p"]
         return (4.0 * p * p * s * s * v * (q * (1.0 + 2.0 * p * c) ** 2 + 2.0 * p * p * v)

@@ -48,13 +48,25 @@ def spectrum(Xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # ----------------------------------------------------------------------------------------------
 
 
-def chain_moments(s, q, n, chain, inflation=1.0) -> tuple[np.ndarray, np.ndarray]:
+class Chain(NamedTuple):
+    """The generators a user describes: the process's generator settings
+    (:data:`kernelcollapse.theory.PROCESS`), checked by :func:`kernelcollapse.tuning.recommend`;
+    ``chain._asdict()`` passes them to the theory."""
+
+    T0: float
+    lam0: float
+    sigma0: float
+    mode: str
+    fresh: float
+
+
+def chain_moments(s, q, n, chain: Chain, inflation=1.0) -> tuple[np.ndarray, np.ndarray]:
     """Mean offset ``c`` and variance ``v`` of ``w_n`` per sample direction (plug-in), the
     variance times ``inflation`` (a scalar or per direction: the diagonal of
     :func:`chain_rows`'s factor)."""
     offset, var = prepare(s, np.sqrt(q)).chain_moments(
-        T0=chain["T0"], n=[n], sigma0=chain["sigma0"], lam0=chain["lam0"], mode=chain["mode"],
-        fresh=chain["fresh"])
+        T0=chain.T0, n=[n], sigma0=chain.sigma0, lam0=chain.lam0, mode=chain.mode,
+        fresh=chain.fresh)
     return offset[0], inflation * var[0]
 
 
@@ -224,7 +236,7 @@ def ridge_rows(Z: np.ndarray, T0: int, lam0: float, sigma0: float, q: np.ndarray
         noise = sigma0**2 * float(np.diag(A) @ (g / (g + pen) ** 2))
         energies[i] = bias + noise
     measured = float(energies.mean())
-    chain = dict(T0=m - 1, lam0=lam0, sigma0=sigma0, fresh=0.0, mode="replace")
+    chain = Chain(T0=m - 1, lam0=lam0, sigma0=sigma0, mode="replace", fresh=0.0)
     c, v = chain_moments(s, q, 1, chain)
     theory = float(s @ (c * c * q + v))
     if not (theory > 0 and measured > 0):
@@ -313,7 +325,7 @@ def _noise(s, b, A, Z, yc, rows, var, mask, chain) -> float:
     n_real = None if mask is None else int((~mask).sum())
     dof = rows - k - 1
     all_synthetic = np.allclose(A, np.diag(s)) if mask is None else bool(mask.all())
-    unbiased = chain["lam0"] == 0 and chain["T0"] > k + 1
+    unbiased = chain.lam0 == 0 and chain.T0 > k + 1
     if dof >= _MIN_RESIDUAL_DOF and (all_synthetic or unbiased or not np.any(A)):
         rss = float(yc @ yc) - rows * float(b @ (b / s))
         part = 0.0

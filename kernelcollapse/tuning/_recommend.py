@@ -32,6 +32,7 @@ from kernelcollapse.theory import MODES, prepare
 from kernelcollapse.tuning._choice import _MIN_REAL_ROWS, Objective
 from kernelcollapse.tuning._estimate import (
     _MIN_RESIDUAL_DOF,
+    Chain,
     chain_rows,
     estimate,
     ridge_rows,
@@ -343,7 +344,7 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
         n = 1 if n is None else n
         T0 = float(rows) if T0 is None else T0
         sigma0 = 0.0 if sigma0 is None else sigma0
-    chain = dict(T0=T0, lam0=lam0, sigma0=sigma0, mode=mode, fresh=fresh)
+    chain = Chain(T0=T0, lam0=lam0, sigma0=sigma0, mode=mode, fresh=fresh)
     estimated = sigma is None
     if y is None:
         q = np.full(k, signal / s.sum())
@@ -376,7 +377,7 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
             yp = yp - (y.mean() if center else 0.0)
     w0 = np.sqrt(q)
     prob = prepare(s, w0)
-    kw = dict(T=T, n=n, sigma=sigma, p=p, **chain)
+    kw = dict(T=T, n=n, sigma=sigma, p=p, **chain._asdict())
     lo, hi = prob.penalty_bounds(lam_bounds)
     if y is None:
         return _from_theory(prob, kw, lam_bounds, max_weight, estimated)
