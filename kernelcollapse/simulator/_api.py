@@ -18,10 +18,8 @@ from kernelcollapse._util.blas import uses_one_blas_thread
 from kernelcollapse._util.keys import Key
 from kernelcollapse._util.x64 import uses_float64
 from kernelcollapse.simulator import _engine
-from kernelcollapse.simulator._engine import Engine
+from kernelcollapse.simulator._engine import BACKENDS, SAMPLERS, Engine
 from kernelcollapse.simulator._plan import (
-    BACKENDS,
-    SAMPLERS,
     MemoryEstimate,
     _Chain,
     _Job,
@@ -216,7 +214,7 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
                      threads=threads)
     plan = _plan(eigvals, w0, T=T, T0=T0, n=n, lam=lam, sigma=sigma, sigma0=sigma0,
                  lam0=lam0, p=p, mode=mode, fresh=fresh, weight=weight, seeds=seeds,
-                 backend=eng.backend, sampler=eng.sampler, memory_budget=eng.memory_budget)
+                 engine=eng)
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be True or False, got {progress!r}")
     shape, g, seeds = plan.shape, plan.g, plan.seeds
@@ -264,8 +262,7 @@ def check_simulation(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: Arr
     """
     eng = _engine_of(engine, backend=backend, sampler=sampler, memory_budget=memory_budget)
     return _plan(eigvals, w0, T=T, T0=T0, n=n, lam=lam, sigma=sigma, sigma0=sigma0, lam0=lam0,
-                 p=p, mode=mode, fresh=fresh, weight=weight, seeds=seeds, backend=eng.backend,
-                 sampler=eng.sampler, memory_budget=eng.memory_budget).memory
+                 p=p, mode=mode, fresh=fresh, weight=weight, seeds=seeds, engine=eng).memory
 
 
 def _engine_of(engine, **given) -> Engine:
@@ -325,9 +322,7 @@ def _simulate_jax(seed_keys, s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen,
                    for job, down in zip(jobs, downs))
     lay = _engine.layout(seeds, per_seed, memory_budget, engine=engine)
     # opt-in (Engine.compilation_cache, else KERNELCOLLAPSE_COMPILATION_CACHE)
-    cache = engine.compilation_cache
-    _engine.compilation_cache(None if cache is None else (
-        _engine.default_cache_dir() if str(cache) == "1" else cache))
+    _engine.compilation_cache(engine.compilation_cache)
     pad = lay.n_chunks * lay.chunk - seeds
     seed_keys = np.asarray(seed_keys)  # numpy: no eager jax op (each compiles) to pad
     if pad:  # pad with copies of the first key so that one compiled function serves all chunks

@@ -285,7 +285,7 @@ def default_cache_dir() -> Path:
 _cache_enabled: Path | None = None
 
 
-def compilation_cache(path: str | Path | None = None) -> Path | None:
+def compilation_cache(path: str | os.PathLike | None = None) -> Path | None:
     """Switch on jax's persistent compilation cache, once per process; return its directory.
 
     Opt-in: called with a ``path``, or by :func:`kernelcollapse.simulate` when the environment
@@ -301,10 +301,11 @@ def compilation_cache(path: str | Path | None = None) -> Path | None:
     """
     global _cache_enabled
     if path is None:
-        raw = os.environ.get(ENV_CACHE, "").strip()
-        if not raw or raw == "0":
+        path = os.environ.get(ENV_CACHE, "").strip()
+        if not path or path == "0":
             return _cache_enabled
-        path = default_cache_dir() if raw == "1" else Path(raw)
+    if str(path) == "1":  # the environment's and Engine's spelling of the default directory
+        path = default_cache_dir()
     if _cache_enabled is not None:
         return _cache_enabled
     import jax

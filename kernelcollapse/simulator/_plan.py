@@ -15,11 +15,8 @@ from kernelcollapse._util.arrays import unique_rows
 from kernelcollapse.simulator import _engine
 from kernelcollapse.theory import MODES, check_finite_error, check_process
 
-__all__ = ["BACKENDS", "CHOLESKY_MAX_LAMS", "SAMPLERS", "MemoryEstimate", "chunk_size",
-           "seed_bytes"]
+__all__ = ["CHOLESKY_MAX_LAMS", "MemoryEstimate", "chunk_size", "seed_bytes"]
 
-BACKENDS = _engine.BACKENDS
-SAMPLERS = _engine.SAMPLERS
 
 # Up to this many lam values the CPU downstream uses one Cholesky per lam, beyond it one
 # tridiagonal reduction (kernelcollapse.simulator._engine.down_solver).
@@ -128,9 +125,10 @@ def _held_bytes(P: int, seeds: int, gathered: int) -> float:
 
 
 def _plan(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0, p, mode, fresh, weight, seeds,
-          backend, sampler, memory_budget) -> _Plan:
+          engine: _engine.Engine) -> _Plan:
     """Validate a :func:`~kernelcollapse.simulate` call, lay out its chains and jobs, check its
-    memory."""
+    memory; ``engine`` (checked when it was made) gives the backend, sampler and budget."""
+    backend, sampler, memory_budget = engine.backend, engine.sampler, engine.memory_budget
     s, w0 = v.spectrum(eigvals, w0)
     arrays = check_process(dict(T=T, T0=T0, n=n, lam=lam, lam0=lam0, p=p, fresh=fresh,
                                 weight=weight, sigma=sigma, sigma0=sigma0), integer_sizes=True)
@@ -138,11 +136,6 @@ def _plan(eigvals, w0, *, T, T0, n, lam, sigma, sigma0, lam0, p, mode, fresh, we
     seeds = v.integer("seeds", seeds, minimum=2)
     if seeds > 2**32:  # the per-seed keys count seeds in 32 bits
         raise ValueError(f"seeds must be at most 2**32, got {seeds}")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
-    memory_budget = v.scalar("memory_budget", memory_budget, check=v.positive)
     try:
         P = math.prod(np.broadcast_shapes(*(a.shape for a in arrays.values())))
     except ValueError:
