@@ -155,12 +155,8 @@ def _task(spec: dict) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:12]
     final = folder / f"{pid}-{tag}.{spec['format']}"
-    tmp = folder / f".{final.name}.tmp"
-    with tmp.open("w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, final)  # atomic: the shard is whole or absent
+    # a hidden name while it is written: the merge skips it, so a shard is whole or absent
+    _results.replace_atomically(final, text.encode(), folder / f".{final.name}.tmp")
     try:  # the rename itself durable (best effort: not every file system allows it)
         fd = os.open(folder, os.O_RDONLY)
         try:

@@ -295,12 +295,7 @@ def repair(path: str | os.PathLike, fmt: str, columns: tuple[str, ...] | None,
         return ""
     backup = path.with_name(path.name + ".bak")
     shutil.copyfile(path, backup)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
-        f.write(new)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)  # atomic: a kill leaves the old file or the new one
+    replace_atomically(path, new, path.with_name(path.name + ".tmp"))
     cut = len(data) - end
     parts = [f"kept {len(kept)} records of {len({r.point for r in kept})} points"]
     if damaged:
@@ -314,3 +309,13 @@ def repair(path: str | os.PathLike, fmt: str, columns: tuple[str, ...] | None,
     if cut:
         parts.append("a line cut off at the end")
     return f"repaired {path}: " + ", ".join(parts) + f"; the original is in {backup}"
+
+
+def replace_atomically(path: Path, data: bytes, tmp: Path) -> None:
+    """Write ``data`` to ``tmp``, flush it to disk and rename it to ``path``: a kill leaves the
+    old file (or none) or the new one, never a part."""
+    with tmp.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
