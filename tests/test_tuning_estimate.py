@@ -149,3 +149,20 @@ def test_ridge_rows_without_rows_or_noise_is_the_theory():
     X = _rows(rng, 500, "t")
     nothing = ridge_rows(X - X.mean(axis=0), 200, 1e-2, 0.0, np.zeros(K), key=0)
     assert not nothing.measured and nothing.ratio == 1.0
+
+
+# The measured factor's standard error from one user sample to another (rel_se: the subsets'
+# scatter and the Hajek projection of their overlap, docs/theory/optimize.rst) against the
+# realised scatter of tr(F) over 24 user samples.  The sample standard deviation of 24 draws
+# has a relative standard error of about 1/sqrt(2 * 23) = 15% (more for these skewed laws),
+# and the projection is first order: the ratio is allowed [0.6, 1.6], three of those standard
+# errors.  The subsets' scatter alone was 2-3 times too small at m / T of 1/2 and more.
+@pytest.mark.parametrize("law", ["t", "discrete"])
+@pytest.mark.parametrize("T,T0", [(320, 160), (300, 240)])
+def test_chain_rows_standard_error_matches_the_scatter_between_samples(law, T, T0):
+    rng = np.random.default_rng([T, T0, len(law), 7])
+    got = [_measured(rng, T, T0, law, key) for key in range(24)]
+    traces = np.array([np.trace(g.factor) for g in got])
+    realised = traces.std(ddof=1) / traces.mean()
+    predicted = float(np.sqrt(np.mean([g.rel_se**2 for g in got])))
+    assert 0.6 <= predicted / realised <= 1.6, (predicted, realised)

@@ -37,6 +37,7 @@ class _Blend(NamedTuple):
     pilot: np.ndarray  # (m,) square errors of its fit on the pilot rows
     r: np.ndarray  # (k,) s / (s + lam_0)
     spread: np.ndarray  # (k,) the estimate's variance per unit of r^2 (see use_pilot)
+    correction: float = 0.0  # the correction there (its scale is known to chain_se)
 
 
 # Penalties per decade of the grid each weight's leave-one-out curve is evaluated on, and
@@ -89,7 +90,7 @@ class Objective:
     blended in by :meth:`use_pilot`."""
 
     def __init__(self, prob, kw, Z, yc, mask, sigma, lo, hi, d: int, center: bool,
-                 pilot=None, factor=None, designs=None, chain_scale=1.0):
+                 pilot=None, factor=None, designs=None, chain_scale=1.0, chain_se=0.0):
         self.prob, self.kw, self.Z, self.yc, self.mask = prob, kw, Z, yc, mask
         self.center = center
         self.pilot = pilot  # (Zp, yp): clean rows in the sample basis, centred like yc
@@ -110,6 +111,9 @@ class Objective:
         # ridge generators: the theory's correction times the measured ratio of one fit's
         # move on rows like the user's to the theory's (ridge_rows; 1 otherwise)
         self.chain_scale = float(chain_scale)
+        # the relative standard error of the chain's measured scale (chain_rows, ridge_rows):
+        # the correction is known up to that factor
+        self.chain_se = float(chain_se)
         # Least-squares generators on T0 > d + 1 rows (d the number of features): unbiased,
         # with Cov(w_n - w0) Sigma = sigma0^2 h_n F (PreparedProblem.chain_moments), F the
         # chain's covariance on rows like the user's in units of the Gaussian one (chain_rows,
@@ -263,7 +267,7 @@ class Objective:
         sq = (resid / (1.0 - H_parts @ inv - icpt[:, None])) ** 2
         return sq if rows is None else sq[rows]
 
-    def assess(self, choice: _Choice, chain_rel_se: float = 0.0, *, key=0) -> Assessment:
+    def assess(self, choice: _Choice, *, key=0) -> Assessment:
         r"""The expected excess error of the choice over the best penalty, given what the
         estimate knows of its own uncertainty, and the clean rows that would settle it.
 
@@ -272,7 +276,7 @@ class Objective:
         ``eps_a = sum_j r_ja sqrt(gamma_j) g_j`` (the realised chain, :meth:`chain_spread`;
         for a least-squares chain drawn exactly instead, :meth:`_chain_draws`; the part
         common to every penalty leaves the choice alone), plus the leave-one-out
-        curve's sampling error over the training rows, plus ``chain_rel_se`` times the
+        curve's sampling error over the training rows, plus ``chain_se`` times the
         correction's change (the measured chain's scale), shrunk by a clean pilot's blend;
         with validation rows their sampling error (a Poisson bootstrap of the rows).
         The regret is ``E[(E - eps)_choice - min_b (E - eps)_b]`` over draws of ``eps``,
@@ -319,7 +323,7 @@ class Objective:
                     # positive draws, and the noise alone where a draw is not positive
                     per = self.sig2 + float(np.mean(np.maximum(level, 0.0)))
                     consistent = True
-            corr = self.correction(grid, w) if chain_rel_se > 0 else None
+            corr = self.correction(grid, w) if self.chain_se > 0 else None
             sq = self.pilot_errors(grid, w) if self.pilot is not None else train
             rows_sq = sq - sq.mean(axis=0)
             count = sq.shape[0] if self.pilot is not None else 0
@@ -338,7 +342,7 @@ class Objective:
                     eps = rng.standard_normal((_DRAWS, chain_part.shape[0])) @ chain_part
                 eps = eps + _resampled(rng, train_sq)
                 if corr is not None:
-                    eps = eps + chain_rel_se * rng.standard_normal((_DRAWS, 1)) * corr
+                    eps = eps + self.chain_se * rng.standard_normal((_DRAWS, 1)) * corr
                 eps = eps - eps[:, [at]]  # only changes between penalties matter
                 if n_rows > 0:
                     # rows_eps: the error of a mean over rows_sq.shape[0] rows; over n_rows
@@ -393,16 +397,21 @@ class Objective:
         spread = self.chain_spread()
         s = self.s
         self.blend = _Blend(ref.error, self.pilot_errors(np.array([ref.lam]), 1.0)[:, 0],
-                            s / (s + ref.lam), spread)
+                            s / (s + ref.lam), spread,
+                            float(self.correction(np.array([ref.lam]), 1.0)[0])
+                            if self.chain_se > 0 else 0.0)
         grid = np.geomspace(self.lo, self.hi, 41)
         est = self._estimate(grid, 1.0)
         ok = np.isfinite(est)
         d_est, v_est, d_pilot, v_pilot = self._differences(grid[ok], 1.0, est[ok])
-        keep = v_est + v_pilot > 0
-        gap2, v_est, v_pilot = (d_pilot - d_est)[keep] ** 2, v_est[keep], v_pilot[keep]
+        v_scale = self._scale_variance(grid[ok])  # not scaled: the measurement's own
+        v_est = v_est - v_scale
+        keep = v_est + v_scale + v_pilot > 0
+        gap2 = (d_pilot - d_est)[keep] ** 2
+        v_est, v_scale, v_pilot = v_est[keep], v_scale[keep], v_pilot[keep]
 
         def excess(scale):  # decreasing in the scale
-            return float(np.mean(gap2 / (scale * v_est + v_pilot))) - 1.0
+            return float(np.mean(gap2 / (scale * v_est + v_scale + v_pilot))) - 1.0
 
         if gap2.size and excess(1.0) > 0:
             from scipy.optimize import brentq
@@ -420,7 +429,16 @@ class Objective:
         diff = self.pilot_errors(lams, w) - ref.pilot[:, None]
         r = self.s[:, None] / (self.s[:, None] + lams[None, :])
         v_est = ((r - ref.r[:, None]) ** 2 * ref.spread[:, None]).sum(axis=0)
+        v_est = v_est + self._scale_variance(lams)
         return est - ref.error, v_est, diff.mean(axis=0), diff.var(axis=0, ddof=1) / diff.shape[0]
+
+    def _scale_variance(self, lams) -> np.ndarray:
+        """The variance the measured chain's scale gives the estimate's change from the
+        blend's reference: ``(chain_se (corr(lam) - corr(lam_0)))^2`` at weight 1."""
+        if self.chain_se <= 0:
+            return np.zeros(np.size(lams))
+        change = self.correction(np.atleast_1d(lams), 1.0) - self.blend.correction
+        return (self.chain_se * change) ** 2
 
     def _blended(self, lams, w: float, est) -> np.ndarray:
         d_est, v_est, d_pilot, v_pilot = self._differences(lams, w, est)

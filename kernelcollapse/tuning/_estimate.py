@@ -147,9 +147,9 @@ def chain_rows(Z: np.ndarray, T0: int, *, key, subsets: int = _SUBSETS) -> Chain
 
 
 def _splits(Z, m: int, subsets: int, rng):
-    """``(G_S, Sigma_H)`` of ``subsets`` random splits of the rows: the Gram of ``m`` rows
-    centred on their own mean (a generator with an intercept) and the covariance of the
-    others (independent of them)."""
+    """``(G_S, Sigma_H, S, H)`` of ``subsets`` random splits of the rows: the Gram of ``m``
+    rows centred on their own mean (a generator with an intercept), the covariance of the
+    others (independent of them), and the two sets of row indices."""
     rows, k = Z.shape
     total, sums = Z.T @ Z, Z.sum(axis=0)
     h = rows - m
@@ -162,25 +162,65 @@ def _splits(Z, m: int, subsets: int, rng):
         sum_small = Z[small].sum(axis=0)
         sum_S = sum_small if m <= h else sums - sum_small
         mean_S, mean_H = sum_S / m, (sums - sum_S) / h
-        yield G_S - m * np.outer(mean_S, mean_S), (G_H - h * np.outer(mean_H, mean_H)) / (h - 1)
+        yield (G_S - m * np.outer(mean_S, mean_S),
+               (G_H - h * np.outer(mean_H, mean_H)) / (h - 1), perm[:m], perm[m:])
 
 
 def _subsampled(Z, m: int, subsets: int, rng) -> tuple[np.ndarray, float, np.ndarray]:
-    """``F`` at ``m`` rows per subset (:func:`chain_rows`), the relative standard error of
-    its trace over the subsets, and each subset's diagonal of ``F``."""
+    r"""``F`` at ``m`` rows per subset (:func:`chain_rows`), the relative standard error of
+    its trace from one user sample to another, and each subset's diagonal of ``F``.
+
+    The subsets of one sample overlap, so their scatter (``W / B`` for ``B`` of them) is only
+    part of the estimator's variance; the rest is that of its limit over every split, a
+    function of the user's rows, whose first-order (Hajek) projection is a sum over rows:
+    a row held out enters ``tr(G_S^{-1} Sigma_H)`` through ``alpha_i = x_i' G_S^{-1} x_i /
+    (h - 1)``, a row in the subset through Sherman-Morrison, ``-beta_i = -x_i' G_S^{-1}
+    Sigma_H G_S^{-1} x_i / (1 - l_i)`` (``l_i = x_i' G_S^{-1} x_i``, the subset's leverage),
+    so that the limit's variance is ``T Var_i((h alpha_i - m beta_i) / T)``.  Each row's two
+    means over the splits that held it out and that drew it are noisy; their noise variance is
+    subtracted."""
     from scipy.linalg import cho_factor, cho_solve
 
-    k = Z.shape[1]
+    rows, k = Z.shape
+    h = rows - m
     acc = np.zeros((k, k))
     traces = np.empty(subsets)
     diags = np.empty((subsets, k))
-    for i, (G_S, Sigma_H) in enumerate(_splits(Z, m, subsets, rng)):
-        one = cho_solve(cho_factor(G_S), Sigma_H)
+    # per row: sums and squares of alpha (held out) and beta (in the subset), and the counts
+    held, drawn = np.zeros((3, rows)), np.zeros((3, rows))
+    for i, (G_S, Sigma_H, S, H) in enumerate(_splits(Z, m, subsets, rng)):
+        inv = cho_solve(cho_factor(G_S), np.eye(k))
+        ZS, ZH = Z[S] - Z[S].mean(axis=0), Z[H] - Z[H].mean(axis=0)
+        YH, YS = ZH @ inv, ZS @ inv  # rows of G_S^-1 x_i
+        one = inv @ Sigma_H
         acc += one
         traces[i] = np.trace(one)
         diags[i] = np.diag(one)
+        alpha = np.einsum("ij,ij->i", YH, ZH) / (h - 1)
+        lever = np.einsum("ij,ij->i", YS, ZS)
+        beta = np.einsum("ij,ij->i", YS @ Sigma_H, YS) / np.maximum(1.0 - lever, 1e-12)
+        for store, idx, val in ((held, H, alpha), (drawn, S, beta)):
+            store[0, idx] += val
+            store[1, idx] += val * val
+            store[2, idx] += 1.0
     mean = float(traces.mean())
-    rel_se = float(traces.std(ddof=1) / math.sqrt(subsets) / mean) if mean > 0 else np.inf
+    if not mean > 0:
+        return (m - k - 1) * acc / subsets, np.inf, (m - k - 1) * diags
+    within = float(traces.var(ddof=1)) / subsets
+    ok = (held[2] >= 2) & (drawn[2] >= 2)
+    projection = 0.0
+    if ok.sum() >= 3:
+        def row_means(store):
+            n = store[2, ok]
+            mu = store[0, ok] / n
+            return mu, np.maximum(store[1, ok] / n - mu * mu, 0.0) / (n - 1)  # var of mu
+
+        a, va = row_means(held)
+        b, vb = row_means(drawn)
+        psi = (h * a - m * b) / rows
+        noise = float(np.mean((h * h * va + m * m * vb) / rows**2))
+        projection = max(float(psi.var(ddof=1)) - noise, 0.0) * rows
+    rel_se = math.sqrt(within + projection) / mean
     return (m - k - 1) * acc / subsets, rel_se, (m - k - 1) * diags
 
 
@@ -227,7 +267,7 @@ def ridge_rows(Z: np.ndarray, T0: int, lam0: float, sigma0: float, q: np.ndarray
     rng = np.random.default_rng([key, 2])
     energies = np.empty(subsets)
     pen = m * lam0
-    for i, (G_S, Sigma_H) in enumerate(_splits(Z, m, subsets, rng)):
+    for i, (G_S, Sigma_H, _, _) in enumerate(_splits(Z, m, subsets, rng)):
         g, U = np.linalg.eigh(G_S)
         g = np.maximum(g, 0.0)
         P = U / (g + pen)[None, :]  # M = P U'

@@ -382,23 +382,25 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
     if y is None:
         return _from_theory(prob, kw, lam_bounds, max_weight, estimated)
     # The population's dimension: the data's rank when the rows determine it, else the columns.
-    objective = Objective(prob, kw, Z, yc, mask, sigma, lo, hi, k if rows > cols else cols,
-                           center, pilot=None if pilot is None else (Zp, yp),
-                           factor=factor,
-                           designs=None if measured is None else measured.designs,
-                           chain_scale=1.0 if ridge is None else ridge.ratio)
-    if pilot is not None and objective.real is None:
-        objective.use_pilot()
-    best = objective.best(max_weight)
     chain_se = 0.0
     if measured is not None and measured.measured:
-        # the subsets' scatter, and half the extrapolation to T0 (in log) as its uncertainty
+        # the measurement's standard error from one sample of rows to another, and half the
+        # extrapolation to T0 (in log) as its uncertainty
         chain_se = math.hypot(measured.rel_se, 0.5 * math.log(measured.extrapolated))
     elif ridge is not None and ridge.measured:
         # the subsets' scatter, and half the correction's scaling (in log): the ratio is
         # measured for one fit's whole move, the chain's bias and variance parts share it
         chain_se = math.hypot(ridge.rel_se, 0.5 * math.log(ridge.ratio))
-    check = objective.assess(best, chain_se, key=key)
+    objective = Objective(prob, kw, Z, yc, mask, sigma, lo, hi, k if rows > cols else cols,
+                           center, pilot=None if pilot is None else (Zp, yp),
+                           factor=factor,
+                           designs=None if measured is None else measured.designs,
+                           chain_scale=1.0 if ridge is None else ridge.ratio,
+                           chain_se=chain_se)
+    if pilot is not None and objective.real is None:
+        objective.use_pilot()
+    best = objective.best(max_weight)
+    check = objective.assess(best, key=key)
     # rows too few to measure the chain on them leave its law assumed, not checked
     unmeasured = (measured is not None and not measured.measured and objective.real is None
                   and pilot is None)
