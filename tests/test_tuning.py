@@ -576,6 +576,32 @@ def test_tune_prints_the_verdict_and_the_pilot_advice(tmp_path, capsys):
     assert (f"a clean pilot of {rec.pilot_rows} rows" in text) == (rec.pilot_rows > 0)
 
 
+def test_an_unvouched_choice_with_a_pilot_falls_back_to_the_safest_penalty(mixed):
+    """Two clean rows cannot vouch for a blend with a misdescribed chain (half the rows
+    synthetic, described as all): the verdict is False, and the penalty is the safest of the
+    check's draws, as without a pilot, and the note says so; with twenty rows it vouches and
+    says nothing of a fallback."""
+    X, y, _ = mixed
+
+    def with_pilot(m):
+        rng = np.random.default_rng([5, m])
+        Xp = rng.standard_normal((m, D_SIM)) * np.sqrt(S60)
+        yp = Xp @ W60 + SIGMA * rng.standard_normal(m)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rec = recommend(X, y, n=3, T0=120, sigma0=0.5, sigma=SIGMA, X_clean=Xp, y_clean=yp)
+        return rec, [w for w in caught if issubclass(w.category, UnreliableRecommendation)]
+
+    rec, warned = with_pilot(2)
+    assert not rec.reliable and len(warned) == 1
+    assert f"the safest penalty {rec.lam:.3g} is used instead" in rec.reliability
+    # every row is described as synthetic (weight 1): the blend's own best is lam_unweighted
+    assert rec.lam != rec.lam_unweighted and rec.error >= rec.error_unweighted - SEARCH_TOL
+    rec, warned = with_pilot(20)
+    assert rec.reliable and not warned and "safest" not in rec.reliability
+    assert rec.lam == rec.lam_unweighted
+
+
 def test_a_pilot_of_the_advised_size_settles_the_choice():
     """pilot_rows is what the estimate's own uncertainty needs: given that many clean rows,
     the recommendation's regret is within 3% (by the same assessment)."""

@@ -79,9 +79,9 @@ class Recommendation(NamedTuple):
         is within 25%, its estimated error is positive or within the scatter the realised
         chain gives its level (least-squares chains), and the chain was measured on the rows
         or rows validate the choice.  When False, :func:`recommend` warns
-        (:class:`kernelcollapse.exceptions.UnreliableRecommendation`) and, without rows to
-        validate on, ``lam`` is the safest penalty instead (least regret at the 90th
-        percentile of the check's draws).
+        (:class:`kernelcollapse.exceptions.UnreliableRecommendation`) and, unless real rows of
+        the mask validate the choice, ``lam`` is the safest penalty instead (least regret at
+        the 90th percentile of the check's draws; with a clean pilot, of the blend's).
     reliability : str
         What was checked, and what would help when ``reliable`` is False.
     regret : float
@@ -207,8 +207,9 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
     predictions on new real rows (``regret``).  The
     recommendation is ``reliable`` when that is at most 25%, the estimated error is positive
     and the chain could be measured (or rows validate the choice); otherwise it warns
-    (:class:`kernelcollapse.exceptions.UnreliableRecommendation`, once) and, without rows to
-    validate on, ``lam`` is the safest penalty (least regret at the draws' 90th percentile).
+    (:class:`kernelcollapse.exceptions.UnreliableRecommendation`, once) and, unless real rows
+    of the mask validate the choice, ``lam`` is the safest penalty (least regret at the draws'
+    90th percentile; with a clean pilot, the draws of the blend).
     ``pilot_rows``: the clean rows that would bring the regret within 3%.  The derivation is
     in ``docs/theory/optimize.rst``; ``kernelcollapse.bench.practitioner`` measures it on
     MNIST.
@@ -405,14 +406,16 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
     unmeasured = (measured is not None and not measured.measured and objective.real is None
                   and pilot is None)
     reliable = bool(check.regret <= _RELIABLE_REGRET) and not unmeasured
-    note = _reliability_note(check, reliable, measured, objective, pilot, rows, k, best, ridge)
-    if not reliable and objective.real is None and objective.blend is None:
-        # no rows to validate on: the penalty whose regret is smallest in the bad draws of
-        # the estimate's own uncertainty, not its point estimate
+    safest = not reliable and objective.real is None
+    if safest:
+        # no real rows to validate on (a pilot at most, whose hundred rows can miss the rows
+        # that make a penalty costly): the penalty whose regret is smallest in the bad draws
+        # of the estimate's own uncertainty, not its point estimate
         best = best._replace(lam=check.safest,
                              error=float(objective.error(check.safest, best.weight)))
+    note = _reliability_note(check, reliable, measured, objective, pilot, rows, k, best, ridge,
+                             safest)
     if not reliable:
-        note = _reliability_note(check, reliable, measured, objective, pilot, rows, k, best, ridge)
         warnings.warn(f"recommend: {note}", UnreliableRecommendation, stacklevel=2)
     ones = objective.best_lam(1.0)
     dropped = objective.best_lam(0.0) if mask is not None and 0 < mask.sum() < rows else None
@@ -457,7 +460,7 @@ def _chain_required(omitted, y, mask, k: int) -> str:
 
 
 def _reliability_note(check, reliable, measured, objective, pilot, rows, k, choice,
-                      ridge=None) -> str:
+                      ridge=None, safest=False) -> str:
     """One paragraph: what was checked, what it found, what would help."""
     parts = []
     if objective.real is not None:
@@ -490,8 +493,8 @@ def _reliability_note(check, reliable, measured, objective, pilot, rows, k, choi
     if not reliable:
         rows_advised = (f"about {check.pilot_rows} more clean rows" if check.pilot_rows > 0
                         else "clean rows")
-        parts.append(f"the safest penalty {choice.lam:.3g} is used instead; "
-                     f"{rows_advised} (X_clean, y_clean) would settle the choice")
+        used = f"the safest penalty {choice.lam:.3g} is used instead; " if safest else ""
+        parts.append(f"{used}{rows_advised} (X_clean, y_clean) would settle the choice")
     return "; ".join(parts)
 
 
