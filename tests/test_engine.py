@@ -230,3 +230,18 @@ def test_simulate_refuses_what_is_not_an_engine():
     with pytest.raises(TypeError, match="engine must be a kernelcollapse.simulator.Engine"):
         kc.simulate(*kc.isotropic(3), T=5, T0=6, n=1, lam=0.1, sigma=0.1, sigma0=0.1, seeds=2,
                     engine={"threads": 1})
+
+
+def test_the_programs_choices_are_hashable_objects_named_like_the_engines():
+    """The JAX programs take their solvers and generators as small hashable objects (static
+    arguments: equal objects share one compilation), one for each name the engine and the plan
+    use."""
+    from kernelcollapse.simulator import _engine, _jax
+
+    assert tuple(_jax.DOWN_SOLVERS) == _engine.DOWN_SOLVERS
+    for name in _engine.DOWN_SOLVERS:
+        a, b = _jax.down_solver(name), type(_jax.down_solver(name))()
+        assert a == b and hash(a) == hash(b) and a.name == name
+    assert set(_jax.GENERATORS) == {"law", "primal", "dual", "pinv"}
+    assert _jax.generator("law").exact and not _jax.generator("primal").exact
+    assert _jax.generator("primal") != _jax.generator("dual")

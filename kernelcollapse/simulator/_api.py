@@ -420,6 +420,8 @@ def _chunk_runner(s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs, lay
     from kernelcollapse.simulator import _random
     from kernelcollapse.simulator._jax import (
         chain_weights,
+        down_solver,
+        generator,
         simulate_chunk,
         wishart_draws,
         wishart_errors,
@@ -438,12 +440,12 @@ def _chunk_runner(s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs, lay
     n_idx = np.asarray(n_idx, np.int32)
     sigma0, lam0, T0_ = (np.float64(x) for x in (ch.sigma0, ch.lam0, ch.T0))
     placed = dict(lanes=lay.lanes, mesh=lay.mesh)
-    weights_static = dict(d=d, N=ch.N, gen_sampler=gen, **placed)
+    weights_static = dict(d=d, N=ch.N, gen=generator(gen), **placed)
 
     def errors_at(keys, W, job: _Job, down, rounds, drawn: dict):
         T_ = np.float64(job.T)
         lams = np.asarray(job.solve_lams, np.float64)
-        solver = _engine.down_solver(lay.platform, lams.size, requested_solver)
+        solver = down_solver(_engine.down_solver(lay.platform, lams.size, requested_solver))
         sigma = np.float64(job.sigma)
         if down == "wishart":  # two programs: the draws serve every T, the algebra every T >= d
             # The draws depend on T, not on the job's noise, weight or synthetic rows: jobs of
@@ -475,7 +477,7 @@ def _chunk_runner(s, w0, n_idx, ch: _Chain, jobs: list[_Job], *, gen, downs, lay
         W = None  # the law generators are drawn with the downstream data
         if gen != "law":  # the rows chain: once per seed, shared by every job
             W = chain_weights(keys, sqrt_s, w0, n_idx, sigma0, lam0, np.int32(ch.fresh_rows),
-                              d=d, T0=ch.T0, N=ch.N, mode=ch.mode, gen_solver=gen,
+                              d=d, T0=ch.T0, N=ch.N, mode=ch.mode, gen=generator(gen),
                               has_fresh=ch.fresh_rows > 0, **placed)
         # Every job dispatched before any result is read: the device is not left idle while
         # Python prepares the next program.

@@ -60,7 +60,9 @@ for the numpy reference.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -68,25 +70,191 @@ from jax.scipy.linalg import cho_factor, cho_solve
 
 from kernelcollapse.simulator import _random as R
 
-# Generator samplers (static choice made by the caller):
-#   "law":    exact law of the least-squares increment (replace, lam0 = 0, T0 >= d); T0 traced;
-#   "primal": Cholesky of the d x d matrix X^T X / m + lam0 I;
-#   "dual":   Cholesky of the T0 x T0 matrix X X^T / T0 + lam0 I, w = X^T alpha (T0 < d, replace);
-#   "pinv":   eigh of X^T X / m, pseudo-inverse (accumulate, lam0 = 0, T0 < d: minimum norm).
-GEN_SAMPLERS = ("law", "primal", "dual", "pinv")
-# Downstream samplers: "wishart" (Bartlett factor of Z'Z, all rows labelled by w_n; T traced in
-# the draws) or "rows" (the T x d design).
-DOWN_SAMPLERS = ("wishart", "rows")
+# The programs' static choices are small hashable objects (frozen dataclasses without fields:
+# equal when of the same class, so that one compilation serves every call with the same
+# choice); the simulation plan names them, :func:`generator` and :func:`down_solver` give the
+# objects.
+
+
+@dataclasses.dataclass(frozen=True)
+class _Generator:
+    """How a generation is drawn: from the exact law of its increment (``exact``), or fitted
+    on its rows, replacing (:meth:`replace`) or accumulating (:meth:`accumulate`) the data."""
+
+    name: ClassVar[str]
+    exact: ClassVar[bool] = False
+
+    def replace(self, X, Y, *, T0: int, lam0):
+        raise NotImplementedError(f"the {self.name} generator has no replace fit")
+
+    def accumulate(self, G, b, *, lam0):
+        raise NotImplementedError(f"the {self.name} generator has no accumulate fit")
+
+
+def _primal_solve(G, b, lam0):
+    eye = jnp.eye(G.shape[0], dtype=jnp.float64)
+    return cho_solve(cho_factor(G + lam0 * eye, lower=True), b)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExactLaw(_Generator):
+    """The exact law of the least-squares increment (replace, ``lam0 = 0``, ``T0 >= d``):
+    no rows drawn, ``T0`` traced."""
+
+    name: ClassVar[str] = "law"
+    exact: ClassVar[bool] = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Primal(_Generator):
+    """Cholesky of the ``d x d`` matrix ``X^T X / m + lam0 I``."""
+
+    name: ClassVar[str] = "primal"
+
+    def replace(self, X, Y, *, T0: int, lam0):
+        return _primal_solve(X.T @ X / T0, X.T @ Y / T0, lam0)
+
+    def accumulate(self, G, b, *, lam0):
+        return _primal_solve(G, b, lam0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Dual(_Generator):
+    """Cholesky of the ``T0 x T0`` matrix ``X X^T / T0 + lam0 I``, ``w = X^T alpha`` (replace,
+    ``T0 < d``)."""
+
+    name: ClassVar[str] = "dual"
+
+    def replace(self, X, Y, *, T0: int, lam0):
+        K = X @ X.T / T0 + lam0 * jnp.eye(T0, dtype=jnp.float64)
+        return X.T @ cho_solve(cho_factor(K, lower=True), Y / T0)
+
+
+@dataclasses.dataclass(frozen=True)
+class PseudoInverse(_Generator):
+    """eigh of ``X^T X / m`` and its pseudo-inverse (accumulate, ``lam0 = 0``, ``T0 < d``: the
+    minimum-norm fit)."""
+
+    name: ClassVar[str] = "pinv"
+
+    def accumulate(self, G, b, *, lam0):
+        d = G.shape[0]
+        mu, V = jnp.linalg.eigh(G)
+        tol = mu[-1] * d * jnp.finfo(jnp.float64).eps * 10.0
+        inv = jnp.where(mu > tol, 1.0 / jnp.where(mu > tol, mu, 1.0), 0.0)
+        return V @ (inv * (V.T @ b))
+
+
+GENERATORS = {g.name: g for g in (ExactLaw(), Primal(), Dual(), PseudoInverse())}
+
+
+def generator(name: str) -> _Generator:
+    """The generator the simulation plan names (``"law"``, ``"primal"``, ``"dual"``,
+    ``"pinv"``)."""
+    return GENERATORS[name]
+
+
 # Downstream solvers, on the d x d Gram X^T X / T when T >= d, on the T x T Gram X X^T / T when
-# T < d (the minimum-norm solution at lam = 0):
-#   "tridiagonal": one reduction G = Q Tr Q' serves every lam, each lam is then a tridiagonal
-#                  solve (Tr + lam I) y = Q'B.  No eigenvectors: on CPU the reduction and Q
-#                  cost ~40% of a full eigh (1.6 vs 3.7 ms at d = 200), for the same answer;
-#   "cholesky":    one Cholesky per lam (cheaper for a few lam: the reduction costs ~8
-#                  Choleskys on CPU; and the GPU's form: one batch of dense factorisations);
-#   "eigh":        one eigendecomposition G = V diag(mu) V' serves every lam (a division per
-#                  lam); a full eigh costs ~2.3 reductions on CPU, a variant for GPUs.
-# (the list: kernelcollapse.simulator._engine.DOWN_SOLVERS, where the choice is made)
+# T < d (the minimum-norm solution at lam = 0); the choice is made by
+# kernelcollapse.simulator._engine.down_solver.
+
+
+@dataclasses.dataclass(frozen=True)
+class _DownSolver:
+    """Test errors of the ridge fits ``Xt (K + lam I)^{-1} c`` for every ``lam``: see
+    :func:`_ridge_errors`."""
+
+    name: ClassVar[str]
+
+    def errors(self, K, c, sqrt_s, w0, lams, *, batched, Xt=None):
+        raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True)
+class Cholesky(_DownSolver):
+    """One Cholesky per ``lam``: cheaper for a few ``lam`` (the reduction costs ~8 Choleskys on
+    CPU), and the GPU's form (one batch of dense factorisations)."""
+
+    name: ClassVar[str] = "cholesky"
+
+    def errors(self, K, c, sqrt_s, w0, lams, *, batched, Xt=None):
+        lift = (lambda a: a) if Xt is None else (lambda a: Xt @ a)
+        eye = jnp.eye(K.shape[0], dtype=jnp.float64)
+        return _errors_of_weights(
+            _over_lams(lambda lam: lift(cho_solve(cho_factor(K + lam * eye, lower=True), c)),
+                       lams, batched), sqrt_s, w0)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Factorised(_DownSolver):
+    """One factorisation ``K = Q D Q'`` serves every ``lam``: ``w_pred = Xt Q (D + lam I)^{-1}
+    Q' c`` (:meth:`factor` gives ``Q`` and the solve with ``D + lam I``)."""
+
+    def factor(self, K, lams, batched):
+        raise NotImplementedError
+
+    def errors(self, K, c, sqrt_s, w0, lams, *, batched, Xt=None):
+        Q, solve = self.factor(K, lams, batched)
+        if Xt is not None and c.shape[1] * lams.shape[0] >= sqrt_s.shape[0]:
+            # (Xt Q) q, 2 d r (r + Nn L) flops, beats Xt (Q q), 2 r Nn L (r + d), only with
+            # more (n, lam) columns than features (at d = 2000, T = 800, Nn L = 100 Xt (Q q)
+            # costs 0.45 instead of 2.9 Gflop per seed).
+            XtQ = Xt @ Q
+
+            def predict(q):
+                return XtQ @ q
+        else:
+            def predict(q):
+                return Q @ q if Xt is None else Xt @ (Q @ q)
+        r, Nn = c.shape
+        q = jnp.moveaxis(solve(Q.T @ c), 0, -1).reshape(r, Nn * lams.shape[0])  # column n L + l
+        R = sqrt_s[:, None] * (predict(q) - w0[:, None])  # Sigma^{1/2} (w_pred - w0)
+        return jnp.sum(R * R, axis=0).reshape(Nn, lams.shape[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class Tridiagonal(_Factorised):
+    """One reduction ``K = Q Tr Q'``, then a tridiagonal solve ``(Tr + lam I) y = Q'c`` per
+    ``lam``.  No eigenvectors: on CPU the reduction and ``Q`` cost ~40% of a full eigh, for the
+    same answer."""
+
+    name: ClassVar[str] = "tridiagonal"
+
+    def factor(self, K, lams, batched):
+        diag, off, Q = _tridiagonalize(K)
+        zero = jnp.zeros((1,), diag.dtype)
+        lower, upper = jnp.concatenate([zero, off]), jnp.concatenate([off, zero])
+
+        def solve(Qc):
+            return _over_lams(
+                lambda lam: jax.lax.linalg.tridiagonal_solve(lower, diag + lam, upper, Qc),
+                lams, batched)
+
+        return Q, solve
+
+
+@dataclasses.dataclass(frozen=True)
+class Eigh(_Factorised):
+    """One eigendecomposition ``K = V diag(mu) V'``, a division per ``lam``; a full eigh costs
+    ~2.3 reductions on CPU, a variant for GPUs."""
+
+    name: ClassVar[str] = "eigh"
+
+    def factor(self, K, lams, batched):
+        mu, Q = jnp.linalg.eigh(K)
+
+        def solve(Qc):
+            return Qc[None, :, :] / (mu[None, :, None] + lams[:, None, None])
+
+        return Q, solve
+
+
+DOWN_SOLVERS = {x.name: x for x in (Tridiagonal(), Cholesky(), Eigh())}
+
+
+def down_solver(name: str) -> _DownSolver:
+    """The downstream solver of that name (``kernelcollapse.simulator._engine.DOWN_SOLVERS``)."""
+    return DOWN_SOLVERS[name]
 
 
 SEED_AXIS = "seeds"
@@ -175,14 +343,13 @@ def _chain_law(g, c, sqrt_s, w0, sigma0):
     return jnp.concatenate([w0[None, :], w0 + jnp.cumsum(steps, axis=0)], axis=0)
 
 
-def _chain(seed_key, sqrt_s, w0, sigma0, lam0, m_fresh, *, d, T0, N, mode, gen_solver,
-           has_fresh):
+def _chain(seed_key, sqrt_s, w0, sigma0, lam0, m_fresh, *, d, T0, N, mode,
+           gen: _Generator, has_fresh):
     """Generator weights ``w_0 = w0, ..., w_N`` of one seed from the ``rows``, ``(N + 1, d)``.
     With ``has_fresh`` the first ``m_fresh`` (traced) rows of every generation are labelled by
     the truth ``w0`` (fresh real data), the others by the previous generator."""
     if N == 0:
         return w0[None, :]
-    eye = jnp.eye(d, dtype=jnp.float64)
 
     def data(k, w):
         Z, E = _gen_rows(seed_key, k, T0, d)
@@ -193,24 +360,11 @@ def _chain(seed_key, sqrt_s, w0, sigma0, lam0, m_fresh, *, d, T0, N, mode, gen_s
         real = jnp.arange(T0) < m_fresh
         return X, jnp.where(real, XW[:, 1], XW[:, 0]) + sigma0 * E
 
-    def solve_primal(G, b):
-        return cho_solve(cho_factor(G + lam0 * eye, lower=True), b)
-
-    def solve_pinv(G, b):
-        mu, V = jnp.linalg.eigh(G)
-        tol = mu[-1] * d * jnp.finfo(jnp.float64).eps * 10.0
-        inv = jnp.where(mu > tol, 1.0 / jnp.where(mu > tol, mu, 1.0), 0.0)
-        return V @ (inv * (V.T @ b))
-
     if mode == "replace":
 
         def step(w, k):
             X, Y = data(k, w)
-            if gen_solver == "dual":
-                K = X @ X.T / T0 + lam0 * jnp.eye(T0, dtype=jnp.float64)
-                w_new = X.T @ cho_solve(cho_factor(K, lower=True), Y / T0)
-            else:
-                w_new = solve_primal(X.T @ X / T0, X.T @ Y / T0)
+            w_new = gen.replace(X, Y, T0=T0, lam0=lam0)
             return w_new, w_new
 
         _, ws = jax.lax.scan(step, w0, jnp.arange(N))
@@ -222,10 +376,7 @@ def _chain(seed_key, sqrt_s, w0, sigma0, lam0, m_fresh, *, d, T0, N, mode, gen_s
             G = G + X.T @ X
             b = b + X.T @ Y
             m = (k + 1) * T0
-            if gen_solver == "pinv":
-                w_new = solve_pinv(G / m, b / m)
-            else:
-                w_new = solve_primal(G / m, b / m)
+            w_new = gen.accumulate(G / m, b / m, lam0=lam0)
             return (w_new, G, b), w_new
 
         init = (w0, jnp.zeros((d, d), jnp.float64), jnp.zeros((d,), jnp.float64))
@@ -271,48 +422,12 @@ def _over_lams(fn, lams, batched: bool):
     return jax.vmap(fn)(lams) if batched else jax.lax.map(fn, lams)
 
 
-def _ridge_errors(K, c, sqrt_s, w0, lams, *, down_solver, batched, Xt=None):
+def _ridge_errors(K, c, sqrt_s, w0, lams, *, down_solver: _DownSolver, batched, Xt=None):
     """Test errors ``(Nn, L)`` of the ridge fits ``Xt (K + lam I)^{-1} c``, ``K`` of shape
     ``(r, r)``, ``c`` of ``(r, Nn)``: primal with ``Xt = None`` (the identity; ``K = X'X/T``,
     ``c = X'Y/T``), dual with ``Xt = X'`` (``(d, r)``; ``K = X X'/T``, ``c = Y/T``).
     ``batched``: the factorisations of all ``lam`` as one batch (see :func:`_over_lams`)."""
-    lift = (lambda a: a) if Xt is None else (lambda a: Xt @ a)
-    if down_solver == "cholesky":  # one Cholesky per lam (cheapest for short lam grids)
-        eye = jnp.eye(K.shape[0], dtype=jnp.float64)
-        return _errors_of_weights(
-            _over_lams(lambda lam: lift(cho_solve(cho_factor(K + lam * eye, lower=True), c)),
-                       lams, batched), sqrt_s, w0)
-    # One factorisation serves every lam: w_pred = Xt Q (D + lam I)^{-1} Q' c, with D the
-    # tridiagonal reduction (then a tridiagonal solve per lam) or the eigenvalues (a division).
-    if down_solver == "eigh":
-        mu, Q = jnp.linalg.eigh(K)
-
-        def solve(Qc):
-            return Qc[None, :, :] / (mu[None, :, None] + lams[:, None, None])
-    else:
-        diag, off, Q = _tridiagonalize(K)
-        zero = jnp.zeros((1,), diag.dtype)
-        lower, upper = jnp.concatenate([zero, off]), jnp.concatenate([off, zero])
-
-        def solve(Qc):
-            return _over_lams(
-                lambda lam: jax.lax.linalg.tridiagonal_solve(lower, diag + lam, upper, Qc),
-                lams, batched)
-    if Xt is not None and c.shape[1] * lams.shape[0] >= sqrt_s.shape[0]:
-        # (Xt Q) q, 2 d r (r + Nn L) flops, beats Xt (Q q), 2 r Nn L (r + d), only with more
-        # (n, lam) columns than features (at d = 2000, T = 800, Nn L = 100 Xt (Q q) costs 0.45
-        # instead of 2.9 Gflop per seed).
-        XtQ = Xt @ Q
-
-        def predict(q):
-            return XtQ @ q
-    else:
-        def predict(q):
-            return lift(Q @ q)
-    r, Nn = c.shape
-    q = jnp.moveaxis(solve(Q.T @ c), 0, -1).reshape(r, Nn * lams.shape[0])  # column n L + l
-    R = sqrt_s[:, None] * (predict(q) - w0[:, None])  # Sigma^{1/2} (w_pred - w0)
-    return jnp.sum(R * R, axis=0).reshape(Nn, lams.shape[0])
+    return down_solver.errors(K, c, sqrt_s, w0, lams, batched=batched, Xt=Xt)
 
 
 def _errors_of_weights(w_pred, sqrt_s, w0):
@@ -372,16 +487,16 @@ def _downstream_wishart(L, h, W, sqrt_s, w0, lams, sigma, T, *, d, T_small, down
                          batched=batched, Xt=M)
 
 
-def _seed_weights(seed_key, W, sqrt_s, w0, n_idx, sigma0, T, T0, *, d, T_rows, N, gen_sampler,
-                  down_sampler, rounds):
+def _seed_weights(seed_key, W, sqrt_s, w0, n_idx, sigma0, T, T0, *, d, T_rows, N,
+                  gen: _Generator, wishart: bool, rounds):
     """``(W, down, complete)`` of one seed: the generator weights ``w_n`` for the requested ``n``
     (``(Nn, d)``; ``W`` itself when given, i.e. for the ``rows`` generators, whose chain
     :func:`chain_weights` fits once for every ``T``), the downstream draws (``(L, h)`` of the
-    Bartlett factor, or ``(Z, E)``), and whether ``rounds`` chi-square candidates sufficed (see
-    :func:`_random.draws`)."""
-    law_chain = gen_sampler == "law" and N > 0
+    Bartlett factor of ``Z'Z`` when ``wishart``, every row labelled by ``w_n`` and ``T`` traced;
+    else the ``T x d`` design ``(Z, E)``), and whether ``rounds`` chi-square candidates sufficed
+    (see :func:`_random.draws`)."""
+    law_chain = gen.exact and N > 0
     # The draws outside the rows generators' scan: one hash call, and one for a rows design.
-    wishart = down_sampler == "wishart"
     if wishart:
         normals = [(R.word(R.DOWN), d * (d - 1) // 2 + d)]
         chis = [(R.DOWN_CHI, _bartlett_df(T, d))]
@@ -395,16 +510,15 @@ def _seed_weights(seed_key, W, sqrt_s, w0, n_idx, sigma0, T, T0, *, d, T_rows, N
     z, chi, complete = R.draws(seed_key, normals, chis, rounds=rounds)
     if law_chain:
         W = _chain_law(z[-1].reshape(N, d), chi[-1], sqrt_s, w0, sigma0)[n_idx]
-    elif gen_sampler == "law":  # N = 0: no generation
+    elif gen.exact:  # N = 0: no generation
         W = jnp.broadcast_to(w0, (n_idx.shape[0], d))
     down = _bartlett(z[0], chi[0], T, d=d) if wishart else (z_design.reshape(T_rows, d), z[0])
     return W, down, complete
 
 
-@partial(jax.jit, static_argnames=("d", "T0", "N", "mode", "gen_solver", "has_fresh", "lanes",
-                                   "mesh"))
-def chain_weights(keys, sqrt_s, w0, n_idx, sigma0, lam0, m_fresh, *, d, T0, N, mode, gen_solver,
-                  has_fresh=False, lanes=1, mesh=None):
+@partial(jax.jit, static_argnames=("d", "T0", "N", "mode", "gen", "has_fresh", "lanes", "mesh"))
+def chain_weights(keys, sqrt_s, w0, n_idx, sigma0, lam0, m_fresh, *, d, T0, N, mode,
+                  gen: _Generator, has_fresh=False, lanes=1, mesh=None):
     """Generator weights ``w_n`` for the requested ``n`` of the ``rows`` generators, shape
     ``(C, Nn, d)`` for ``keys`` of shape ``(C, 2)``: a program of its own, so that one chain per
     seed serves every ``T`` of a :func:`kernelcollapse.simulate` call (the generators' draws do
@@ -412,18 +526,18 @@ def chain_weights(keys, sqrt_s, w0, n_idx, sigma0, lam0, m_fresh, *, d, T0, N, m
 
     def one(k):
         return _chain(k, sqrt_s, w0, sigma0, lam0, m_fresh, d=d, T0=T0, N=N, mode=mode,
-                      gen_solver=gen_solver, has_fresh=has_fresh)[n_idx]
+                      gen=gen, has_fresh=has_fresh)[n_idx]
 
     return over_seeds(one, (keys,), lanes=lanes, mesh=mesh)
 
 
-_CHAIN_STATIC = ("d", "N", "gen_sampler", "rounds", "lanes", "mesh")
+_CHAIN_STATIC = ("d", "N", "gen", "rounds", "lanes", "mesh")
 
 
 @partial(jax.jit, static_argnames=_CHAIN_STATIC + ("T_rows", "down_solver", "weighted", "drop"))
 def simulate_chunk(keys, W, sqrt_s, w0, lams, n_idx, sigma, sigma0, m_rows, weight, T, T0, *,
-                   d, T_rows, N, gen_sampler, down_solver, rounds, weighted=False, drop=0,
-                   lanes=1, mesh=None):
+                   d, T_rows, N, gen: _Generator, down_solver: _DownSolver, rounds,
+                   weighted=False, drop=0, lanes=1, mesh=None):
     """``(errors, complete)`` for a chunk of seeds with the ``rows`` downstream: test errors of
     shape ``(C, Nn, L)`` for ``keys`` of shape ``(C, 2)``, and per seed whether ``rounds``
     chi-square candidates sufficed (if not, its errors are NaN: run again with more).
@@ -443,7 +557,7 @@ def simulate_chunk(keys, W, sqrt_s, w0, lams, n_idx, sigma, sigma0, m_rows, weig
     def one(seed_key, W):
         W, (Z, E), complete = _seed_weights(
             seed_key, W, sqrt_s, w0, n_idx, sigma0, T, T0, d=d, T_rows=T_rows, N=N,
-            gen_sampler=gen_sampler, down_sampler="rows", rounds=rounds)
+            gen=gen, wishart=False, rounds=rounds)
         if drop:
             Z, E = Z[drop:], E[drop:]
         return _downstream_rows(Z, E, W, sqrt_s, w0, lams, sigma, m_rows, weight, d=d,
@@ -454,7 +568,7 @@ def simulate_chunk(keys, W, sqrt_s, w0, lams, n_idx, sigma, sigma0, m_rows, weig
 
 
 @partial(jax.jit, static_argnames=_CHAIN_STATIC)
-def wishart_draws(keys, W, sqrt_s, w0, n_idx, sigma0, T, T0, *, d, N, gen_sampler, rounds,
+def wishart_draws(keys, W, sqrt_s, w0, n_idx, sigma0, T, T0, *, d, N, gen: _Generator, rounds,
                   lanes=1, mesh=None):
     """``(W, L, h, complete)`` for a chunk of seeds: ``W`` (``(C, Nn, d)``) the weights ``w_n``
     for each requested ``n`` (the input ``W`` of the ``rows`` generators, ``None`` for the
@@ -470,15 +584,15 @@ def wishart_draws(keys, W, sqrt_s, w0, n_idx, sigma0, T, T0, *, d, N, gen_sample
     def one(seed_key, W):
         W, (L, h), complete = _seed_weights(
             seed_key, W, sqrt_s, w0, n_idx, sigma0, T, T0, d=d, T_rows=0, N=N,
-            gen_sampler=gen_sampler, down_sampler="wishart", rounds=rounds)
+            gen=gen, wishart=True, rounds=rounds)
         return W, L, h, complete
 
     return over_seeds(one, (keys, W), lanes=lanes, mesh=mesh)
 
 
 @partial(jax.jit, static_argnames=("d", "T_small", "down_solver", "lanes", "mesh"))
-def wishart_errors(W, L, h, sqrt_s, w0, lams, sigma, T, *, d, T_small, down_solver, lanes=1,
-                   mesh=None):
+def wishart_errors(W, L, h, sqrt_s, w0, lams, sigma, T, *, d, T_small,
+                   down_solver: _DownSolver, lanes=1, mesh=None):
     """Test errors ``(C, Nn, L)`` from the output of :func:`wishart_draws`; ``T_small`` is ``T``
     when ``T < d`` (the shape of the dual system), ``0`` otherwise.  ``lanes`` and ``mesh``:
     see :func:`over_seeds`."""
