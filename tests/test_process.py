@@ -3,6 +3,7 @@ setting under the table's name, with the table's default, and refuses a bad valu
 
 from __future__ import annotations
 
+import argparse
 import inspect
 
 import pytest
@@ -48,6 +49,28 @@ def test_the_sweep_and_the_command_line_know_every_setting():
     text = build_parser().parse_args(["theory"])
     for setting in PROCESS:
         assert hasattr(text, setting.name), setting.name
+
+
+def test_tune_takes_the_process_settings_from_the_table():
+    """``tune`` describes one process: every setting but the two it searches (``lam`` and
+    ``weight``) is an option with the table's meaning, type and (where tune has none of its own:
+    the generators') default."""
+    from kernelcollapse.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    options = {a.dest: a for a in sub.choices["tune"]._actions}
+    for setting in PROCESS:
+        if setting.name in ("lam", "weight"):
+            assert setting.name not in options
+            continue
+        opt = options[setting.name]
+        assert opt.help.startswith(setting.help), (setting.name, opt.help)
+        if setting.kind == "choice":
+            assert tuple(opt.choices) == setting.choices
+        else:
+            assert opt.type is (int if setting.kind == "count" else float), setting.name
+        if setting.name in ("lam0", "fresh", "mode"):
+            assert opt.default == setting.default, setting.name
 
 
 @pytest.mark.parametrize("setting", PROCESS, ids=lambda s: s.name)

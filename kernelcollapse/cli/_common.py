@@ -30,6 +30,29 @@ number_list = _argument_type(_parse.number_list)
 int_list = _argument_type(_parse.int_list)
 
 
+_UNSET = object()
+
+
+def add_process_option(group, name: str, *, default=_UNSET, default_text: str | None = None):
+    """``--name``, one value of the process setting ``name`` (:data:`kernelcollapse.theory.
+    PROCESS`): its meaning, its type (an integer for counts, a number otherwise, the table's
+    choices) and its default (the library's, unless the command gives its own; ``None``: not
+    given, described by ``default_text``)."""
+    from kernelcollapse.theory import PROCESS
+
+    setting = next(x for x in PROCESS if x.name == name)
+    default = setting.default if default is _UNSET else default
+    if default_text is None:
+        default_text = "" if default is None else f"default {default:g}" if isinstance(
+            default, float) else f"default {default}"
+    help_text = setting.help + (f" ({default_text})" if default_text else "")
+    if setting.kind == "choice":
+        return group.add_argument(f"--{name}", choices=setting.choices, default=default,
+                                  help=help_text)
+    kind = int if setting.kind == "count" else float
+    return group.add_argument(f"--{name}", type=kind, default=default, help=help_text)
+
+
 def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("problem (spectrum and teacher)")
     g.add_argument("--spectrum", choices=("isotropic", "power_law"), default="isotropic",

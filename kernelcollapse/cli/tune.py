@@ -12,6 +12,8 @@ import numpy as np
 
 
 def register(subparsers) -> None:
+    from kernelcollapse.cli._common import add_process_option
+
     parser = subparsers.add_parser(
         "tune",
         help="recommend the ridge penalty and the synthetic-row weight for your training data",
@@ -35,22 +37,14 @@ def register(subparsers) -> None:
                      help="boolean mask of the synthetic rows, .npy (True = synthetic)")
     mix.add_argument("--synthetic-column", type=int, default=None,
                      help="take the mask from this column of X (0/1) and drop it")
-    mix.add_argument("--p", type=float, default=None,
-                     help="fraction of synthetic rows, without a mask (default 1)")
+    add_process_option(mix, "p", default=None, default_text="without a mask; default 1")
     chain = parser.add_argument_group(
         "the generator chain",
         "--n, --T0 and --sigma0 are required, except with labels and a mask that leaves at "
         "least 50 real rows and 11 more than the rank of X: the estimate then rests on the "
         "real rows alone, the chain is not used (the output says so) and may be omitted")
-    chain.add_argument("--n", type=int, default=None,
-                       help="generation of the synthetic labels")
-    chain.add_argument("--T0", type=float, default=None, help="samples per generator fit")
-    chain.add_argument("--sigma0", type=float, default=None, help="generator label noise")
-    chain.add_argument("--lam0", type=float, default=0.0, help="generator ridge (default 0)")
-    chain.add_argument("--mode", choices=("replace", "accumulate"), default="replace",
-                       help="workflow of the generators (default replace)")
-    chain.add_argument("--fresh", type=float, default=0.0,
-                       help="fraction of fresh real rows in each generation's data (default 0)")
+    for name in ("n", "T0", "sigma0", "lam0", "mode", "fresh"):
+        add_process_option(chain, name)
     pilot = parser.add_argument_group("a clean pilot set (optional)")
     pilot.add_argument("--X-clean", type=Path, default=None,
                        help="features of a few rows with real labels, .npy or .csv; a table "
@@ -59,10 +53,9 @@ def register(subparsers) -> None:
     pilot.add_argument("--y-clean", type=Path, default=None,
                        help="their real labels, .npy or .csv (default with --y-column: that "
                        "column of --X-clean)")
-    parser.add_argument("--sigma", type=float, default=None,
-                        help="noise of the real labels (default: estimated from the labels)")
-    parser.add_argument("--T", type=float, default=None,
-                        help="downstream sample size (default: the rows of X)")
+    add_process_option(parser, "sigma", default=None,
+                       default_text="of the real labels; default: estimated from the labels")
+    add_process_option(parser, "T", default=None, default_text="default: the rows of X")
     parser.add_argument("--signal", type=float, default=1.0,
                         help="Var(x.w0) of the flat prior used without labels (default 1)")
     parser.add_argument("--max-weight", type=float, default=10.0,
