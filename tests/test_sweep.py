@@ -171,6 +171,14 @@ def _with(tmp_path, old, new, ext="jsonl"):
     ("seeds = 3", "seeds = 1000000000", ValueError,
      r"^grid point 1 of 4 \(T=5, sigma0=0.5\): simulate on 6 grid points with "
      r"seeds=1000000000 needs about .*beyond memory_budget = 2 GiB"),
+    # the engine's table: its keys and values checked like Engine's, the budget given once
+    ("key = 4", 'key = 4\n[engine]\nsolver = "eigh"', ValueError,
+     r"^unknown \[engine\] keys \['solver'\]; allowed: \('backend', 'sampler'"),
+    ("key = 4", 'key = 4\n[engine]\nsampler = "exact"', ValueError,
+     r"^\[engine\]: sampler must be one of \('auto', 'rows'\), got 'exact'$"),
+    ("key = 4", 'key = 4\nmemory_budget = 1e9\n[engine]\nmemory_budget = 1e9', ValueError,
+     "^memory_budget is given twice"),
+    ("key = 4", 'key = 4\nengine = "rows"', TypeError, "^engine must be a table"),
 ])
 def test_bad_config_refused_before_any_work_naming_the_key(tmp_path, capsys, old, new, error,
                                                            match):
@@ -393,3 +401,28 @@ def test_non_finite_or_negative_result_is_damage_naming_file_and_line(tmp_path, 
         with pytest.raises(ResultsFileError, match=why):
             run_sweep(config, output=part, progress=False)
         assert part.read_text() == text
+
+
+def test_engine_table_runs_its_engine_and_names_its_points(tmp_path):
+    """``[engine]``: the sweep runs the given Engine; the choices that change the numbers
+    (here the sampler) give other points (identifiers, keys, results), the others (threads)
+    the points of a config without the table."""
+    from kernelcollapse.sweep import point_id, points
+    from kernelcollapse.sweep._run import run_point
+
+    plain = load_config(_with(tmp_path, "key = 4", "key = 4"))
+    rows = load_config(_with(tmp_path, "key = 4", 'key = 4\n[engine]\nsampler = "rows"',
+                             ext="csv"))
+    threads = load_config(_with(tmp_path, "key = 4", "key = 4\n[engine]\nthreads = 1",
+                                ext="json"))
+    a, b, c = (run_sweep(cfg, progress=False) for cfg in (plain, rows, threads))
+    ra, rb, rc = (read_results(x.output) for x in (a, b, c))
+    assert [r["point"] for r in ra] == [r["point"] for r in rc]
+    assert [r["mean"] for r in ra] == [r["mean"] for r in rc]
+    assert not {r["point"] for r in ra} & {r["point"] for r in rb}
+    grid, ns, lams = points(rows)
+    from kernelcollapse.simulator import Engine
+
+    expected = run_point(grid[0], ns, lams, seeds=3, key=4, engine=Engine(sampler="rows"))
+    assert [r["mean"] for r in rb[:len(expected)]] == [r["mean"] for r in expected]
+    assert expected[0]["point"] == point_id(grid[0], ns, lams, 3, 4, {"sampler": "rows"})

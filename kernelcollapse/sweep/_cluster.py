@@ -111,7 +111,7 @@ class _Plan(NamedTuple):
     lams: list[float]
     seeds: int
     key: int
-    memory_budget: float
+    engine: object  # kernelcollapse.simulator.Engine
     pids: list[str]
     expected: dict
     columns: tuple[str, ...]
@@ -123,13 +123,13 @@ def _prepare(config: dict, output) -> _Plan:
     output = v.file_path("output", output if output is not None
                          else config.get("output", "sweep.jsonl"))
     fmt = _results.file_format(output, config.get("format"))
-    seeds, key, memory_budget = s._settings(config)
+    seeds, key, engine = s._settings(config)
     grid, ns, lams = s.points(config)
-    s._check_grid(config, grid, ns, lams, seeds, memory_budget)
-    pids = [s.point_id(p, ns, lams, seeds, key) for p in grid]
+    s._check_grid(config, grid, ns, lams, seeds, engine)
+    pids = [s.point_id(p, ns, lams, seeds, key, s._engine_id(engine)) for p in grid]
     expected = s._expected(grid, pids, ns, lams, seeds, fmt)
     columns = s.point_params(config) + RESULT_FIELDS
-    return _Plan(output, fmt, grid, ns, lams, seeds, key, memory_budget, pids, expected, columns)
+    return _Plan(output, fmt, grid, ns, lams, seeds, key, engine, pids, expected, columns)
 
 
 def _check_wait(wait) -> None:
@@ -144,12 +144,13 @@ def _task(spec: dict) -> str:
     """One array task: compute one point and write its shard by atomic rename; its path."""
     from kernelcollapse.sweep import _run as s
 
-    pid = s.point_id(spec["params"], spec["ns"], spec["lams"], spec["seeds"], spec["key"])
+    pid = s.point_id(spec["params"], spec["ns"], spec["lams"], spec["seeds"], spec["key"],
+                     s._engine_id(spec["engine"]))
     if pid != spec["point"]:  # another version of the library on the node
         raise RuntimeError(f"point {spec['point']} is point {pid} on this node: the nodes run "
                            "another version of kernelcollapse than the submitting machine")
     records = s.run_point(spec["params"], spec["ns"], spec["lams"], seeds=spec["seeds"],
-                          key=spec["key"], memory_budget=spec["memory_budget"])
+                          key=spec["key"], engine=spec["engine"])
     text = _results.encode(records, spec["format"], with_header=True)
     folder = Path(spec["shards"])
     folder.mkdir(parents=True, exist_ok=True)
@@ -476,7 +477,7 @@ def submit_sweep(config: dict, *, executor: str = "slurm",
         if not pending:
             return ClusterSummary(total, skipped, 0, merged, plan.output, shards)
         specs = [dict(params=plan.grid[i], ns=plan.ns, lams=plan.lams, seeds=plan.seeds,
-                      key=plan.key, memory_budget=plan.memory_budget, format=plan.fmt,
+                      key=plan.key, engine=plan.engine, format=plan.fmt,
                       point=pid, shards=str(shards)) for i, pid in pending]
         hint = "; run from a Slurm login node, or use --executor local" if (
             executor == "slurm") else ""

@@ -7,6 +7,10 @@ A config file::
     key = 0                       # base key; each point's key also depends on its parameters
     memory_budget = 2147483648    # optional, bytes
 
+    [engine]                      # optional: kernelcollapse.simulator.Engine's fields
+    sampler = "rows"              # e.g.; backend, sampler, lanes and down_solver enter the
+                                  # points' identifiers (they change the numbers), the others not
+
     [grid]                        # each entry a value or a list of values (cartesian product)
     spectrum = "isotropic"        # or "power_law" (with beta, r)
     d = 200
@@ -179,10 +183,10 @@ def points(config: dict) -> tuple[list[dict], list, list]:
     ValueError, TypeError
         Unknown or missing keys, or a value the API refuses, naming the key (``grid.n``).
     """
-    unknown = set(config) - set(TOP_LEVEL) - {"grid", "executor"}
+    unknown = set(config) - set(TOP_LEVEL) - {"grid", "executor", "engine"}
     if unknown:
-        raise ValueError(f"unknown config keys {sorted(unknown)}; allowed: {TOP_LEVEL}, [grid] "
-                         "and [executor]")
+        raise ValueError(f"unknown config keys {sorted(unknown)}; allowed: {TOP_LEVEL}, [grid], "
+                         "[engine] and [executor]")
     check_options(config.get("executor", {}))  # cluster runs only, but a typo is refused here
     grid = config.get("grid", {})
     if not isinstance(grid, dict):
@@ -209,10 +213,23 @@ def point_params(config: dict) -> tuple[str, ...]:
     return POINT_PARAMS + tuple(k for k in OPTIONAL_PARAMS if k in grid)
 
 
-def point_id(params: dict, ns: list[int], lams: list[float], seeds: int, key: int) -> str:
-    """A stable identifier of a point: a hash of everything that determines its numbers."""
-    blob = json.dumps(dict(params=params, n=ns, lam=lams, seeds=seeds, key=key), sort_keys=True)
+def point_id(params: dict, ns: list[int], lams: list[float], seeds: int, key: int,
+             engine: dict | None = None) -> str:
+    """A stable identifier of a point: a hash of everything that determines its numbers
+    (``engine``: the engine's choices that change them where they differ from the defaults,
+    :data:`NUMBER_CHANGING_ENGINE`; none, the identifier of a config without an ``[engine]``
+    table)."""
+    fields = dict(params=params, n=ns, lam=lams, seeds=seeds, key=key)
+    if engine:
+        fields["engine"] = engine
+    blob = json.dumps(fields, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# The engine's choices that change a point's numbers (other draws, or other rounding): they enter
+# its identifier when the config gives them.  Threads, devices, the memory budget and the
+# compilation cache do not change them.
+NUMBER_CHANGING_ENGINE = ("backend", "sampler", "lanes", "down_solver")
 
 
 def _problem(params):
@@ -232,13 +249,33 @@ def _simulate_args(params: dict, ns: list[int], lams: list[float]) -> dict:
                 weight=params.get("weight", DEFAULTS["weight"]))
 
 
-def _settings(config: dict) -> tuple[int, int, float]:
-    """``seeds``, ``key`` and ``memory_budget`` of a config, checked."""
+def _settings(config: dict):
+    """``seeds``, ``key`` and the :class:`~kernelcollapse.simulator.Engine` of a config (its
+    ``[engine]`` table, and the top-level ``memory_budget``), checked."""
+    import dataclasses
+
+    from kernelcollapse.simulator import Engine
+
     seeds = v.integer("seeds", config.get("seeds", 100), minimum=2)
     key = v.integer("key", config.get("key", 0), minimum=0)
-    memory_budget = v.scalar("memory_budget", config.get("memory_budget", 2 * 2**30),
-                             check=v.positive)
-    return seeds, key, memory_budget
+    table = config.get("engine", {})
+    if not isinstance(table, dict):
+        raise TypeError("engine must be a table ([engine] followed by its keys)")
+    fields = tuple(f.name for f in dataclasses.fields(Engine))
+    unknown = sorted(set(table) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown [engine] keys {unknown}; allowed: {fields}")
+    if "memory_budget" in table and "memory_budget" in config:
+        raise ValueError("memory_budget is given twice, at the top level and in [engine]; "
+                         "give one")
+    budget = v.scalar("memory_budget", config.get("memory_budget",
+                                                   table.get("memory_budget", 2 * 2**30)),
+                      check=v.positive)
+    try:
+        engine = Engine(**{**table, "memory_budget": budget})
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"[engine]: {exc}") from None
+    return seeds, key, engine
 
 
 def check_points(config: dict) -> int:
@@ -255,13 +292,12 @@ def check_points(config: dict) -> int:
     ValueError, TypeError
         Naming the key, or the point (its number and the parameters that vary) and the reason.
     """
-    seeds, _, memory_budget = _settings(config)
+    seeds, _, engine = _settings(config)
     grid, ns, lams = points(config)
-    return _check_grid(config, grid, ns, lams, seeds, memory_budget)
+    return _check_grid(config, grid, ns, lams, seeds, engine)
 
 
-def _check_grid(config: dict, grid: list[dict], ns, lams, seeds: int,
-                memory_budget: float) -> int:
+def _check_grid(config: dict, grid: list[dict], ns, lams, seeds: int, engine) -> int:
     """:func:`check_points` on a config whose settings and points are already read."""
     from kernelcollapse.simulator import check_simulation
 
@@ -270,7 +306,7 @@ def _check_grid(config: dict, grid: list[dict], ns, lams, seeds: int,
     for i, params in enumerate(grid):
         try:
             check_simulation(*_problem(params), **_simulate_args(params, ns, lams), seeds=seeds,
-                             memory_budget=memory_budget)
+                             engine=engine)
         except (ValueError, TypeError) as exc:
             where = ", ".join(f"{k}={v.plain(params[k])}" for k in varying)
             where = f" ({where})" if where else ""
@@ -279,13 +315,21 @@ def _check_grid(config: dict, grid: list[dict], ns, lams, seeds: int,
 
 
 def run_point(params: dict, ns: list[int], lams: list[float], *, seeds: int, key: int,
-              memory_budget: float) -> list[dict]:
-    """Simulate one point; one record per (n, lam)."""
-    from kernelcollapse.simulator import simulate
+              engine=None, memory_budget: float | None = None) -> list[dict]:
+    """Simulate one point; one record per (n, lam).  ``engine``: the
+    :class:`~kernelcollapse.simulator.Engine` (default ``Engine()``; its number-changing
+    choices enter the point's identifier, hence its key); ``memory_budget`` replaces its
+    budget."""
+    import dataclasses
 
-    pid = point_id(params, ns, lams, seeds, key)
+    from kernelcollapse.simulator import Engine, simulate
+
+    engine = Engine() if engine is None else engine
+    if memory_budget is not None:
+        engine = dataclasses.replace(engine, memory_budget=memory_budget)
+    pid = point_id(params, ns, lams, seeds, key, _engine_id(engine))
     res = simulate(*_problem(params), **_simulate_args(params, ns, lams), seeds=seeds,
-                   key=int(pid, 16) % 2**62, memory_budget=memory_budget)
+                   key=int(pid, 16) % 2**62, engine=engine)
     records = []
     for i, n in enumerate(ns):
         for j, lam in enumerate(lams):
@@ -293,6 +337,16 @@ def run_point(params: dict, ns: list[int], lams: list[float], *, seeds: int, key
                                 mean=float(res.mean[i, j]), stderr=float(res.stderr[i, j]),
                                 point=pid))
     return records
+
+
+def _engine_id(engine) -> dict:
+    """The number-changing choices of ``engine`` that differ from ``Engine()``'s (what a
+    config's ``[engine]`` table gives, when it gives a value other than the default)."""
+    from kernelcollapse.simulator import Engine
+
+    default = Engine()
+    return {k: getattr(engine, k) for k in NUMBER_CHANGING_ENGINE
+            if getattr(engine, k) != getattr(default, k)}
 
 
 def _expected(grid: list[dict], pids: list[str], ns: list[int], lams: list[float], seeds: int,
@@ -421,10 +475,10 @@ def run_sweep(config: dict, *, output: str | os.PathLike | None = None,
     if not isinstance(wait, numbers.Real) or (wait is not True and not 0 <= wait < math.inf):
         raise ValueError(f"wait must be True, False or a number of seconds >= 0, got "
                          f"{v.plain(wait)}")
-    seeds, key, memory_budget = _settings(config)
+    seeds, key, engine = _settings(config)
     grid, ns, lams = points(config)
-    _check_grid(config, grid, ns, lams, seeds, memory_budget)
-    pids = [point_id(p, ns, lams, seeds, key) for p in grid]
+    _check_grid(config, grid, ns, lams, seeds, engine)
+    pids = [point_id(p, ns, lams, seeds, key, _engine_id(engine)) for p in grid]
     expected = _expected(grid, pids, ns, lams, seeds, fmt)
     columns = point_params(config) + RESULT_FIELDS
     with _lock.exclusive(output, wait=wait):
@@ -442,8 +496,7 @@ def run_sweep(config: dict, *, output: str | os.PathLike | None = None,
                                                disable=not progress, desc="sweep",
                                                unit="point") as bar:
                 for i, params, _ in todo:
-                    records = run_point(params, ns, lams, seeds=seeds, key=key,
-                                        memory_budget=memory_budget)
+                    records = run_point(params, ns, lams, seeds=seeds, key=key, engine=engine)
                     _append(f, _results.encode(records, fmt, with_header=f.tell() == 0))
                     ran += 1
                     bar.update()
