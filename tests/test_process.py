@@ -88,3 +88,26 @@ def test_theory_and_simulator_refuse_a_bad_value_alike(setting):
         assert str(theory.value) == str(simulator.value)
     with pytest.raises(ValueError):
         check_process({setting.name: bad[setting.kind]})
+
+
+@pytest.mark.parametrize("engine", [kc.test_error, kc.simulate], ids=["test_error", "simulate"])
+def test_the_engines_document_the_settings_with_the_tables_entries(engine):
+    """One description per setting: the theory's and the simulator's docstrings carry the
+    table's numpydoc entries as they are, and no placeholder is left."""
+    from kernelcollapse.theory import PARAMETERS
+
+    doc = engine.__doc__
+    assert "{process." not in doc
+    for name, entry in PARAMETERS.items():
+        head, *body = entry.splitlines()
+        block = "\n".join(["    " + head] + ["        " + line for line in body])
+        assert block in doc, (engine.__name__, name)
+
+
+def test_a_placeholder_without_an_entry_is_refused():
+    from kernelcollapse._util.docs import fill
+
+    assert fill(None, {}) is None
+    assert fill("x\n    {process.a}\n", {"a": "a : int\nAn a."}) == "x\n    a : int\n        An a.\n"
+    with pytest.raises(KeyError, match="'b'"):
+        fill("    {process.b}", {"a": "a : int"})

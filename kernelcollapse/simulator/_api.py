@@ -15,6 +15,7 @@ from numpy.typing import ArrayLike
 
 from kernelcollapse._util import keys as _keys
 from kernelcollapse._util.blas import uses_one_blas_thread
+from kernelcollapse._util.docs import fill
 from kernelcollapse._util.keys import Key
 from kernelcollapse._util.x64 import uses_float64
 from kernelcollapse.simulator import _engine
@@ -27,6 +28,7 @@ from kernelcollapse.simulator._plan import (
     _Planned,
     seed_bytes,
 )
+from kernelcollapse.theory import PARAMETERS
 
 __all__ = ["BACKENDS", "SAMPLERS", "Engine", "MemoryEstimate", "SimulationResult",
            "check_simulation", "simulate"]
@@ -118,23 +120,15 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
         Downstream sample sizes, ``>= 1``.
     T0 : int or array_like of int
         Per-generation sample size, ``>= 1``.
-    n : int or array_like of int
-        Generations, ``>= 0`` (``0``: clean data).
-    lam : float or array_like
-        Downstream ridge, ``>= 0``.
-    sigma, sigma0 : float or array_like
-        Label noise of the downstream data and of the generators, ``>= 0``.
-    lam0 : float or array_like, default 0.0
-        Generator ridge, ``>= 0``.
-    p : float or array_like, default 1.0
-        Fraction of the downstream samples labelled by ``w_n``, in ``[0, 1]``.
-    mode : {"replace", "accumulate"}
-        Data workflow of the generators.
-    fresh : float or array_like, default 0.0
-        Fraction of each generation's ``T0`` rows labelled by the truth, in ``[0, 1]``
-        (replace only).
-    weight : float or array_like, default 1.0
-        Loss weight ``omega >= 0`` of the synthetic downstream rows (``0`` drops them).
+    {process.n}
+    {process.lam}
+    {process.sigma}
+    {process.sigma0}
+    {process.lam0}
+    {process.p}
+    {process.mode}
+    {process.fresh}
+    {process.weight}
     seeds : int, default 100
         Number of independent repetitions, ``>= 2``.
     key : int or jax PRNG key
@@ -234,6 +228,9 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
     mean = errors.mean(axis=-1)
     stderr = errors.std(axis=-1, ddof=1) / np.sqrt(seeds)
     return SimulationResult(mean, stderr, errors)
+
+
+simulate.__doc__ = fill(simulate.__doc__, PARAMETERS)
 
 
 def check_simulation(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike,

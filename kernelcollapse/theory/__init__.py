@@ -52,11 +52,12 @@ from kernelcollapse.theory._prepared import (
     prepare,
 )
 from kernelcollapse.theory._problems import Problem, isotropic, power_law
-from kernelcollapse.theory._process import PROCESS, ProcessSetting, check_process
+from kernelcollapse.theory._process import PARAMETERS, PROCESS, ProcessSetting, check_process
 from kernelcollapse.theory._regimes import check_finite as check_finite_error
 
 __all__ = [
     "MODES",
+    "PARAMETERS",
     "PROCESS",
     "ChainMoments",
     "CollapseLimit",

@@ -33,6 +33,7 @@ from numpy.typing import ArrayLike
 
 from kernelcollapse._util import validate as v
 from kernelcollapse._util.arrays import unique_rows
+from kernelcollapse._util.docs import fill
 from kernelcollapse.theory import _chain
 from kernelcollapse.theory import _spectral as _sp
 from kernelcollapse.theory._prepared import (
@@ -45,6 +46,7 @@ from kernelcollapse.theory._prepared import (
     prepare,
 )
 from kernelcollapse.theory._problems import Problem, isotropic, power_law
+from kernelcollapse.theory._process import PARAMETERS
 
 __all__ = [
     "CollapseLimit",
@@ -289,26 +291,15 @@ def test_error(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike
     T0 : float or array_like
         Samples per generator fit, ``>= 1`` (real, like ``T``).  With ``lam0 = 0`` and
         ``sigma0 > 0`` it must avoid ``d - 1 <= T0 <= d + 1`` (infinite expected error).
-    n : int or array_like of int
-        Generation of the labels, ``>= 0``; ``n = 0`` is clean data.
-    lam : float or array_like
-        Downstream ridge, ``>= 0``; ``lam = 0`` needs ``T`` away from ``d`` (see Raises).
-    sigma, sigma0 : float or array_like
-        Label noise of the downstream data and of each generator, ``>= 0``.
-    lam0 : float or array_like, default 0.0
-        Generator ridge, ``>= 0``.
-    p : float or array_like, default 1.0
-        Fraction of downstream labels that are synthetic, in ``[0, 1]``.
-    mode : {"replace", "accumulate"}, default "replace"
-        Generators' workflow: refit on fresh data labelled by the previous generator
-        (replace), or on all data so far (accumulate; least-squares generators with
-        ``T0 > d + 1``, exact).
-    fresh : float or array_like, default 0.0
-        Fraction of each generation's ``T0`` rows that are real (labelled by the truth), in
-        ``[0, 1]`` (replace only).  ``fresh = 0`` is replace, ``fresh = 1`` makes every
-        generation a fit on real data.
-    weight : float or array_like, default 1.0
-        Weight ``omega >= 0`` of the synthetic rows in the downstream loss; ``0`` drops them.
+    {process.n}
+    {process.lam}
+    {process.sigma}
+    {process.sigma0}
+    {process.lam0}
+    {process.p}
+    {process.mode}
+    {process.fresh}
+    {process.weight}
 
     Returns
     -------
@@ -357,6 +348,7 @@ def test_error(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike
 
 # pytest collects module-level functions named test_*; this one is library code.
 test_error.__test__ = False
+test_error.__doc__ = fill(test_error.__doc__, PARAMETERS)
 
 
 def generator_moments(eigvals: ArrayLike, w0: ArrayLike, *, T0: float, n: ArrayLike,

@@ -15,7 +15,7 @@ import numpy as np
 from kernelcollapse._util import validate as v
 from kernelcollapse.theory._chain import MODES
 
-__all__ = ["PROCESS", "ProcessSetting", "check_process"]
+__all__ = ["PARAMETERS", "PROCESS", "ProcessSetting", "check_process"]
 
 
 class ProcessSetting(NamedTuple):
@@ -35,6 +35,9 @@ class ProcessSetting(NamedTuple):
         Its meaning, in a few words (the command line's help).
     choices : tuple of str
         The values of a ``"choice"`` setting.
+    doc : str
+        Its description in the engines' docstrings (:meth:`parameter`); empty for the sizes,
+        whose types differ between the theory (real sizes) and the simulator (rows).
     """
 
     name: str
@@ -42,6 +45,21 @@ class ProcessSetting(NamedTuple):
     default: object
     help: str
     choices: tuple[str, ...] = ()
+    doc: str = ""
+
+    def parameter(self) -> str:
+        """The numpydoc entry of this setting: ``name : type[, default]`` and ``doc``."""
+        if self.kind == "choice":
+            kind = "{" + ", ".join(f'"{c}"' for c in self.choices) + "}"
+        elif self.kind == "count":
+            kind = "int or array_like of int"
+        else:
+            kind = "float or array_like"
+        if isinstance(self.default, str):
+            kind += f', default "{self.default}"'
+        elif self.default is not None:
+            kind += f", default {self.default!r}"
+        return f"{self.name} : {kind}\n{self.doc}"
 
     def check(self, value, *, name: str | None = None, integer_sizes: bool = False):
         """``value`` checked for this setting (a float64 array; a choice as it is), the
@@ -57,18 +75,37 @@ class ProcessSetting(NamedTuple):
 PROCESS: tuple[ProcessSetting, ...] = (
     ProcessSetting("T", "size", None, "downstream sample size"),
     ProcessSetting("T0", "size", None, "samples per generator fit"),
-    ProcessSetting("n", "count", None, "generation of the synthetic labels (0: clean)"),
-    ProcessSetting("lam", "nonnegative", None, "downstream ridge penalty"),
-    ProcessSetting("lam0", "nonnegative", 0.0, "generator ridge penalty (0: least squares)"),
-    ProcessSetting("p", "fraction", 1.0, "fraction of synthetic downstream labels"),
+    ProcessSetting("n", "count", None, "generation of the synthetic labels (0: clean)",
+                   doc="Generation of the labels, ``>= 0``; ``n = 0`` is clean data."),
+    ProcessSetting("lam", "nonnegative", None, "downstream ridge penalty",
+                   doc="Downstream ridge penalty, ``>= 0``; ``lam = 0`` needs ``T`` away from "
+                       "``d``\n(infinite expected error within one row of it)."),
+    ProcessSetting("lam0", "nonnegative", 0.0, "generator ridge penalty (0: least squares)",
+                   doc="Generator ridge penalty, ``>= 0`` (``0``: least squares)."),
+    ProcessSetting("p", "fraction", 1.0, "fraction of synthetic downstream labels",
+                   doc="Fraction of the downstream rows labelled by the ``n``-th generator (the "
+                       "synthetic\nrows), in ``[0, 1]``."),
     ProcessSetting("fresh", "fraction", 0.0,
-                   "fraction of real rows in each generation's data (replace)"),
+                   "fraction of real rows in each generation's data (replace)",
+                   doc="Fraction of each generation's ``T0`` rows that are real (labelled by the "
+                       "truth),\nin ``[0, 1]`` (replace only): ``0`` is replace, ``1`` makes "
+                       "every generation a\nfit on real data."),
     ProcessSetting("weight", "nonnegative", 1.0,
-                   "loss weight of the synthetic downstream rows (0 drops them)"),
-    ProcessSetting("sigma", "nonnegative", None, "downstream label noise"),
-    ProcessSetting("sigma0", "nonnegative", None, "generator label noise"),
-    ProcessSetting("mode", "choice", "replace", "generators' data workflow", MODES),
+                   "loss weight of the synthetic downstream rows (0 drops them)",
+                   doc="Loss weight ``omega >= 0`` of the synthetic rows in the downstream fit; "
+                       "``0``\ndrops them."),
+    ProcessSetting("sigma", "nonnegative", None, "downstream label noise",
+                   doc="Label noise of the downstream rows, ``>= 0``."),
+    ProcessSetting("sigma0", "nonnegative", None, "generator label noise",
+                   doc="Label noise of each generator's rows, ``>= 0``."),
+    ProcessSetting("mode", "choice", "replace", "generators' data workflow", MODES,
+                   doc="Generators' workflow: refit on fresh rows labelled by the previous "
+                       "generator\n(replace), or on all rows so far (accumulate; "
+                       "least-squares generators with\n``T0 > d + 1``, exact)."),
 )
+# Their entries in the engines' docstrings (a line ``{process.NAME}``, filled by
+# kernelcollapse._util.docs.fill).
+PARAMETERS = {setting.name: setting.parameter() for setting in PROCESS if setting.doc}
 # The order is the order of the checks: the first bad value is the one reported.
 
 _CHECKS = {"count": v.nonnegative_integer, "nonnegative": v.nonnegative,
