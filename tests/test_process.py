@@ -108,6 +108,7 @@ def test_a_placeholder_without_an_entry_is_refused():
     from kernelcollapse._util.docs import fill
 
     assert fill(None, {}) is None
-    assert fill("x\n    {process.a}\n", {"a": "a : int\nAn a."}) == "x\n    a : int\n        An a.\n"
+    filled = fill("x\n    {process.a}\n", {"a": "a : int\nAn a."})
+    assert filled == "x\n    a : int\n        An a.\n"
     with pytest.raises(KeyError, match="'b'"):
         fill("    {process.b}", {"a": "a : int"})

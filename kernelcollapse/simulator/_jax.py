@@ -270,8 +270,8 @@ def over_seeds(fn, xs, *, lanes: int, mesh=None):
     numbers depend on its inputs and ``k`` only, not on how many seeds the program holds or where
     the seed sits among them (a vmap over a different number of seeds can round differently:
     XLA vectorises the batch as a whole), so every chunking, thread count and device count gives
-    bit-identical results.  On CPU the loop is also ~2x faster than the vmap at d = 200: one
-    seed's temporaries stay in cache.
+    bit-identical results.  On CPU the loop is also faster than the vmap: one seed's
+    temporaries stay in cache.
 
     ``mesh``: a 1-D :class:`jax.sharding.Mesh` over the axis :data:`SEED_AXIS`; each device runs
     the same on its block of seeds (``shard_map``; the block size, a multiple of ``lanes``).

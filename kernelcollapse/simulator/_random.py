@@ -14,8 +14,8 @@ Marsaglia-Tsang rejection draws (:func:`draws`).
 
 Why not ``jax.random`` directly: on CPU, XLA generates code for every Threefry instance
 separately, and every ``normal``, ``split``, ``fold_in`` or ``chisquare`` call site is one or
-several instances (~0.3 s of compilation each, ~1.4 s for ``chisquare``).  A simulator program
-made with them had ~8 and compiled for ~5 s; here all the draws of a program outside the
+several instances, each compiled on its own; a simulator program made with them compiled
+several times slower than its algebra.  Here all the draws of a program outside the
 generators' scan are one hash call, whatever their number, and the value of a draw depends only
 on its counter, not on what else is drawn in the same call (so ``max(n)``, the chunking and the
 grid of ``lam`` do not change a seed's draws).
@@ -81,7 +81,7 @@ def _uniforms(seed_key, blocks):
     words = jnp.concatenate([jnp.broadcast_to(jnp.asarray(w, jnp.uint32), (n,))
                              for w, n, _ in blocks])
     # The rounds written out in jnp, not jax's threefry primitive: on CPU XLA vectorises this
-    # (~4x faster at 8M counters) and compiles it in half the time.
+    # and compiles it faster.
     y0, y1 = threefry_rounds(seed_key[0], seed_key[1], pos, words, jnp.uint32)
     # The top 52 bits b as the mantissa of a double in [1, 2): 1 + b 2^-52, then minus 1 plus
     # 2^-53 (both exact) is (b + 1/2) 2^-52.  Built from 32-bit halves: AVX2 has no vector

@@ -36,13 +36,7 @@ Sizes (:data:`VAE_SIZES`): ``"full"`` is the architecture above, 30 epochs, 20 g
 generations, well under a minute on 2 CPU cores; ``"tiny"`` (16/32 channels, 4 latents, 512
 images in batches of 16) for the tests.
 
-Measured at the quick size (figure 12, key 12, 2 shared CPU cores, float32): latent spread per
-generation 0.337, 0.225, 0.183 (held-out real images: 0.53); held-out ELBO -207, -278, -340
-nats; 22 s for the figure.  What differs from the paper: the smaller training set (the test set
-of MNIST, unless the user passes the training set), and at the quick size the far smaller
-network, training set and number of epochs, which leave generation 0 short of the real images'
-spread; the trend is the same, faster (the authors' spread: 0.674 to 0.433 over five
-generations).
+What differs from the paper, and what the quick size measures: ``docs/theory/zoo.rst``.
 
 References
 ----------
