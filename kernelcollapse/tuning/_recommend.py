@@ -156,63 +156,34 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
 
     where ``LOO`` is the exact leave-one-out error of the weighted ridge fit on the training
     labels (the error against the labels' own mixture of targets, plus the noise) and
-    ``2 p cross - p shift`` what the synthetic targets change (:mod:`kernelcollapse.theory._error`:
-    ``cross = E <w - w0, w_n - w0>_Sigma``, ``shift = E ||w_n - w0||^2_Sigma``).  For
-    least-squares generators the chain's covariance ``n sigma0^2 E[(X'X)^-1]`` is the exact
-    Gaussian one times a factor ``F`` measured on the user's own rows (in the replace
-    workflow): the mean of ``(m - k - 1) (X_S'X_S)^-1 Sigma_H`` over random subsets ``S`` of
-    ``m = T0`` rows, ``Sigma_H`` the covariance of the rows held out, unbiased whatever the
-    rows' law (:func:`kernelcollapse.tuning._estimate.chain_rows`; extrapolated from fewer
-    rows when ``T0`` is close to ``T``; the identity on Gaussian rows, tens on discrete-valued
-    designs).  Ridge generators use the theory on the plug-in problem below, scaled by the
-    ratio of one generator's move ``E ||w_1 - w_0||^2_Sigma`` measured on subsets of the
-    user's rows to the theory's (:func:`kernelcollapse.tuning._estimate.ridge_rows`, in the
-    replace workflow; 1 on Gaussian rows).  With a mask that
+    ``2 p cross - p shift`` what the synthetic targets change (``cross = E <w - w0, w_n -
+    w0>_Sigma``, ``shift = E ||w_n - w0||^2_Sigma``, from the theory on a plug-in problem
+    estimated from the labels).  What the chain adds is measured on the user's own rows where
+    the rows' law matters: for least-squares generators their covariance, in units of the
+    Gaussian one, on random subsets of ``T0`` rows against the rows held out; for ridge
+    generators one fit's move against the theory's (replace workflow).  With a mask that
     leaves at least 50 real rows, the leave-one-out error over the real rows alone is used
-    instead: it estimates the test error without any model of the chain.
-
-    The plug-in problem (for the correction, the noise and the alternatives): the spectrum of
-    the centred ``X`` (rank ``k``), the teacher's energy per sample direction from least
-    squares (minimum norm when ``T <= k``) debiased for the chain's mean and variance, averaged
-    over bins of 12 neighbouring eigenvalues and clipped at 0 after averaging (directions the
-    chain has forgotten, ``(1 + p c)^2 < 0.1``, get the power law fitted to the others), and
-    the noise from the least-squares residual of the real rows (a mask with at least ``k + 10``
-    of them), of all rows when all are synthetic or the chain is unbiased (less the chain's
-    exact part), else from the floor of the projections ``b_j^2 / s_j`` (a power-law signal
-    over the constant ``sigma^2 / T``; the real rows' own eigenbasis when a mask leaves at
-    least 20 of them).  The floor is refused, asking for ``sigma``, when the spectrum is flat,
-    when the fitted floor stays below a tenth of the signal even at the smallest eigenvalue
-    (it is then extrapolated, not seen), or when it is below what the chain adds to it (it is
-    then the error of subtracting the chain's part).
-
-    A clean pilot set is used as validation rows: with the real rows of a mask, count for
-    count; without, blended with the estimate.  Both estimate how the test error changes from
-    the estimate's own choice: the pilot with its sampling variance, the estimate with the
-    variance that the realised chain gives it (for the chain's variance, mean and the
-    estimated teacher, see ``Objective.use_pilot`` in :mod:`kernelcollapse.tuning._choice`),
-    and the blend weighs each by the other's variance.  Where the pilot disagrees with the
-    estimate by more than both variances explain (a chain that is not the one described, rows
-    less Gaussian than assumed), the estimate's variance is scaled up to match (method of
-    moments), so that the pilot decides.
+    instead: it estimates the test error without any model of the chain.  A clean pilot set
+    (``X_clean``, ``y_clean``) joins the real rows of a mask as validation rows, or without
+    them is blended with the estimate by the variances of both.
 
     Alternatives reported, each with its estimated test error: the penalty clean-data theory
     picks (``n = 0``), the one cross-validation on the training labels picks (the minimiser of
     the leave-one-out error itself), and the best penalty with the synthetic rows counted like
     real ones (``omega = 1``) and dropped (``omega = 0``).
 
-    The check: the estimate's own uncertainty (the realised chain, drawn over the measured
-    generators' designs; the leave-one-out curve's sampling; the measured chain's scale; the
-    validation or pilot rows) gives, over 400 draws, the expected regret of the choice over
-    the best penalty for this draw of the data, relative to the mean square error of
-    predictions on new real rows (``regret``).  The
-    recommendation is ``reliable`` when that is at most 25%, the estimated error is positive
-    and the chain could be measured (or rows validate the choice); otherwise it warns
+    The check: the estimate's own uncertainty (the realised chain, the leave-one-out curve's
+    sampling, the measured chain's scale, the validation or pilot rows) gives the expected
+    regret of the choice over the best penalty for this draw of the data, relative to the
+    mean square error of predictions on new real rows (``regret``).  The recommendation is
+    ``reliable`` when that is at most 25%, the estimated error is positive and the chain could
+    be measured (or rows validate the choice); otherwise it warns
     (:class:`kernelcollapse.exceptions.UnreliableRecommendation`, once) and, unless real rows
-    of the mask validate the choice, ``lam`` is the safest penalty (least regret at the draws'
-    90th percentile; with a clean pilot, the draws of the blend).
-    ``pilot_rows``: the clean rows that would bring the regret within 3%.  The derivation is
-    in ``docs/theory/optimize.rst``; ``kernelcollapse.bench.practitioner`` measures it on
-    MNIST.
+    of the mask validate the choice, ``lam`` is the safest penalty (least regret at the 90th
+    percentile of the check's draws).  ``pilot_rows``: the clean rows that would bring the
+    regret within 3%.  The estimators, their assumptions and variances, the noise estimate and
+    the check are derived in ``docs/theory/optimize.rst``;
+    ``kernelcollapse.bench.practitioner`` measures them on real and simulated rows.
 
     Parameters
     ----------
@@ -276,7 +247,7 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
         contradicts the mask, a pilot with another number of columns, NaN or infinite values,
         a rank-0 ``X``), ``sigma`` missing without labels, or a noise that the labels cannot
         determine (too few rows for a least-squares residual, typically ``T <= d``, and no
-        noise floor visible in the projections: see above).
+        noise floor visible in the projections: ``docs/theory/optimize.rst``).
 
     Examples
     --------
