@@ -68,7 +68,7 @@ import numbers
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -78,6 +78,9 @@ from kernelcollapse.sweep._lock import FileInUseError
 from kernelcollapse.sweep._options import check_options
 from kernelcollapse.sweep._results import RESULT_FIELDS, ResultsFileError
 from kernelcollapse.theory import PROCESS
+
+if TYPE_CHECKING:
+    from kernelcollapse.simulator import Engine
 
 __all__ = ["FileInUseError", "ResultsFileError", "SweepInterrupted", "SweepSummary",
            "check_points", "load_config", "point_id", "points", "read_results", "run_point",
@@ -315,7 +318,7 @@ def _check_grid(config: dict, grid: list[dict], ns, lams, seeds: int, engine) ->
 
 
 def run_point(params: dict, ns: list[int], lams: list[float], *, seeds: int, key: int,
-              engine=None, memory_budget: float | None = None) -> list[dict]:
+              engine: Engine | None = None, memory_budget: float | None = None) -> list[dict]:
     """Simulate one point; one record per (n, lam).  ``engine``: the
     :class:`~kernelcollapse.simulator.Engine` (default ``Engine()``; its number-changing
     choices enter the point's identifier, hence its key); ``memory_budget`` replaces its
