@@ -812,3 +812,27 @@ def test_clean_labels_need_no_chain():
     for bad in (dict(p=0.5), dict(synthetic=np.arange(400) < 10)):
         with pytest.raises(ValueError, match="n = 0 means clean labels"):
             recommend(X, y, n=0, **bad)
+
+
+@pytest.mark.parametrize("lam0", [0.0, 0.05])
+@pytest.mark.parametrize("x_scale, y_scale", [(1e150, 1.0), (1e-150, 1e5), (1e-8, 1e-120)])
+def test_recommend_is_equivariant_in_the_scales_of_x_and_y(mixed, x_scale, y_scale, lam0):
+    """Features and labels in other units (a column in micrometres, a price in cents) give the
+    same choice in those units: the penalty scales with X's square, the errors with y's, the
+    weight and the verdict not at all, up to rounding, to the ends of float64's range (the
+    spectrum's squares overflowed there: 'w0 must be finite')."""
+    X, y, mask = mixed
+    chain = dict(n=3, T0=120, synthetic=mask)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnreliableRecommendation)  # the same verdict, below
+        ref = recommend(X, y, sigma0=0.5, lam0=lam0, **chain)
+        warnings.simplefilter("error", RuntimeWarning)  # no overflow or underflow on the way
+        # lam0 is a penalty: in X's units squared, like lam
+        rec = recommend(X * x_scale, y * y_scale, sigma0=0.5 * y_scale,
+                        lam0=lam0 * x_scale**2, **chain)
+    assert rec.lam / x_scale**2 == pytest.approx(ref.lam, rel=1e-8)
+    assert rec.lam_clean / x_scale**2 == pytest.approx(ref.lam_clean, rel=1e-8)
+    assert rec.error / y_scale**2 == pytest.approx(ref.error, rel=1e-8)
+    assert rec.sigma / y_scale == pytest.approx(ref.sigma, rel=1e-8)
+    assert rec.weight == pytest.approx(ref.weight, rel=1e-8)
+    assert (rec.reliable, rec.pilot_rows) == (ref.reliable, ref.pilot_rows)

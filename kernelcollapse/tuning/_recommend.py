@@ -302,6 +302,25 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
     elif y is None:
         raise ValueError("sigma (the label noise) is required when no labels y are given")
     pilot = _pilot_set(X_clean, y_clean, cols)
+    if lam_bounds is not None:  # checked in the user's units, for the user's numbers
+        lam_bounds = prepare(np.ones(1), np.zeros(1)).penalty_bounds(lam_bounds)
+    # The choice is equivariant in the scales of X and y (penalties scale with X's square,
+    # errors with y's): it is computed in units where both are 1, so that spectra near the ends
+    # of float64's range neither overflow nor underflow, and reported in the user's units.
+    x_unit = _rms(X - X.mean(axis=0) if center else X)
+    y_unit = 1.0 if y is None else _rms(y - y.mean() if center else y)
+    X = X / x_unit
+    if y is not None:
+        y = y / y_unit
+    if pilot is not None:
+        pilot = (pilot[0] / x_unit, pilot[1] / y_unit)
+    given_sigma = sigma
+    sigma = None if sigma is None else sigma / y_unit
+    sigma0 = None if sigma0 is None else sigma0 / y_unit
+    lam0 = lam0 / x_unit**2  # a penalty, in X's units like lam
+    signal = signal / y_unit**2
+    if lam_bounds is not None:
+        lam_bounds = (lam_bounds[0] / x_unit**2, lam_bounds[1] / x_unit**2)
 
     mean = X.mean(axis=0) if center else np.zeros(cols)
     Xc = X - mean
@@ -352,7 +371,8 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
     kw = dict(T=T, n=n, sigma=sigma, p=p, **chain._asdict())
     lo, hi = prob.penalty_bounds(lam_bounds)
     if y is None:
-        return _from_theory(prob, kw, lam_bounds, max_weight, estimated)
+        return _in_units(_from_theory(prob, kw, lam_bounds, max_weight, estimated), x_unit,
+                         y_unit, given_sigma)
     # The population's dimension: the data's rank when the rows determine it, else the columns.
     chain_se = 0.0
     if measured is not None and measured.measured:
@@ -385,7 +405,7 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
         best = best._replace(lam=check.safest,
                              error=float(objective.error(check.safest, best.weight)))
     note = _reliability_note(check, reliable, measured, objective, pilot, rows, k, best, ridge,
-                             safest)
+                             safest, lam_unit=x_unit**2)
     if not reliable:
         warnings.warn(f"recommend: {note}", UnreliableRecommendation, stacklevel=2)
     ones = objective.best_lam(1.0)
@@ -394,7 +414,7 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
     cv = objective.cv_choice()
     at_clean = float(objective.error(lam_clean, 1.0))
     nan = float("nan")
-    return Recommendation(
+    return _in_units(Recommendation(
         lam=best.lam, weight=best.weight, error=best.error, lam_clean=lam_clean,
         error_clean_choice=at_clean, lam_cv=cv.lam, error_cv=cv.error,
         lam_unweighted=ones.lam, error_unweighted=ones.error,
@@ -403,7 +423,29 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
         eigvals=s, w0=w0, sigma=float(sigma), sigma_estimated=estimated, p=p,
         at_bound=bool(best.lam <= lo * (1 + 1e-9) or best.lam >= hi * (1 - 1e-9)),
         reliable=reliable, reliability=note, regret=float(check.regret),
-        pilot_rows=int(check.pilot_rows), chain_used=not real_only)
+        pilot_rows=int(check.pilot_rows), chain_used=not real_only), x_unit, y_unit, given_sigma)
+
+
+def _rms(a: np.ndarray) -> float:
+    """Root mean square of ``a`` without overflow or underflow (1 for zeros)."""
+    top = float(np.max(np.abs(a), initial=0.0))
+    if not top > 0:
+        return 1.0
+    return top * float(np.sqrt(np.mean((a / top) ** 2)))
+
+
+def _in_units(rec: Recommendation, x_unit: float, y_unit: float,
+              sigma: float | None) -> Recommendation:
+    """A recommendation computed on ``X / x_unit`` and ``y / y_unit``, in the user's units
+    (``sigma``: the noise the user gave, returned as given)."""
+    lam, err = x_unit**2, y_unit**2
+    return rec._replace(
+        lam=rec.lam * lam, error=rec.error * err, lam_clean=rec.lam_clean * lam,
+        error_clean_choice=rec.error_clean_choice * err, lam_cv=rec.lam_cv * lam,
+        error_cv=rec.error_cv * err, lam_unweighted=rec.lam_unweighted * lam,
+        error_unweighted=rec.error_unweighted * err, lam_dropped=rec.lam_dropped * lam,
+        error_dropped=rec.error_dropped * err, loss=rec.loss * err, eigvals=rec.eigvals * lam,
+        w0=rec.w0 * (y_unit / x_unit), sigma=rec.sigma * y_unit if sigma is None else sigma)
 
 
 def _real_rows_suffice(y, mask, k: int) -> bool:
@@ -431,7 +473,7 @@ def _chain_required(omitted, y, mask, k: int) -> str:
 
 
 def _reliability_note(check, reliable, measured, objective, pilot, rows, k, choice,
-                      ridge=None, safest=False) -> str:
+                      ridge=None, safest=False, lam_unit=1.0) -> str:
     """One paragraph: what was checked, what it found, what would help."""
     parts = []
     if objective.real is not None:
@@ -464,7 +506,8 @@ def _reliability_note(check, reliable, measured, objective, pilot, rows, k, choi
     if not reliable:
         rows_advised = (f"about {check.pilot_rows} more clean rows" if check.pilot_rows > 0
                         else "clean rows")
-        used = f"the safest penalty {choice.lam:.3g} is used instead; " if safest else ""
+        used = (f"the safest penalty {choice.lam * lam_unit:.3g} is used instead; " if safest
+                else "")
         parts.append(f"{used}{rows_advised} (X_clean, y_clean) would settle the choice")
     return "; ".join(parts)
 
