@@ -836,3 +836,9 @@ def test_recommend_is_equivariant_in_the_scales_of_x_and_y(mixed, x_scale, y_sca
     assert rec.sigma / y_scale == pytest.approx(ref.sigma, rel=1e-8)
     assert rec.weight == pytest.approx(ref.weight, rel=1e-8)
     assert (rec.reliable, rec.pilot_rows) == (ref.reliable, ref.pilot_rows)
+
+
+def test_a_generator_penalty_beyond_float64_for_the_features_scale_is_refused(mixed):
+    X, y, mask = mixed
+    with pytest.raises(ValueError, match=r"^lam0=0.01 is .* times the features' mean square"):
+        recommend(X * 1e-150, y, n=3, T0=120, sigma0=0.5, lam0=0.01, synthetic=mask)

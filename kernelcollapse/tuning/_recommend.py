@@ -318,6 +318,11 @@ def recommend(X: ArrayLike, y: ArrayLike | None = None, *, n: int | None = None,
     sigma = None if sigma is None else sigma / y_unit
     sigma0 = None if sigma0 is None else sigma0 / y_unit
     lam0 = lam0 / x_unit**2  # a penalty, in X's units like lam
+    if lam0 > 1e100:  # the generators' fits would square it past float64's range
+        raise ValueError(f"lam0={v.plain(lam0 * x_unit**2)} is {lam0:.3g} times the features' "
+                         f"mean square ({x_unit**2:.3g}): generators so penalised predict "
+                         "the mean; give lam0 in the units of X's square, at most 1e100 times "
+                         "its mean square")
     signal = signal / y_unit**2
     if lam_bounds is not None:
         lam_bounds = (lam_bounds[0] / x_unit**2, lam_bounds[1] / x_unit**2)
