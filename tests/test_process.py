@@ -110,5 +110,7 @@ def test_a_placeholder_without_an_entry_is_refused():
     assert fill(None, {}) is None
     filled = fill("x\n    {process.a}\n", {"a": "a : int\nAn a."})
     assert filled == "x\n    a : int\n        An a.\n"
+    both = fill("    {process.a,b}\n", {"a": "a : int\nAn a.", "b": "b : str\nA b."})
+    assert both == "    a : int\n        An a.\n    b : str\n        A b.\n"
     with pytest.raises(KeyError, match="'b'"):
         fill("    {process.b}", {"a": "a : int"})

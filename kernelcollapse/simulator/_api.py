@@ -120,15 +120,7 @@ def simulate(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike, 
         Downstream sample sizes, ``>= 1``.
     T0 : int or array_like of int
         Per-generation sample size, ``>= 1``.
-    {process.n}
-    {process.lam}
-    {process.sigma}
-    {process.sigma0}
-    {process.lam0}
-    {process.p}
-    {process.mode}
-    {process.fresh}
-    {process.weight}
+    {process.n,lam,sigma,sigma0,lam0,p,mode,fresh,weight}
     seeds : int, default 100
         Number of independent repetitions, ``>= 2``.
     key : int or jax PRNG key

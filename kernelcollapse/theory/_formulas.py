@@ -291,15 +291,7 @@ def test_error(eigvals: ArrayLike, w0: ArrayLike, *, T: ArrayLike, T0: ArrayLike
     T0 : float or array_like
         Samples per generator fit, ``>= 1`` (real, like ``T``).  With ``lam0 = 0`` and
         ``sigma0 > 0`` it must avoid ``d - 1 <= T0 <= d + 1`` (infinite expected error).
-    {process.n}
-    {process.lam}
-    {process.sigma}
-    {process.sigma0}
-    {process.lam0}
-    {process.p}
-    {process.mode}
-    {process.fresh}
-    {process.weight}
+    {process.n,lam,sigma,sigma0,lam0,p,mode,fresh,weight}
 
     Returns
     -------
